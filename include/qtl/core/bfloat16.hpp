@@ -1,0 +1,42 @@
+// qtl::bfloat16: the upper half of an IEEE binary32, with bit-exact
+// round-to-nearest-even conversion from float (NaN stays NaN), host and device.
+#pragma once
+
+#include <cstdint>
+
+#include "qtl/core/bit_cast.hpp"
+#include "qtl/core/config.hpp"
+
+namespace qtl {
+
+// float -> bfloat16 bits, round to nearest, ties to even; subnormals and Inf fall out exactly.
+QTL_HOST_DEVICE constexpr std::uint16_t float_to_bfloat16_bits(float value) noexcept {
+  const std::uint32_t x = bit_cast<std::uint32_t>(value);
+  if ((x & 0x7fffffffu) > 0x7f800000u)  // NaN: truncate and force the quiet bit
+    return static_cast<std::uint16_t>((x >> 16) | 0x0040u);
+  return static_cast<std::uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+QTL_HOST_DEVICE constexpr float bfloat16_bits_to_float(std::uint16_t bits) noexcept {
+  return bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
+}
+
+struct bfloat16 {
+  std::uint16_t bits;
+
+  bfloat16() = default;
+  QTL_HOST_DEVICE constexpr explicit bfloat16(float value) noexcept : bits(float_to_bfloat16_bits(value)) {}
+  QTL_HOST_DEVICE static constexpr bfloat16 from_bits(std::uint16_t b) noexcept {
+    bfloat16 h{};
+    h.bits = b;
+    return h;
+  }
+  QTL_HOST_DEVICE constexpr operator float() const noexcept { return bfloat16_bits_to_float(bits); }
+  QTL_HOST_DEVICE friend constexpr bool operator==(bfloat16 a, bfloat16 b) noexcept {
+    return static_cast<float>(a) == static_cast<float>(b);
+  }
+};
+
+static_assert(sizeof(bfloat16) == 2);
+
+}  // namespace qtl

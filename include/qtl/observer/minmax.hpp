@@ -1,0 +1,60 @@
+// qtl::minmax<Granularity>: the simplest observer, running min / max (and mean |x|) of
+// every group over all batches it has seen. Its stats() feed quantizer::params_from.
+#pragma once
+
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "qtl/core/concepts.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/core/nonfinite_policy.hpp"
+#include "qtl/core/tensor_stats.hpp"
+#include "qtl/core/view.hpp"
+#include "qtl/granularity.hpp"
+
+namespace qtl {
+
+template <granularity G = per_tensor>
+class minmax {
+ public:
+  minmax() = default;
+  explicit minmax(G granularity, nonfinite_policy nonfinite = nonfinite_policy::error)
+      : granularity_(granularity), nonfinite_(nonfinite) {}
+
+  // Every batch must tile into the same number of groups as the first.
+  void observe(matrix_view<const float> batch) {
+    if (batch.empty()) return;
+    const group_grid g = make_grid(granularity_, batch.rows(), batch.cols());
+    if (stats_.empty()) stats_.resize(g.size());
+    if (stats_.size() != g.size())
+      throw error(errc::shape_mismatch, "minmax: batch has " + std::to_string(g.size()) +
+                                            " groups, earlier batches had " + std::to_string(stats_.size()));
+    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
+      const float v = batch(r, c);
+      if (std::isfinite(v)) {
+        stats_[group].add(v);
+      } else if (nonfinite_ == nonfinite_policy::error) {
+        throw error(errc::non_finite, "minmax: element " + std::to_string(r * batch.cols() + c) + " of the batch is " +
+                                          (std::isnan(v) ? "NaN" : "Inf"));
+      }
+    });
+  }
+
+  [[nodiscard]] std::span<const tensor_stats> stats() const {
+    if (stats_.empty()) throw error(errc::invalid_argument, "minmax: no data observed yet");
+    return stats_;
+  }
+
+  void reset() noexcept { stats_.clear(); }
+
+ private:
+  [[no_unique_address]] G granularity_{};
+  nonfinite_policy nonfinite_ = nonfinite_policy::error;
+  std::vector<tensor_stats> stats_;
+};
+
+static_assert(observer<minmax<>>);
+
+}  // namespace qtl

@@ -1,0 +1,26 @@
+// Umbrella header: everything in qtl that needs no optional dependency.
+// Include the area headers instead when compile time matters.
+#pragma once
+
+#include "qtl/core/bfloat16.hpp"
+#include "qtl/core/bit_cast.hpp"
+#include "qtl/core/concepts.hpp"
+#include "qtl/core/config.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/core/half.hpp"
+#include "qtl/core/nonfinite_policy.hpp"
+#include "qtl/core/quant_params.hpp"
+#include "qtl/core/tensor_stats.hpp"
+#include "qtl/core/view.hpp"
+#include "qtl/format/code_bits.hpp"
+#include "qtl/format/int_format.hpp"
+#include "qtl/format/ternary.hpp"
+#include "qtl/granularity.hpp"
+#include "qtl/metrics.hpp"
+#include "qtl/observer/minmax.hpp"
+#include "qtl/pack/bit_pack.hpp"
+#include "qtl/pack/packed_tensor.hpp"
+#include "qtl/quantized_tensor.hpp"
+#include "qtl/quantizer.hpp"
+#include "qtl/rounding.hpp"
+#include "qtl/scheme.hpp"

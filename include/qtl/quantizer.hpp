@@ -1,0 +1,221 @@
+// qtl::quantizer<Format, Scheme, Granularity, Rounding>: composes the four policies into
+// the scalar reference path (the oracle every SIMD and CUDA kernel is tested against).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "qtl/core/concepts.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/core/nonfinite_policy.hpp"
+#include "qtl/core/quant_params.hpp"
+#include "qtl/core/tensor_stats.hpp"
+#include "qtl/core/view.hpp"
+#include "qtl/format/int_format.hpp"
+#include "qtl/format/ternary.hpp"
+#include "qtl/granularity.hpp"
+#include "qtl/quantized_tensor.hpp"
+#include "qtl/rounding.hpp"
+#include "qtl/scheme.hpp"
+
+namespace qtl {
+
+namespace detail {
+
+inline std::string where(std::size_t r, std::size_t c, std::size_t cols) {
+  return "element " + std::to_string(r * cols + c) + " (row " + std::to_string(r) + ", col " + std::to_string(c) + ")";
+}
+
+// True when v may enter statistics; throws under nonfinite_policy::error.
+inline bool check_finite(float v, nonfinite_policy policy, std::size_t r, std::size_t c, std::size_t cols) {
+  if (std::isfinite(v)) return true;
+  if (policy == nonfinite_policy::error)
+    throw error(errc::non_finite, where(r, c, cols) + " is " + (std::isnan(v) ? "NaN" : "Inf"));
+  return false;
+}
+
+// One valid quant_params per group: finite, non-negative scale, zero point among the codes.
+inline void check_params(std::span<const quant_params> p, std::size_t groups, int min_code, int max_code) {
+  if (p.size() != groups)
+    throw error(errc::shape_mismatch, "expected " + std::to_string(groups) + " quant_params (one per group), got " +
+                                          std::to_string(p.size()));
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const quant_params& q = p[i];
+    if (!(q.scale >= 0.0f) || !std::isfinite(q.scale) || !std::isfinite(q.inv_scale) || q.zero_point < min_code ||
+        q.zero_point > max_code)
+      throw error(errc::invalid_argument, "quant_params of group " + std::to_string(i) + " (scale " +
+                                              std::to_string(q.scale) + ", zero point " + std::to_string(q.zero_point) +
+                                              ") are invalid for this format");
+  }
+}
+
+}  // namespace detail
+
+template <format F, scheme<F> S, granularity G, rounding R = nearest_even>
+class quantizer {
+ public:
+  using format_type = F;
+  using scheme_type = S;
+  using granularity_type = G;
+  using rounding_type = R;
+  using code_type = typename F::code_type;
+
+  constexpr quantizer() = default;
+  constexpr explicit quantizer(S scheme, G granularity = G{}, R round = R{},
+                               nonfinite_policy nonfinite = nonfinite_policy::error)
+      : scheme_(scheme), granularity_(granularity), round_(round), nonfinite_(nonfinite) {}
+
+  [[nodiscard]] constexpr const S& scheme_policy() const noexcept { return scheme_; }
+  [[nodiscard]] constexpr const G& granularity_policy() const noexcept { return granularity_; }
+  [[nodiscard]] constexpr const R& rounding_policy() const noexcept { return round_; }
+  [[nodiscard]] constexpr nonfinite_policy nonfinite() const noexcept { return nonfinite_; }
+
+  // How this quantizer's groups tile a rows x cols tensor (throws if they do not).
+  [[nodiscard]] group_grid grid(std::size_t rows, std::size_t cols) const { return make_grid(granularity_, rows, cols); }
+
+  // Statistics of each group of x, in grid order.
+  template <viewable X>
+  [[nodiscard]] std::vector<tensor_stats> statistics(const X& x) const {
+    const auto m = as_matrix(x);
+    const group_grid g = grid(m.rows(), m.cols());
+    std::vector<tensor_stats> stats(g.size());
+    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
+      const float v = static_cast<float>(m(r, c));
+      if (detail::check_finite(v, nonfinite_, r, c, m.cols())) stats[group].add(v);
+    });
+    return stats;
+  }
+
+  // Parameters from statistics (one per group), from data, or from an observer.
+  [[nodiscard]] std::vector<quant_params> params(std::span<const tensor_stats> stats) const {
+    std::vector<quant_params> p;
+    p.reserve(stats.size());
+    for (const tensor_stats& s : stats) p.push_back(scheme_.template params<F>(s));
+    return p;
+  }
+  template <viewable X>
+  [[nodiscard]] std::vector<quant_params> params(const X& x) const {
+    return params(std::span<const tensor_stats>(statistics(x)));
+  }
+  template <observer O>
+  [[nodiscard]] std::vector<quant_params> params_from(const O& obs) const {
+    return params(std::span<const tensor_stats>(obs.stats()));
+  }
+
+  // Quantize with parameters computed from x itself.
+  template <viewable X>
+  [[nodiscard]] quantized_tensor<F> quantize(const X& x) const {
+    return quantize(x, params(x));
+  }
+
+  // Quantize with given parameters (from params(), an observer, or a file).
+  template <viewable X>
+  [[nodiscard]] quantized_tensor<F> quantize(const X& x, std::vector<quant_params> p) const {
+    const auto m = as_matrix(x);
+    quantized_tensor<F> q{m.rows(), m.cols(), grid(m.rows(), m.cols()), std::vector<code_type>(m.size()), std::move(p)};
+    quantize_into(m, q.params, matrix_view<code_type>(q.codes.data(), m.rows(), m.cols()));
+    return q;
+  }
+
+  // Quantize into a caller's code buffer of x's shape.
+  template <viewable X, viewable Codes>
+  void quantize_into(const X& x, std::span<const quant_params> p, const Codes& codes) const {
+    const auto m = as_matrix(x);
+    const auto out = as_matrix(codes);
+    require_same_shape(m, out, "quantize: input vs codes");
+    const group_grid g = grid(m.rows(), m.cols());
+    check_params(p, g);
+    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
+      out(r, c) = static_cast<code_type>(quantize_one(static_cast<float>(m(r, c)), p[group], r, c, m.cols()));
+    });
+  }
+
+  // Dequantize a quantized tensor, or codes with their parameters, into out.
+  template <viewable Out>
+  void dequantize(const quantized_tensor<F>& q, const Out& out) const {
+    dequantize(q.code_view(), std::span<const quant_params>(q.params), out);
+  }
+  template <viewable Codes, viewable Out>
+  void dequantize(const Codes& codes, std::span<const quant_params> p, const Out& out) const {
+    const auto in = as_matrix(codes);
+    const auto o = as_matrix(out);
+    require_same_shape(in, o, "dequantize: codes vs output");
+    const group_grid g = grid(in.rows(), in.cols());
+    check_params(p, g);
+    using T = view_value_t<Out>;
+    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
+      const int code = static_cast<int>(in(r, c));
+      if (code < F::min_code || code > F::max_code)
+        throw error(errc::out_of_range, "dequantize: code " + std::to_string(code) + " at " + detail::where(r, c, in.cols()) +
+                                            " is outside " + std::to_string(F::min_code) + ".." +
+                                            std::to_string(F::max_code));
+      o(r, c) = static_cast<T>(scheme_.template dequantize<F>(code, p[group]));
+    });
+  }
+
+  // Quantize then dequantize, in float, with parameters from x (the QAT forward pass).
+  template <viewable X, viewable Out>
+  void fake_quantize(const X& x, const Out& out) const {
+    fake_quantize(x, std::span<const quant_params>(params(x)), out);
+  }
+
+  // Quantize then dequantize with given parameters; non-finite inputs pass through when
+  // the policy is propagate.
+  template <viewable X, viewable Out>
+  void fake_quantize(const X& x, std::span<const quant_params> p, const Out& out) const {
+    const auto m = as_matrix(x);
+    const auto o = as_matrix(out);
+    require_same_shape(m, o, "fake_quantize: input vs output");
+    const group_grid g = grid(m.rows(), m.cols());
+    check_params(p, g);
+    using T = view_value_t<Out>;
+    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
+      const float v = static_cast<float>(m(r, c));
+      o(r, c) = detail::check_finite(v, nonfinite_, r, c, m.cols()) ? static_cast<T>(scheme_.template dequantize<F>(
+                                                      quantize_one(v, p[group], r, c, m.cols()), p[group]))
+                                                : static_cast<T>(v);
+    });
+  }
+
+ private:
+  int quantize_one(float v, const quant_params& p, std::size_t r, std::size_t c, std::size_t cols) const {
+    if (!detail::check_finite(v, nonfinite_, r, c, cols))
+      v = std::isnan(v) ? 0.0f : std::copysign(std::numeric_limits<float>::max(), v);
+    return scheme_.template quantize<F>(v, p, round_, static_cast<std::uint64_t>(r * cols + c));
+  }
+
+  static void check_params(std::span<const quant_params> p, const group_grid& g) {
+    detail::check_params(p, g.size(), F::min_code, F::max_code);
+  }
+
+  [[no_unique_address]] S scheme_{};
+  [[no_unique_address]] G granularity_{};
+  [[no_unique_address]] R round_{};
+  nonfinite_policy nonfinite_ = nonfinite_policy::error;
+};
+
+// The common compositions, named.
+using int8_per_tensor_symmetric = quantizer<int8, symmetric, per_tensor>;
+using int8_per_tensor_affine = quantizer<int8, affine, per_tensor>;
+using uint8_per_tensor_affine = quantizer<uint8, affine, per_tensor>;
+using int8_per_channel_symmetric = quantizer<int8, symmetric, per_channel<0>>;
+using int8_per_channel_affine = quantizer<int8, affine, per_channel<0>>;
+using int8_per_token_absmax = quantizer<int8, absmax, per_token>;
+template <std::size_t G>
+using int4_group_symmetric = quantizer<int4, symmetric, per_group<G>>;
+template <std::size_t G>
+using int4_group_affine = quantizer<uint4, affine, per_group<G>>;
+using int4_g32_symmetric = int4_group_symmetric<32>;
+using int4_g64_symmetric = int4_group_symmetric<64>;
+using int4_g128_symmetric = int4_group_symmetric<128>;
+using int4_g32_affine = int4_group_affine<32>;
+using int4_g64_affine = int4_group_affine<64>;
+using int4_g128_affine = int4_group_affine<128>;
+using ternary_absmean = quantizer<ternary, absmean, per_tensor>;
+
+}  // namespace qtl

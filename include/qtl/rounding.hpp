@@ -1,0 +1,76 @@
+// Rounding policies: how a real value (already divided by the scale) becomes an
+// integral one. Deterministic ones ignore the element index; stochastic uses it as its counter.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+
+#include "qtl/core/concepts.hpp"
+#include "qtl/core/config.hpp"
+
+namespace qtl {
+
+// Round to nearest, ties to even (IEEE default; torch.round, numpy.rint), independent
+// of the floating-point environment's rounding mode.
+struct nearest_even {
+  QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept {
+    const float f = std::floor(v);
+    const float d = v - f;  // exact for finite floats
+    if (d > 0.5f) return f + 1.0f;
+    if (d < 0.5f) return f;
+    const float half_f = f * 0.5f;
+    return std::floor(half_f) == half_f ? f : f + 1.0f;
+  }
+};
+
+// Round to nearest, ties away from zero (C's round(); ggml's roundf in its reference quantizers).
+struct nearest_away {
+  QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::round(v); }
+};
+
+struct floor {
+  QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::floor(v); }
+};
+
+struct ceil {
+  QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::ceil(v); }
+};
+
+struct toward_zero {
+  QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::trunc(v); }
+};
+
+// A counter-based generator: 64 random bits as a pure function of (seed, counter), so
+// each element's draw depends on its index only, never on thread order.
+template <class G>
+concept counter_based_generator = requires(std::uint64_t seed, std::uint64_t counter) {
+  { G::bits(seed, counter) } -> std::same_as<std::uint64_t>;
+};
+
+// SplitMix64's output function applied to seed + (counter + 1) * golden gamma.
+struct splitmix64 {
+  QTL_HOST_DEVICE static constexpr std::uint64_t bits(std::uint64_t seed, std::uint64_t counter) noexcept {
+    std::uint64_t z = seed + (counter + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+};
+
+// Round up with probability equal to the fractional part: unbiased in expectation.
+template <counter_based_generator Generator = splitmix64>
+struct stochastic {
+  std::uint64_t seed = 0;
+
+  QTL_HOST_DEVICE float operator()(float v, std::uint64_t index) const noexcept {
+    const float f = std::floor(v);
+    const float u = static_cast<float>(Generator::bits(seed, index) >> 40) * 0x1p-24f;  // [0, 1)
+    return u < v - f ? f + 1.0f : f;
+  }
+};
+
+static_assert(rounding<nearest_even> && rounding<nearest_away> && rounding<floor> && rounding<ceil> &&
+              rounding<toward_zero> && rounding<stochastic<>>);
+
+}  // namespace qtl

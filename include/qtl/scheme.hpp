@@ -1,0 +1,178 @@
+// Scheme policies: how a group's real range maps onto a Format's codes (scale, zero
+// point) and back. Statistics (observer) -> Scheme -> quant_params -> quantizer.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "qtl/core/concepts.hpp"
+#include "qtl/core/config.hpp"
+#include "qtl/core/quant_params.hpp"
+#include "qtl/core/tensor_stats.hpp"
+#include "qtl/rounding.hpp"
+
+namespace qtl {
+
+namespace detail {
+
+QTL_HOST_DEVICE constexpr float clamp(float v, float lo, float hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Params for scale s with the quantize multiplier 1/s; an all-zero group keeps s = 0 and
+// multiplies by 0, so it quantizes to the zero point and dequantizes to exact zeros.
+constexpr quant_params from_scale(float scale, std::int32_t zero_point = 0) noexcept {
+  return {scale, scale > 0.0f ? 1.0f / scale : 0.0f, zero_point};
+}
+
+// Mid-tread mapping shared by every uniform scheme: code = clamp(round(x / s) + zp) over
+// [lo, hi], value = (decode(code) - zp) * s. Zero is a level.
+template <format F, class Rounding>
+QTL_HOST_DEVICE int mid_tread_quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index,
+                                       int lo, int hi) noexcept {
+  const float v = clamp(round(x * p.inv_scale, index), static_cast<float>(lo - p.zero_point),
+                        static_cast<float>(hi - p.zero_point));
+  return static_cast<int>(v) + p.zero_point;
+}
+
+template <format F>
+QTL_HOST_DEVICE float mid_tread_dequantize(int code, const quant_params& p) noexcept {
+  return (F::decode(code) - static_cast<float>(p.zero_point)) * p.scale;
+}
+
+}  // namespace detail
+
+// Which codes a symmetric scheme uses. restricted: -qmax..qmax (-127..127 for int8), so
+// the range is symmetric and -128 never appears; full: all codes, with torch's
+// per_tensor_symmetric scale absmax / ((qmax - qmin) / 2) (absmax / 127.5 for int8).
+enum class symmetric_range { restricted, full };
+
+// Zero point 0, scale from the group's largest magnitude.
+struct symmetric {
+  symmetric_range range = symmetric_range::restricted;
+  float min_scale = 0.0f;  // lower bound of the scale; torch's observers use FLT_EPSILON
+
+  template <signed_format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    const float steps = range == symmetric_range::restricted
+                            ? static_cast<float>(F::max_code)
+                            : static_cast<float>(F::max_code - F::min_code) / 2.0f;
+    const float scale = s.absmax() / steps;
+    return detail::from_scale(scale < min_scale ? min_scale : scale);
+  }
+  template <signed_format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    const int lo = range == symmetric_range::restricted ? -F::max_code : F::min_code;
+    return detail::mid_tread_quantize<F>(x, p, round, index, lo, F::max_code);
+  }
+  template <signed_format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+};
+
+// Scale and integer zero point from the group's range widened to include 0, torch's
+// per_tensor_affine: s = (max - min) / (qmax - qmin), zp = qmin - round(min / s) clamped.
+struct affine {
+  float min_scale = 0.0f;  // lower bound of the scale; torch's observers use FLT_EPSILON
+
+  template <format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    const float lo = s.empty() || s.min > 0.0f ? 0.0f : s.min;
+    const float hi = s.empty() || s.max < 0.0f ? 0.0f : s.max;
+    float scale = (hi - lo) / static_cast<float>(F::max_code - F::min_code);
+    if (scale < min_scale) scale = min_scale;
+    if (scale == 0.0f) return detail::from_scale(0.0f);  // 0 is a code of every format
+    const float zp = static_cast<float>(F::min_code) - nearest_even{}(lo / scale);
+    return detail::from_scale(scale, static_cast<std::int32_t>(detail::clamp(zp, F::min_code, F::max_code)));
+  }
+  template <format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    return detail::mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
+  }
+  template <format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+};
+
+// LLM.int8 / BitNet activation style: the multiplier qmax / absmax is computed directly
+// (not as 1 / scale), codes use the format's full range (-128..127 for int8).
+struct absmax {
+  template <signed_format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    const float a = s.absmax();
+    if (a == 0.0f) return {};
+    return {a / static_cast<float>(F::max_code), static_cast<float>(F::max_code) / a, 0};
+  }
+  template <signed_format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    return detail::mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
+  }
+  template <signed_format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+};
+
+// BitNet b1.58 weights: scale = mean |W| (clamped below by min_scale; BitNet uses 1e-5),
+// codes = clamp(round(W / scale)) over the format's range ({-1, 0, 1} for ternary).
+struct absmean {
+  float min_scale = 0.0f;
+
+  template <signed_format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    const float m = s.absmean();
+    return detail::from_scale(m < min_scale ? min_scale : m);
+  }
+  template <signed_format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    return detail::mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
+  }
+  template <signed_format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+};
+
+// Mid-rise: no level at zero; code q stands for (q + 1/2) * scale, so a signed b-bit
+// format covers +-(2^(b-1) - 1/2) steps and absmax lands on the outermost level.
+struct mid_rise {
+  template <signed_format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    return detail::from_scale(s.absmax() / (static_cast<float>(F::max_code) + 0.5f));
+  }
+  template <signed_format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    const float v = round(x * p.inv_scale - 0.5f, index);
+    return static_cast<int>(detail::clamp(v, static_cast<float>(F::min_code), static_cast<float>(F::max_code)));
+  }
+  template <signed_format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return (F::decode(code) + 0.5f) * p.scale;
+  }
+};
+
+// Symmetric with a dead zone: |x| < threshold steps maps to 0 (threshold 0.5 is plain
+// mid-tread rounding); elsewhere as symmetric. Sparsifies small weights.
+struct dead_zone {
+  float threshold = 1.0f;  // in steps of the scale
+  symmetric_range range = symmetric_range::restricted;
+
+  template <signed_format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    return symmetric{range}.template params<F>(s);
+  }
+  template <signed_format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    // Compared in real units, as dequantize computes levels: a level on the threshold
+    // re-quantizes to itself.
+    const float zone = threshold * p.scale;
+    if (x < zone && x > -zone) return 0;
+    return symmetric{range}.template quantize<F>(x, p, round, index);
+  }
+  template <signed_format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+};
+
+}  // namespace qtl
