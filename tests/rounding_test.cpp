@@ -3,6 +3,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace {
@@ -72,4 +73,14 @@ TEST_CASE("rounding: splitmix64 is a counter-based generator", "[rounding]") {
   // Reference output of SplitMix64 seeded with 0: its first value is mix(0x9e3779b97f4a7c15).
   REQUIRE(qtl::splitmix64::bits(0, 0) == 0xe220a8397b1dcdafull);
   REQUIRE(qtl::splitmix64::bits(0, 1) == 0x6e789e6aa1b965f4ull);
+}
+
+TEST_CASE("rounding: the portable ties-to-even fallback agrees with nearest_even", "[rounding]") {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> wide(-1e6f, 1e6f);
+  for (int i = 0; i < 100000; ++i) {
+    const float v = i % 2 ? wide(rng) : static_cast<float>(i / 2 - 25000) * 0.5f;  // half-integers: ties
+    REQUIRE(qtl::detail::round_half_even_portable(v) == qtl::nearest_even{}(v, 0));
+  }
+  for (const row& r : table) REQUIRE(qtl::detail::round_half_even_portable(r.v) == r.even);
 }

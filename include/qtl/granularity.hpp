@@ -66,14 +66,21 @@ struct group_grid {
   constexpr std::size_t index(std::size_t r, std::size_t c) const noexcept {
     return (r / group.rows) * cols + c / group.cols;
   }
+  // Calls fn(row, first col, end col, group index) for every run of a row that lies in
+  // one group, row by row.
+  template <class Fn>
+  constexpr void for_each_run(Fn&& fn) const {
+    for (std::size_t r = 0; r < rows * group.rows; ++r) {
+      const std::size_t first = (r / group.rows) * cols;
+      for (std::size_t g = 0; g < cols; ++g) fn(r, g * group.cols, (g + 1) * group.cols, first + g);
+    }
+  }
   // Calls fn(row, col, group index) for every element, row by row.
   template <class Fn>
   constexpr void for_each(Fn&& fn) const {
-    for (std::size_t r = 0; r < rows * group.rows; ++r) {
-      const std::size_t first = (r / group.rows) * cols;
-      for (std::size_t g = 0; g < cols; ++g)
-        for (std::size_t c = g * group.cols; c < (g + 1) * group.cols; ++c) fn(r, c, first + g);
-    }
+    for_each_run([&](std::size_t r, std::size_t begin, std::size_t end, std::size_t g) {
+      for (std::size_t c = begin; c < end; ++c) fn(r, c, g);
+    });
   }
 };
 

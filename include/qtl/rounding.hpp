@@ -13,14 +13,25 @@ namespace qtl {
 
 // Round to nearest, ties to even (IEEE default; torch.round, numpy.rint), independent
 // of the floating-point environment's rounding mode.
+namespace detail {
+// Ties-to-even from floor alone, for compilers without __builtin_roundevenf.
+QTL_HOST_DEVICE inline float round_half_even_portable(float v) noexcept {
+  const float f = std::floor(v);
+  const float d = v - f;  // exact for finite floats
+  const float half_f = f * 0.5f;
+  return f + ((d > 0.5f) | ((d == 0.5f) & (std::floor(half_f) != half_f)) ? 1.0f : 0.0f);
+}
+}  // namespace detail
+
 struct nearest_even {
   QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept {
-    const float f = std::floor(v);
-    const float d = v - f;  // exact for finite floats
-    if (d > 0.5f) return f + 1.0f;
-    if (d < 0.5f) return f;
-    const float half_f = f * 0.5f;
-    return std::floor(half_f) == half_f ? f : f + 1.0f;
+#if defined(__CUDA_ARCH__)
+    return rintf(v);  // the GPU has no dynamic rounding mode: rint is ties-to-even
+#elif QTL_HAS_BUILTIN(__builtin_roundevenf)
+    return __builtin_roundevenf(v);  // roundss with an explicit mode on x86, frintn on ARM
+#else
+    return detail::round_half_even_portable(v);
+#endif
   }
 };
 

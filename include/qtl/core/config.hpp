@@ -14,6 +14,13 @@
 #define QTL_HOST_DEVICE
 #endif
 
+// __has_builtin where the compiler has it (g++ >= 10, clang), else "no".
+#if defined(__has_builtin)
+#define QTL_HAS_BUILTIN(x) __has_builtin(x)
+#else
+#define QTL_HAS_BUILTIN(x) 0
+#endif
+
 #if defined(_MSC_VER) && !defined(__clang__)
 #define QTL_FORCEINLINE __forceinline
 #else
