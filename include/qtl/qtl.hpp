@@ -7,6 +7,7 @@
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
 #include "qtl/core/error.hpp"
+#include "qtl/core/float16_storage.hpp"
 #include "qtl/core/half.hpp"
 #include "qtl/core/nonfinite_policy.hpp"
 #include "qtl/core/quant_params.hpp"

@@ -129,14 +129,10 @@ class quantizer {
   // Quantize into a caller's code buffer of x's shape.
   template <viewable X, viewable Codes>
   void quantize_into(const X& x, std::span<const quant_params> p, const Codes& codes) const {
-    const auto m = as_matrix(x);
-    const auto out = as_matrix(codes);
-    require_same_shape(m, out, "quantize: input vs codes");
-    const group_grid g = grid(m.rows(), m.cols());
-    check_params(p, g);
-    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
-      out(r, c) = static_cast<code_type>(quantize_one(static_cast<float>(m(r, c)), p[group], r, c, m.cols()));
-    });
+    transform(x, p, codes, "quantize: input vs codes",
+              [&](auto v, std::size_t r, std::size_t c, std::size_t cols, const quant_params& q) {
+                return quantize_one(static_cast<float>(v), q, r, c, cols);
+              });
   }
 
   // Dequantize a quantized tensor, or codes with their parameters, into out.
@@ -146,20 +142,14 @@ class quantizer {
   }
   template <viewable Codes, viewable Out>
   void dequantize(const Codes& codes, std::span<const quant_params> p, const Out& out) const {
-    const auto in = as_matrix(codes);
-    const auto o = as_matrix(out);
-    require_same_shape(in, o, "dequantize: codes vs output");
-    const group_grid g = grid(in.rows(), in.cols());
-    check_params(p, g);
-    using T = view_value_t<Out>;
-    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
-      const int code = static_cast<int>(in(r, c));
-      if (code < F::min_code || code > F::max_code)
-        throw error(errc::out_of_range, "dequantize: code " + std::to_string(code) + " at " + detail::where(r, c, in.cols()) +
-                                            " is outside " + std::to_string(F::min_code) + ".." +
-                                            std::to_string(F::max_code));
-      o(r, c) = static_cast<T>(scheme_.template dequantize<F>(code, p[group]));
-    });
+    transform(codes, p, out, "dequantize: codes vs output",
+              [&](auto code, std::size_t r, std::size_t c, std::size_t cols, const quant_params& q) {
+                if (code < F::min_code || code > F::max_code)
+                  throw error(errc::out_of_range, "dequantize: code " + std::to_string(code) + " at " +
+                                                      detail::where(r, c, cols) + " is outside " +
+                                                      std::to_string(F::min_code) + ".." + std::to_string(F::max_code));
+                return scheme_.template dequantize<F>(static_cast<int>(code), q);
+              });
   }
 
   // Quantize then dequantize, in float, with parameters from x (the QAT forward pass).
@@ -172,18 +162,13 @@ class quantizer {
   // the policy is propagate.
   template <viewable X, viewable Out>
   void fake_quantize(const X& x, std::span<const quant_params> p, const Out& out) const {
-    const auto m = as_matrix(x);
-    const auto o = as_matrix(out);
-    require_same_shape(m, o, "fake_quantize: input vs output");
-    const group_grid g = grid(m.rows(), m.cols());
-    check_params(p, g);
-    using T = view_value_t<Out>;
-    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
-      const float v = static_cast<float>(m(r, c));
-      o(r, c) = detail::check_finite(v, nonfinite_, r, c, m.cols()) ? static_cast<T>(scheme_.template dequantize<F>(
-                                                      quantize_one(v, p[group], r, c, m.cols()), p[group]))
-                                                : static_cast<T>(v);
-    });
+    transform(x, p, out, "fake_quantize: input vs output",
+              [&](auto value, std::size_t r, std::size_t c, std::size_t cols, const quant_params& q) {
+                const float v = static_cast<float>(value);
+                return detail::check_finite(v, nonfinite_, r, c, cols)
+                           ? scheme_.template dequantize<F>(quantize_one(v, q, r, c, cols), q)
+                           : v;
+              });
   }
 
  private:
@@ -193,8 +178,20 @@ class quantizer {
     return scheme_.template quantize<F>(v, p, round_, static_cast<std::uint64_t>(r * cols + c));
   }
 
-  static void check_params(std::span<const quant_params> p, const group_grid& g) {
+  // out(r, c) = step(in(r, c), r, c, cols, params of its group), after checking that the
+  // shapes agree and p has one valid entry per group: the walk every entry point shares.
+  template <viewable In, viewable Out, class Step>
+  void transform(const In& input, std::span<const quant_params> p, const Out& output, const char* what,
+                 Step&& step) const {
+    const auto in = as_matrix(input);
+    const auto out = as_matrix(output);
+    require_same_shape(in, out, what);
+    const group_grid g = grid(in.rows(), in.cols());
     detail::check_params(p, g.size(), F::min_code, F::max_code);
+    using T = view_value_t<Out>;
+    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
+      out(r, c) = static_cast<T>(step(in(r, c), r, c, in.cols(), p[group]));
+    });
   }
 
   [[no_unique_address]] S scheme_{};

@@ -38,6 +38,19 @@ QTL_HOST_DEVICE float mid_tread_dequantize(int code, const quant_params& p) noex
   return (F::decode(code) - static_cast<float>(p.zero_point)) * p.scale;
 }
 
+// The code mapping of the schemes that use every code of the format (affine, absmax,
+// absmean): they differ only in how they choose the params.
+struct full_range_mapping {
+  template <format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
+    return mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
+  }
+  template <format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return mid_tread_dequantize<F>(code, p);
+  }
+};
+
 }  // namespace detail
 
 // Which codes a symmetric scheme uses. restricted: -qmax..qmax (-127..127 for int8), so
@@ -71,8 +84,11 @@ struct symmetric {
 
 // Scale and integer zero point from the group's range widened to include 0, torch's
 // per_tensor_affine: s = (max - min) / (qmax - qmin), zp = qmin - round(min / s) clamped.
-struct affine {
+struct affine : detail::full_range_mapping {
   float min_scale = 0.0f;  // lower bound of the scale; torch's observers use FLT_EPSILON
+
+  constexpr affine() = default;
+  constexpr explicit affine(float lowest_scale) noexcept : min_scale(lowest_scale) {}
 
   template <format F>
   constexpr quant_params params(const tensor_stats& s) const noexcept {
@@ -84,52 +100,31 @@ struct affine {
     const float zp = static_cast<float>(F::min_code) - nearest_even{}(lo / scale);
     return detail::from_scale(scale, static_cast<std::int32_t>(detail::clamp(zp, F::min_code, F::max_code)));
   }
-  template <format F, class Rounding>
-  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
-    return detail::mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
-  }
-  template <format F>
-  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
-    return detail::mid_tread_dequantize<F>(code, p);
-  }
 };
 
 // LLM.int8 / BitNet activation style: the multiplier qmax / absmax is computed directly
 // (not as 1 / scale), codes use the format's full range (-128..127 for int8).
-struct absmax {
+struct absmax : detail::full_range_mapping {
   template <signed_format F>
   constexpr quant_params params(const tensor_stats& s) const noexcept {
     const float a = s.absmax();
     if (a == 0.0f) return {};
     return {a / static_cast<float>(F::max_code), static_cast<float>(F::max_code) / a, 0};
   }
-  template <signed_format F, class Rounding>
-  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
-    return detail::mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
-  }
-  template <signed_format F>
-  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
-    return detail::mid_tread_dequantize<F>(code, p);
-  }
 };
 
 // BitNet b1.58 weights: scale = mean |W| (clamped below by min_scale; BitNet uses 1e-5),
 // codes = clamp(round(W / scale)) over the format's range ({-1, 0, 1} for ternary).
-struct absmean {
+struct absmean : detail::full_range_mapping {
   float min_scale = 0.0f;
+
+  constexpr absmean() = default;
+  constexpr explicit absmean(float lowest_scale) noexcept : min_scale(lowest_scale) {}
 
   template <signed_format F>
   constexpr quant_params params(const tensor_stats& s) const noexcept {
     const float m = s.absmean();
     return detail::from_scale(m < min_scale ? min_scale : m);
-  }
-  template <signed_format F, class Rounding>
-  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
-    return detail::mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
-  }
-  template <signed_format F>
-  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
-    return detail::mid_tread_dequantize<F>(code, p);
   }
 };
 

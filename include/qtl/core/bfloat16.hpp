@@ -6,6 +6,7 @@
 
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/float16_storage.hpp"
 
 namespace qtl {
 
@@ -21,21 +22,11 @@ QTL_HOST_DEVICE constexpr float bfloat16_bits_to_float(std::uint16_t bits) noexc
   return bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
 }
 
-struct bfloat16 {
-  std::uint16_t bits;
-
-  bfloat16() = default;
-  QTL_HOST_DEVICE constexpr explicit bfloat16(float value) noexcept : bits(float_to_bfloat16_bits(value)) {}
-  QTL_HOST_DEVICE static constexpr bfloat16 from_bits(std::uint16_t b) noexcept {
-    bfloat16 h{};
-    h.bits = b;
-    return h;
-  }
-  QTL_HOST_DEVICE constexpr operator float() const noexcept { return bfloat16_bits_to_float(bits); }
-  QTL_HOST_DEVICE friend constexpr bool operator==(bfloat16 a, bfloat16 b) noexcept {
-    return static_cast<float>(a) == static_cast<float>(b);
-  }
+struct bfloat16_codec {
+  QTL_HOST_DEVICE static constexpr std::uint16_t encode(float value) noexcept { return float_to_bfloat16_bits(value); }
+  QTL_HOST_DEVICE static constexpr float decode(std::uint16_t bits) noexcept { return bfloat16_bits_to_float(bits); }
 };
+using bfloat16 = float16_storage<bfloat16_codec>;
 
 static_assert(sizeof(bfloat16) == 2);
 

@@ -6,6 +6,7 @@
 
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/float16_storage.hpp"
 
 namespace qtl {
 
@@ -51,21 +52,11 @@ QTL_HOST_DEVICE constexpr float half_bits_to_float(std::uint16_t bits) noexcept 
   return bit_cast<float>(sign | (e << 23) | ((mantissa & 0x3ffu) << 13));
 }
 
-struct half {
-  std::uint16_t bits;
-
-  half() = default;
-  QTL_HOST_DEVICE constexpr explicit half(float value) noexcept : bits(float_to_half_bits(value)) {}
-  QTL_HOST_DEVICE static constexpr half from_bits(std::uint16_t b) noexcept {
-    half h{};
-    h.bits = b;
-    return h;
-  }
-  QTL_HOST_DEVICE constexpr operator float() const noexcept { return half_bits_to_float(bits); }
-  QTL_HOST_DEVICE friend constexpr bool operator==(half a, half b) noexcept {
-    return static_cast<float>(a) == static_cast<float>(b);
-  }
+struct half_codec {
+  QTL_HOST_DEVICE static constexpr std::uint16_t encode(float value) noexcept { return float_to_half_bits(value); }
+  QTL_HOST_DEVICE static constexpr float decode(std::uint16_t bits) noexcept { return half_bits_to_float(bits); }
 };
+using half = float16_storage<half_codec>;
 
 static_assert(sizeof(half) == 2);
 
