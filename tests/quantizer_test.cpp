@@ -1,8 +1,10 @@
+#include <qtl/metrics.hpp>
 #include <qtl/quantizer.hpp>
 
 #include <catch2/catch_template_test_macros.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -157,4 +159,21 @@ TEST_CASE("quantizer: strided input views", "[quantizer]") {
   REQUIRE(t.code(2, 7) == 127);
   REQUIRE(t.code(1, 0) == -127);
   REQUIRE(t.code(0, 4) == 18);  // 0.5 / (3.5 / 127) = 18.14
+}
+
+TEST_CASE("quantizer: std::vector and std::array work as one-row tensors, in and out", "[quantizer]") {
+  const std::vector<float> x{0.5f, -1.0f, 0.25f, 2.0f};
+  const qtl::int8_per_tensor_symmetric q;
+  const auto t = q.quantize(x);
+  REQUIRE(t.codes == q.quantize(std::span<const float>(x)).codes);
+  std::vector<float> out(x.size());
+  q.dequantize(t, out);
+  std::array<float, 4> fake{};
+  q.fake_quantize(x, fake);
+  for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(out[i] == fake[i]);
+  std::vector<std::int8_t> codes(x.size());
+  q.quantize_into(x, q.params(x), codes);
+  REQUIRE(codes == t.codes);
+  REQUIRE(qtl::sqnr_db(x, out) > 40.0);
+  REQUIRE(q.params(q.statistics(x)) == t.params);  // a vector of stats is not a tensor
 }

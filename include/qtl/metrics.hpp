@@ -6,13 +6,14 @@
 #include <cstddef>
 #include <limits>
 
+#include "qtl/core/concepts.hpp"
 #include "qtl/core/view.hpp"
 
 namespace qtl {
 
 namespace detail {
 // Calls fn(reference, approximation) for each element pair, after checking shapes.
-template <viewable A, viewable B, class Fn>
+template <element_tensor A, element_tensor B, class Fn>
 void for_each_pair(const A& reference, const B& approx, const char* what, Fn&& fn) {
   const auto a = as_matrix(reference);
   const auto b = as_matrix(approx);
@@ -24,7 +25,7 @@ void for_each_pair(const A& reference, const B& approx, const char* what, Fn&& f
 }  // namespace detail
 
 // Mean squared error; 0 for empty tensors.
-template <viewable A, viewable B>
+template <element_tensor A, element_tensor B>
 double mse(const A& reference, const B& approx) {
   double sum = 0.0;
   std::size_t n = 0;
@@ -37,7 +38,7 @@ double mse(const A& reference, const B& approx) {
 
 // Signal-to-quantization-noise ratio 10 log10(sum x^2 / sum (x - y)^2) in dB; +Inf when
 // the reconstruction is exact.
-template <viewable A, viewable B>
+template <element_tensor A, element_tensor B>
 double sqnr_db(const A& reference, const B& approx) {
   double signal = 0.0, noise = 0.0;
   detail::for_each_pair(reference, approx, "sqnr_db", [&](double x, double y) {
@@ -50,7 +51,7 @@ double sqnr_db(const A& reference, const B& approx) {
 
 // Cosine of the angle between the two tensors as vectors; 1 when both are zero, 0 when
 // exactly one is.
-template <viewable A, viewable B>
+template <element_tensor A, element_tensor B>
 double cosine_similarity(const A& reference, const B& approx) {
   double dot = 0.0, na = 0.0, nb = 0.0;
   detail::for_each_pair(reference, approx, "cosine_similarity", [&](double x, double y) {
@@ -63,7 +64,7 @@ double cosine_similarity(const A& reference, const B& approx) {
   return dot / (std::sqrt(na) * std::sqrt(nb));
 }
 
-template <viewable A, viewable B>
+template <element_tensor A, element_tensor B>
 double max_abs_error(const A& reference, const B& approx) {
   double worst = 0.0;
   detail::for_each_pair(reference, approx, "max_abs_error", [&](double x, double y) {

@@ -79,7 +79,7 @@ class quantizer {
   [[nodiscard]] group_grid grid(std::size_t rows, std::size_t cols) const { return make_grid(granularity_, rows, cols); }
 
   // Statistics of each group of x, in grid order.
-  template <viewable X>
+  template <element_tensor X>
   [[nodiscard]] std::vector<tensor_stats> statistics(const X& x) const {
     const auto m = as_matrix(x);
     const group_grid g = grid(m.rows(), m.cols());
@@ -102,7 +102,7 @@ class quantizer {
     for (const tensor_stats& s : stats) p.push_back(scheme_.template params<F>(s));
     return p;
   }
-  template <viewable X>
+  template <element_tensor X>
   [[nodiscard]] std::vector<quant_params> params(const X& x) const {
     return params(std::span<const tensor_stats>(statistics(x)));
   }
@@ -112,13 +112,13 @@ class quantizer {
   }
 
   // Quantize with parameters computed from x itself.
-  template <viewable X>
+  template <element_tensor X>
   [[nodiscard]] quantized_tensor<F> quantize(const X& x) const {
     return quantize(x, params(x));
   }
 
   // Quantize with given parameters (from params(), an observer, or a file).
-  template <viewable X>
+  template <element_tensor X>
   [[nodiscard]] quantized_tensor<F> quantize(const X& x, std::vector<quant_params> p) const {
     const auto m = as_matrix(x);
     quantized_tensor<F> q{m.rows(), m.cols(), grid(m.rows(), m.cols()), std::vector<code_type>(m.size()), std::move(p)};
@@ -127,8 +127,8 @@ class quantizer {
   }
 
   // Quantize into a caller's code buffer of x's shape.
-  template <viewable X, viewable Codes>
-  void quantize_into(const X& x, std::span<const quant_params> p, const Codes& codes) const {
+  template <element_tensor X, code_tensor Codes>
+  void quantize_into(const X& x, std::span<const quant_params> p, Codes&& codes) const {
     transform(x, p, codes, "quantize: input vs codes",
               [&](auto v, std::size_t r, std::size_t c, std::size_t cols, const quant_params& q) {
                 return quantize_one(static_cast<float>(v), q, r, c, cols);
@@ -136,12 +136,12 @@ class quantizer {
   }
 
   // Dequantize a quantized tensor, or codes with their parameters, into out.
-  template <viewable Out>
-  void dequantize(const quantized_tensor<F>& q, const Out& out) const {
+  template <element_tensor Out>
+  void dequantize(const quantized_tensor<F>& q, Out&& out) const {
     dequantize(q.code_view(), std::span<const quant_params>(q.params), out);
   }
-  template <viewable Codes, viewable Out>
-  void dequantize(const Codes& codes, std::span<const quant_params> p, const Out& out) const {
+  template <code_tensor Codes, element_tensor Out>
+  void dequantize(const Codes& codes, std::span<const quant_params> p, Out&& out) const {
     transform(codes, p, out, "dequantize: codes vs output",
               [&](auto code, std::size_t r, std::size_t c, std::size_t cols, const quant_params& q) {
                 if (code < F::min_code || code > F::max_code)
@@ -153,15 +153,15 @@ class quantizer {
   }
 
   // Quantize then dequantize, in float, with parameters from x (the QAT forward pass).
-  template <viewable X, viewable Out>
-  void fake_quantize(const X& x, const Out& out) const {
+  template <element_tensor X, element_tensor Out>
+  void fake_quantize(const X& x, Out&& out) const {
     fake_quantize(x, std::span<const quant_params>(params(x)), out);
   }
 
   // Quantize then dequantize with given parameters; non-finite inputs pass through when
   // the policy is propagate.
-  template <viewable X, viewable Out>
-  void fake_quantize(const X& x, std::span<const quant_params> p, const Out& out) const {
+  template <element_tensor X, element_tensor Out>
+  void fake_quantize(const X& x, std::span<const quant_params> p, Out&& out) const {
     transform(x, p, out, "fake_quantize: input vs output",
               [&](auto value, std::size_t r, std::size_t c, std::size_t cols, const quant_params& q) {
                 const float v = static_cast<float>(value);
@@ -181,7 +181,7 @@ class quantizer {
   // out(r, c) = step(in(r, c), r, c, cols, params of its group), after checking that the
   // shapes agree and p has one valid entry per group: the walk every entry point shares.
   template <viewable In, viewable Out, class Step>
-  void transform(const In& input, std::span<const quant_params> p, const Out& output, const char* what,
+  void transform(const In& input, std::span<const quant_params> p, Out&& output, const char* what,
                  Step&& step) const {
     const auto in = as_matrix(input);
     const auto out = as_matrix(output);

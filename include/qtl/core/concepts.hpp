@@ -21,6 +21,12 @@ template <class T>
 concept element = std::same_as<std::remove_cv_t<T>, float> || std::same_as<std::remove_cv_t<T>, double> ||
                   std::same_as<std::remove_cv_t<T>, half> || std::same_as<std::remove_cv_t<T>, bfloat16>;
 
+// A viewable (matrix_view, span, vector, ...) of real values, and one of integer codes.
+template <class X>
+concept element_tensor = viewable<X> && element<view_value_t<X>>;
+template <class X>
+concept code_tensor = viewable<X> && std::is_integral_v<view_value_t<X>>;
+
 // Number of bits of one code: 1..8.
 template <int Bits>
 concept code_width = Bits >= 1 && Bits <= 8;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <ranges>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -93,19 +94,22 @@ class matrix_view {
 template <class T, std::size_t E>
 matrix_view(std::span<T, E>) -> matrix_view<T>;
 
-// Anything a quantizer accepts as a tensor: a matrix_view or a contiguous std::span (one row).
+// Anything a quantizer accepts as a tensor: a matrix_view, or a contiguous range
+// (std::span, std::vector, std::array, ...) seen as one row.
 template <class T>
 constexpr matrix_view<T> as_matrix(matrix_view<T> m) noexcept {
   return m;
 }
-template <class T, std::size_t E>
-constexpr matrix_view<T> as_matrix(std::span<T, E> s) noexcept {
-  return {s.data(), 1, s.size()};
+template <std::ranges::contiguous_range R>
+  requires std::ranges::sized_range<R>
+constexpr auto as_matrix(R&& r) noexcept {
+  using T = std::remove_reference_t<std::ranges::range_reference_t<R>>;
+  return matrix_view<T>(std::ranges::data(r), 1, std::ranges::size(r));
 }
 template <class X>
-concept viewable = requires(const X& x) { as_matrix(x); };
+concept viewable = requires(X& x) { as_matrix(x); };
 template <viewable X>
-using view_value_t = std::remove_cvref_t<decltype(*as_matrix(std::declval<const X&>()).data())>;
+using view_value_t = std::remove_cvref_t<decltype(*as_matrix(std::declval<X&>()).data())>;
 
 // Two views of the same shape, or a clear error naming both shapes.
 template <class T, class U>
