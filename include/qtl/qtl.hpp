@@ -18,6 +18,7 @@
 #include "qtl/format/ternary.hpp"
 #include "qtl/granularity.hpp"
 #include "qtl/metrics.hpp"
+#include "qtl/observer/accumulate_statistics.hpp"
 #include "qtl/observer/minmax.hpp"
 #include "qtl/pack/bit_pack.hpp"
 #include "qtl/pack/packed_tensor.hpp"

@@ -19,6 +19,7 @@
 #include "qtl/format/int_format.hpp"
 #include "qtl/format/ternary.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/observer/accumulate_statistics.hpp"
 #include "qtl/quantized_tensor.hpp"
 #include "qtl/rounding.hpp"
 #include "qtl/scheme.hpp"
@@ -26,18 +27,6 @@
 namespace qtl {
 
 namespace detail {
-
-inline std::string where(std::size_t r, std::size_t c, std::size_t cols) {
-  return "element " + std::to_string(r * cols + c) + " (row " + std::to_string(r) + ", col " + std::to_string(c) + ")";
-}
-
-// True when v may enter statistics; throws under nonfinite_policy::error.
-inline bool check_finite(float v, nonfinite_policy policy, std::size_t r, std::size_t c, std::size_t cols) {
-  if (std::isfinite(v)) return true;
-  if (policy == nonfinite_policy::error)
-    throw error(errc::non_finite, where(r, c, cols) + " is " + (std::isnan(v) ? "NaN" : "Inf"));
-  return false;
-}
 
 // One valid quant_params per group: finite, non-negative scale, zero point among the codes.
 inline void check_params(std::span<const quant_params> p, std::size_t groups, int min_code, int max_code) {
@@ -84,14 +73,7 @@ class quantizer {
     const auto m = as_matrix(x);
     const group_grid g = grid(m.rows(), m.cols());
     std::vector<tensor_stats> stats(g.size());
-    g.for_each_run([&](std::size_t r, std::size_t begin, std::size_t end, std::size_t group) {
-      tensor_stats run;  // a local: the compiler need not assume it aliases the input
-      for (std::size_t c = begin; c < end; ++c) {
-        const float v = static_cast<float>(m(r, c));
-        if (detail::check_finite(v, nonfinite_, r, c, m.cols())) run.add(v);
-      }
-      stats[group].merge(run);
-    });
+    accumulate_statistics(g, m, nonfinite_, std::span<tensor_stats>(stats));
     return stats;
   }
 

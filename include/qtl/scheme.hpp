@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
@@ -25,7 +24,7 @@ constexpr quant_params from_scale(float scale, std::int32_t zero_point = 0) noex
 
 // Mid-tread mapping shared by every uniform scheme: code = clamp(round(x / s) + zp) over
 // [lo, hi], value = (decode(code) - zp) * s. Zero is a level.
-template <format F, class Rounding>
+template <class Rounding>
 QTL_HOST_DEVICE int mid_tread_quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index,
                                        int lo, int hi) noexcept {
   const float v = clamp(round(x * p.inv_scale, index), static_cast<float>(lo - p.zero_point),
@@ -43,7 +42,7 @@ QTL_HOST_DEVICE float mid_tread_dequantize(int code, const quant_params& p) noex
 struct full_range_mapping {
   template <format F, class Rounding>
   QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
-    return mid_tread_quantize<F>(x, p, round, index, F::min_code, F::max_code);
+    return mid_tread_quantize(x, p, round, index, F::min_code, F::max_code);
   }
   template <format F>
   QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
@@ -74,7 +73,7 @@ struct symmetric {
   template <signed_format F, class Rounding>
   QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
     const int lo = range == symmetric_range::restricted ? -F::max_code : F::min_code;
-    return detail::mid_tread_quantize<F>(x, p, round, index, lo, F::max_code);
+    return detail::mid_tread_quantize(x, p, round, index, lo, F::max_code);
   }
   template <signed_format F>
   QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {

@@ -2,14 +2,15 @@
 // every group over all batches it has seen. Its stats() feed quantizer::params_from.
 #pragma once
 
-#include <cmath>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/nonfinite_policy.hpp"
+#include "qtl/observer/accumulate_statistics.hpp"
 #include "qtl/core/tensor_stats.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/granularity.hpp"
@@ -27,19 +28,16 @@ class minmax {
   void observe(matrix_view<const float> batch) {
     if (batch.empty()) return;
     const group_grid g = make_grid(granularity_, batch.rows(), batch.cols());
-    if (stats_.empty()) stats_.resize(g.size());
-    if (stats_.size() != g.size())
+    if (!stats_.empty() && stats_.size() != g.size())
       throw error(errc::shape_mismatch, "minmax: batch has " + std::to_string(g.size()) +
                                             " groups, earlier batches had " + std::to_string(stats_.size()));
-    g.for_each([&](std::size_t r, std::size_t c, std::size_t group) {
-      const float v = batch(r, c);
-      if (std::isfinite(v)) {
-        stats_[group].add(v);
-      } else if (nonfinite_ == nonfinite_policy::error) {
-        throw error(errc::non_finite, "minmax: element " + std::to_string(r * batch.cols() + c) + " of the batch is " +
-                                          (std::isnan(v) ? "NaN" : "Inf"));
-      }
-    });
+    std::vector<tensor_stats> seen(g.size());
+    accumulate_statistics(g, batch, nonfinite_, std::span<tensor_stats>(seen));  // a bad batch changes nothing
+    if (stats_.empty()) {
+      stats_ = std::move(seen);
+    } else {
+      for (std::size_t i = 0; i < seen.size(); ++i) stats_[i].merge(seen[i]);
+    }
   }
 
   [[nodiscard]] std::span<const tensor_stats> stats() const {
