@@ -26,3 +26,17 @@
 #else
 #define QTL_FORCEINLINE inline __attribute__((always_inline))
 #endif
+
+// Reference quantizers that must match another project's bytes are bracketed by these:
+// the references round a * b + c twice, so the compiler must not fuse it into one FMA
+// (g++ does under -march with FMA unless told; clang fuses within an expression).
+#if defined(__clang__)
+#define QTL_STRICT_FP_BEGIN _Pragma("clang fp contract(off)")
+#define QTL_STRICT_FP_END _Pragma("clang fp contract(on)")
+#elif defined(__GNUC__) && !defined(__CUDACC__)
+#define QTL_STRICT_FP_BEGIN _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=off\")")
+#define QTL_STRICT_FP_END _Pragma("GCC pop_options")
+#else
+#define QTL_STRICT_FP_BEGIN
+#define QTL_STRICT_FP_END
+#endif

@@ -1,0 +1,111 @@
+// Rows of ggml blocks: quantize float rows into blocks (typed or raw bytes, as a GGUF
+// tensor stores them) and dequantize them back. Every block type of layout/ggml/ plugs
+// in through two overloads found by argument-dependent lookup:
+//   void quantize_block(const float* x, Block& b);   // x: Block::elements values
+//   void dequantize_block(const Block& b, float* y);
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include "qtl/core/error.hpp"
+#include "qtl/core/nonfinite_policy.hpp"
+#include "qtl/layout/ggml/blocks.hpp"
+
+namespace qtl::ggml {
+
+template <class B>
+concept block = std::is_trivially_copyable_v<B> && std::is_standard_layout_v<B> &&
+                requires(const float* x, B& b, const B& cb, float* y) {
+                  { B::elements } -> std::convertible_to<std::size_t>;
+                  { B::type } -> std::convertible_to<type_id>;
+                  { B::name } -> std::convertible_to<std::string_view>;
+                  quantize_block(x, b);
+                  dequantize_block(cb, y);
+                };
+
+namespace detail {
+
+template <block B>
+std::size_t checked_blocks(std::size_t n, std::size_t row_length, const char* what) {
+  const std::size_t row = row_length == 0 ? n : row_length;
+  if (row % B::elements != 0 || (row != 0 && n % row != 0))
+    throw error(errc::group_size, std::string(what) + ": " + std::string(B::name) + " needs rows that are a multiple of " +
+                                      std::to_string(B::elements) + " values; got a row of " + std::to_string(row) +
+                                      (n % row ? " in " + std::to_string(n) + " values" : std::string()));
+  return n / B::elements;
+}
+
+inline void check_room(std::size_t have, std::size_t need, const char* what, const char* unit) {
+  if (have < need)
+    throw error(errc::shape_mismatch, std::string(what) + ": output holds " + std::to_string(have) + " " + unit +
+                                          ", need " + std::to_string(need));
+}
+
+// ggml blocks have no NaN or Inf: refuse them (naming the first) before writing anything.
+inline void check_all_finite(std::span<const float> x, std::size_t row_length) {
+  const std::size_t cols = row_length == 0 ? x.size() : row_length;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    qtl::detail::check_finite(x[i], nonfinite_policy::error, i / cols, i % cols, cols);
+}
+
+}  // namespace detail
+
+// Bytes of a row of n values (n a multiple of the block size).
+template <block B>
+std::size_t row_size(std::size_t n) {
+  return detail::checked_blocks<B>(n, n, "ggml::row_size") * sizeof(B);
+}
+
+// Quantizes x, row-major rows of row_length values (0: one row), with quantize_one
+// (default: the block's quantize_block). Sizes and values are checked before any write.
+template <block B, class QuantizeOne>
+void quantize_with(std::span<const float> x, std::span<B> out, std::size_t row_length, QuantizeOne&& quantize_one) {
+  const std::size_t blocks = detail::checked_blocks<B>(x.size(), row_length, "ggml::quantize");
+  detail::check_room(out.size(), blocks, "ggml::quantize", "blocks");
+  detail::check_all_finite(x, row_length);
+  for (std::size_t i = 0; i < blocks; ++i) quantize_one(x.data() + i * B::elements, out[i]);
+}
+
+template <block B>
+void quantize(std::span<const float> x, std::span<B> out, std::size_t row_length = 0) {
+  quantize_with<B>(x, out, row_length, [](const float* v, B& b) { quantize_block(v, b); });
+}
+
+// The same into raw bytes (blocks packed back to back, as in a GGUF tensor).
+template <block B>
+void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length = 0) {
+  const std::size_t blocks = detail::checked_blocks<B>(x.size(), row_length, "ggml::quantize");
+  detail::check_room(out.size(), blocks * sizeof(B), "ggml::quantize", "bytes");
+  detail::check_all_finite(x, row_length);
+  for (std::size_t i = 0; i < blocks; ++i) {
+    B b{};
+    quantize_block(x.data() + i * B::elements, b);
+    std::memcpy(out.data() + i * sizeof(B), &b, sizeof(B));
+  }
+}
+
+template <block B>
+void dequantize(std::span<const B> in, std::span<float> out) {
+  const std::size_t blocks = detail::checked_blocks<B>(out.size(), 0, "ggml::dequantize");
+  detail::check_room(in.size(), blocks, "ggml::dequantize (input)", "blocks");
+  for (std::size_t i = 0; i < blocks; ++i) dequantize_block(in[i], out.data() + i * B::elements);
+}
+
+template <block B>
+void dequantize(std::span<const std::uint8_t> in, std::span<float> out) {
+  const std::size_t blocks = detail::checked_blocks<B>(out.size(), 0, "ggml::dequantize");
+  detail::check_room(in.size(), blocks * sizeof(B), "ggml::dequantize (input)", "bytes");
+  for (std::size_t i = 0; i < blocks; ++i) {
+    B b;
+    std::memcpy(&b, in.data() + i * sizeof(B), sizeof(B));
+    dequantize_block(b, out.data() + i * B::elements);
+  }
+}
+
+}  // namespace qtl::ggml
