@@ -18,15 +18,14 @@ import os
 import sys
 from importlib.metadata import version
 
-import numpy as np
-
-from golden_file import read_golden, write_golden
-
 try:
     import gguf
+    import numpy as np
     from gguf import GGMLQuantizationType as T
-except ImportError:
-    print("gguf is not installed: skipping the ggml golden vectors")
+
+    from golden_file import read_golden, write_golden
+except ImportError as missing:
+    print(f"{missing.name} is not installed: skipping the ggml golden vectors")
     sys.exit(77)
 
 ROW = 512  # values per row: a multiple of every block size (32 and 256)

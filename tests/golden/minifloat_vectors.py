@@ -9,14 +9,13 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
-from golden_file import write_golden
-
 try:
     import ml_dtypes
-except ImportError:
-    print("ml_dtypes is not installed: skipping the minifloat golden vectors")
+    import numpy as np
+
+    from golden_file import write_golden
+except ImportError as missing:
+    print(f"{missing.name} is not installed: skipping the minifloat golden vectors")
     sys.exit(77)
 
 # qtl name -> (ml_dtypes type, bits, has NaN)
