@@ -176,15 +176,28 @@ void quantize(std::span<const float> x, std::span<std::uint8_t> elements, std::s
   }
 }
 
+// Every element code's value: dequantization is a table lookup and one multiply.
+template <class Element>
+inline constexpr auto element_values = [] {
+  std::array<float, std::size_t{1} << Element::bits> values{};
+  for (std::size_t code = 0; code < values.size(); ++code)
+    values[code] = decode_element<Element>(static_cast<std::uint8_t>(code));
+  return values;
+}();
+
 // out[i] = element value * shared scale (NaN where the scale is NaN).
 template <mx_format T>
 void dequantize(std::span<const std::uint8_t> elements, std::span<const std::uint8_t> scales, std::span<float> out) {
   using E = typename T::element;
   detail::check_sizes<T>(out.size(), elements.size(), scales.size(), "mx::dequantize");
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::uint8_t bits =
-        E::bits == 8 ? elements[i] : read_sequential<E::bits>(elements.data(), i);
-    out[i] = decode_element<E>(bits) * e8m0::decode(scales[i / T::block_size]);
+  const auto& values = element_values<E>;
+  for (std::size_t b = 0; b < scale_count<T>(out.size()); ++b) {
+    const float scale = e8m0::decode(scales[b]);
+    const std::uint8_t* block = elements.data() + b * T::block_bytes;
+    for (std::size_t i = 0; i < T::block_size; ++i) {
+      const std::uint8_t bits = E::bits == 8 ? block[i] : read_sequential<E::bits>(block, i);
+      out[b * T::block_size + i] = values[bits] * scale;
+    }
   }
 }
 
