@@ -1,0 +1,70 @@
+// The interchange formats side by side: quantize one weight row into ggml blocks, OCP MX
+// and FP8, dequantize it, and print the bits per value and the signal-to-noise ratio.
+#include <qtl/format/minifloat.hpp>
+#include <qtl/layout/ggml.hpp>
+#include <qtl/layout/mx.hpp>
+#include <qtl/metrics.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+namespace {
+
+std::vector<float> weights(std::size_t n) {
+  std::mt19937 rng(7);
+  std::student_t_distribution<float> heavy(4.0f);  // weights have heavier tails than a normal
+  std::vector<float> w(n);
+  for (auto& v : w) v = 0.02f * heavy(rng);
+  return w;
+}
+
+void report(const char* name, double bytes, const std::vector<float>& x, const std::vector<float>& y) {
+  std::printf("%-12s %6.3f bits/value  SQNR %5.1f dB\n", name, 8.0 * bytes / static_cast<double>(x.size()),
+              qtl::sqnr_db(x, y));
+}
+
+template <class Block>
+void ggml_format(const std::vector<float>& x) {
+  std::vector<std::uint8_t> bytes(qtl::ggml::row_size<Block>(x.size()));
+  qtl::ggml::quantize<Block>(x, bytes);
+  std::vector<float> y(x.size());
+  qtl::ggml::dequantize<Block>(bytes, y);
+  report(Block::name.data(), static_cast<double>(bytes.size()), x, y);
+}
+
+template <class T>
+void mx_format(const char* name, const std::vector<float>& x) {
+  std::vector<std::uint8_t> elements(qtl::mx::element_bytes<T>(x.size())), scales(qtl::mx::scale_count<T>(x.size()));
+  qtl::mx::quantize<T>(x, elements, scales);
+  std::vector<float> y(x.size());
+  qtl::mx::dequantize<T>(elements, scales, y);
+  report(name, static_cast<double>(elements.size() + scales.size()), x, y);
+}
+
+}  // namespace
+
+int main() {
+  const std::vector<float> x = weights(4096);
+  ggml_format<qtl::ggml::block_q8_0>(x);
+  ggml_format<qtl::ggml::block_q6_k>(x);
+  ggml_format<qtl::ggml::block_q5_0>(x);
+  ggml_format<qtl::ggml::block_q4_k>(x);
+  ggml_format<qtl::ggml::block_iq4_nl>(x);
+  ggml_format<qtl::ggml::block_q4_0>(x);
+  ggml_format<qtl::ggml::block_mxfp4>(x);
+  ggml_format<qtl::ggml::block_tq2_0>(x);
+  mx_format<qtl::mx::mxfp8_e4m3>("mxfp8_e4m3", x);
+  mx_format<qtl::mx::mxfp6_e2m3>("mxfp6_e2m3", x);
+  mx_format<qtl::mx::mxfp4>("mxfp4 (OCP)", x);
+  mx_format<qtl::mx::mxint8>("mxint8", x);
+
+  // FP8 E4M3 per tensor: scale so the largest magnitude lands on 448.
+  float amax = 0.0f;
+  for (const float v : x) amax = std::fmax(amax, std::fabs(v));
+  const float scale = amax / qtl::fp8_e4m3::max_value();
+  std::vector<float> y(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) y[i] = qtl::fp8_e4m3::decode(qtl::fp8_e4m3::encode(x[i] / scale)) * scale;
+  report("fp8_e4m3", static_cast<double>(x.size() + sizeof(float)), x, y);
+}
