@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "golden/golden.hpp"
 #include "qtl/core/bit_cast.hpp"
+#include "qtl/core/error.hpp"
 #include "qtl/format/e8m0.hpp"
 
 namespace {
@@ -83,4 +85,28 @@ TEST_CASE("minifloat specials and overflow options") {
   CHECK(fp8_e4m3::encode(0x1p-10f) == 0x00);                  // tie between 0 and 2^-9: even
   CHECK(fp8_e4m3::encode(std::nextafter(0x1p-10f, 1.0f)) == 0x01);
   CHECK(fp8_e5m2::decode(0x01) == 0x1p-16f);
+}
+
+TEST_CASE("minifloat arrays: overflow as an error, NaN policy, sizes") {
+  const std::vector<float> x = {1.0f, -2.5f, 464.0f, 0.0f};
+  std::vector<std::uint8_t> codes(4, 0xAA);
+  qtl::minifloat_encode<qtl::fp8_e4m3>(x, codes, minifloat_overflow::error);  // 464 rounds to 448: fine
+  CHECK(codes[2] == 0x7e);
+  std::vector<float> back(4);
+  qtl::minifloat_decode<qtl::fp8_e4m3>(codes, back);
+  CHECK(back == std::vector<float>{1.0f, -2.5f, 448.0f, 0.0f});
+
+  std::vector<std::uint8_t> fresh(4, 0xAA);
+  const auto untouched = fresh;
+  const std::vector<float> big = {1.0f, 7.0f};  // FP4: 7 rounds past 6
+  CHECK_THROWS_AS(qtl::minifloat_encode<qtl::fp4_e2m1>(big, fresh, minifloat_overflow::error), qtl::error);
+  qtl::minifloat_encode<qtl::fp4_e2m1>(std::vector<float>{6.9f}, fresh, minifloat_overflow::error);
+  CHECK(fresh[0] == 0x7);
+  fresh = untouched;
+  const std::vector<float> nan = {1.0f, NAN};
+  CHECK_THROWS_AS(qtl::minifloat_encode<qtl::fp8_e5m2>(nan, fresh), qtl::error);
+  CHECK_THROWS_AS(qtl::minifloat_encode<qtl::fp8_e5m2>(x, std::span(fresh).first(3)), qtl::error);
+  CHECK(fresh == untouched);
+  qtl::minifloat_encode<qtl::fp8_e5m2>(nan, fresh, minifloat_overflow::non_saturating, qtl::nonfinite_policy::propagate);
+  CHECK(fresh[1] == 0x7e);
 }

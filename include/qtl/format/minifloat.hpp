@@ -4,11 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
+#include <cstddef>
 #include <limits>
+#include <span>
+#include <string>
 
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/core/nonfinite_policy.hpp"
 
 namespace qtl {
 
@@ -25,6 +31,8 @@ enum class minifloat_overflow {
   saturate,        // clamp to +-max (the OCP MX element conversion)
   non_saturating,  // Inf where the format has it, else NaN where it has that, else +-max
                    // (the IEEE cast of ml_dtypes, numpy and torch)
+  error,           // array conversion (minifloat_encode) throws errc::out_of_range;
+                   // the scalar encode() treats it as non_saturating
 };
 
 namespace detail {
@@ -90,6 +98,13 @@ struct minifloat {
 
   static constexpr float max_value() noexcept { return decode(max_finite_code); }
 
+  // True when x rounds beyond +-max (an IEEE overflow) or is +-Inf.
+  QTL_HOST_DEVICE static constexpr bool overflows(float x) noexcept {
+    const float a = x < 0 ? -x : x;
+    const float limit = max_value() + detail::exp2i(static_cast<int>(top_field) - bias - M - 1);  // half a step up
+    return (top_mantissa & 1) ? a >= limit : a > limit;  // at the midpoint, ties go to even
+  }
+
   // Round to nearest, ties to even, on the float's bits (exact: no double rounding).
   // NaN gives the NaN code, or +0 in a format without NaN.
   QTL_HOST_DEVICE static constexpr std::uint8_t encode(float x,
@@ -125,7 +140,7 @@ struct minifloat {
 
  private:
   QTL_HOST_DEVICE static constexpr std::uint8_t overflowed(std::uint8_t sign, minifloat_overflow overflow) noexcept {
-    if (overflow == minifloat_overflow::non_saturating) {
+    if (overflow != minifloat_overflow::saturate) {
       if constexpr (has_inf) return static_cast<std::uint8_t>(sign | inf_code);
       else if constexpr (has_nan) return static_cast<std::uint8_t>(sign | nan_code);
     }
@@ -139,10 +154,43 @@ using fp6_e2m3 = minifloat<2, 3, minifloat_specials::finite_only>;  // max 7.5
 using fp6_e3m2 = minifloat<3, 2, minifloat_specials::finite_only>;  // max 28
 using fp4_e2m1 = minifloat<2, 1, minifloat_specials::finite_only>;  // max 6
 
+template <class T>
+concept minifloat_format = format<T> && requires { T::exponent_bits; T::mantissa_bits; T::specials; };
+
+// Converts a float array to codes (one byte per code; pack FP6/FP4 with pack/bit_pack.hpp).
+// Every value is checked before the first write: NaN/Inf per `nonfinite` (default: error
+// naming the element; propagate: as encode()), and under minifloat_overflow::error a
+// finite value that would round beyond +-max throws errc::out_of_range.
+template <minifloat_format F>
+void minifloat_encode(std::span<const float> x, std::span<std::uint8_t> codes,
+                      minifloat_overflow overflow = minifloat_overflow::non_saturating,
+                      nonfinite_policy nonfinite = nonfinite_policy::error) {
+  if (codes.size() < x.size())
+    throw error(errc::shape_mismatch, "minifloat_encode: " + std::to_string(codes.size()) + " codes for " +
+                                          std::to_string(x.size()) + " values");
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    detail::check_finite(x[i], nonfinite, 0, i, x.size());
+    if (overflow == minifloat_overflow::error && std::isfinite(x[i]) && F::overflows(x[i]))
+      throw error(errc::out_of_range, detail::where(0, i, x.size()) + " = " + std::to_string(x[i]) +
+                                          " is beyond the format's largest value " + std::to_string(F::max_value()));
+  }
+  for (std::size_t i = 0; i < x.size(); ++i) codes[i] = F::encode(x[i], overflow);
+}
+
+template <minifloat_format F>
+void minifloat_decode(std::span<const std::uint8_t> codes, std::span<float> out) {
+  if (out.size() < codes.size())
+    throw error(errc::shape_mismatch, "minifloat_decode: room for " + std::to_string(out.size()) + " values, " +
+                                          std::to_string(codes.size()) + " codes");
+  for (std::size_t i = 0; i < codes.size(); ++i) out[i] = F::decode(codes[i]);
+}
+
 static_assert(format<fp8_e4m3> && format<fp8_e5m2> && format<fp6_e2m3> && format<fp6_e3m2> && format<fp4_e2m1>);
 static_assert(fp8_e4m3::max_value() == 448.0f && fp8_e5m2::max_value() == 57344.0f);
 static_assert(fp6_e2m3::max_value() == 7.5f && fp6_e3m2::max_value() == 28.0f && fp4_e2m1::max_value() == 6.0f);
 static_assert(fp8_e4m3::encode(464.0f) == 0x7e && fp8_e4m3::encode(465.0f) == 0x7f);  // tie to even; NaN
+static_assert(!fp8_e4m3::overflows(464.0f) && fp8_e4m3::overflows(465.0f) && fp4_e2m1::overflows(7.0f) &&
+              !fp4_e2m1::overflows(6.99f) && fp8_e5m2::overflows(61440.0f) && !fp8_e5m2::overflows(61439.0f));
 static_assert(fp4_e2m1::encode(5.0f) == 0x6 && fp4_e2m1::encode(0.25f) == 0x0);      // ties to even
 
 }  // namespace qtl
