@@ -70,22 +70,45 @@ inline void pack_high_bits(const std::uint8_t* codes, std::uint8_t* qh) noexcept
 }
 inline std::uint8_t high_bit(const std::uint8_t* qh, std::size_t j) noexcept { return (qh[j / 8] >> (j % 8)) & 1; }
 
-// Shared step of the four legacy 4/5-bit blocks: compute codes; returns (d, min).
-template <int Bits, bool HasMin>
-inline void quantize_legacy(const float* x, std::uint8_t* codes, float& d, float& min) noexcept {
-  constexpr int max_code = (1 << Bits) - 1;
-  if constexpr (HasMin) {
-    float max = 0.0f;
+// The four legacy 4/5-bit blocks differ only in having a min (Q4_1, Q5_1) and a fifth
+// bit plane (Q5_0, Q5_1): one quantize and one dequantize serve them all.
+template <class B>
+inline constexpr bool has_min = requires(B b) { b.m; };
+template <class B>
+inline constexpr int code_bits = requires(B b) { b.qh; } ? 5 : 4;
+
+template <class B>
+inline void quantize_legacy(const float* x, B& b) noexcept {
+  constexpr int bits = code_bits<B>;
+  constexpr int max_code = (1 << bits) - 1;
+  std::uint8_t codes[32];
+  float d = 0.0f;
+  if constexpr (has_min<B>) {
+    float min = 0.0f, max = 0.0f;
     min_max(x, 32, min, max);
     d = (max - min) / static_cast<float>(max_code);
     const float id = inverse(d);
     for (std::size_t j = 0; j < 32; ++j) codes[j] = truncated_code<max_code>(x[j], min, id, 0.5f);
+    b.m = float_to_half_bits(min);
   } else {
-    constexpr float half_range = static_cast<float>(1 << (Bits - 1));
-    min = 0.0f;
+    constexpr float half_range = static_cast<float>(1 << (bits - 1));
     d = signed_absmax(x, 32) / -half_range;
     const float id = inverse(d);
     for (std::size_t j = 0; j < 32; ++j) codes[j] = truncated_code<max_code>(x[j], 0.0f, id, half_range + 0.5f);
+  }
+  b.d = float_to_half_bits(d);
+  pack_nibbles(codes, b.qs);
+  if constexpr (bits == 5) pack_high_bits(codes, b.qh);
+}
+
+template <class B>
+inline void dequantize_legacy(const B& b, float* y) noexcept {
+  const float d = half_bits_to_float(b.d);
+  for (std::size_t j = 0; j < 32; ++j) {
+    int q = nibble(b.qs, j);
+    if constexpr (code_bits<B> == 5) q |= high_bit(b.qh, j) << 4;
+    if constexpr (has_min<B>) y[j] = static_cast<float>(q) * d + half_bits_to_float(b.m);
+    else y[j] = static_cast<float>(q - (1 << (code_bits<B> - 1))) * d;
   }
 }
 
@@ -103,59 +126,14 @@ inline float quantize_q8(const float* x, std::int8_t* qs) noexcept {
 
 }  // namespace detail
 
-inline void quantize_block(const float* x, block_q4_0& b) noexcept {
-  std::uint8_t codes[32];
-  float d = 0.0f, min = 0.0f;
-  detail::quantize_legacy<4, false>(x, codes, d, min);
-  b.d = float_to_half_bits(d);
-  detail::pack_nibbles(codes, b.qs);
-}
-inline void dequantize_block(const block_q4_0& b, float* y) noexcept {
-  const float d = half_bits_to_float(b.d);
-  for (std::size_t j = 0; j < 32; ++j) y[j] = static_cast<float>(detail::nibble(b.qs, j) - 8) * d;
-}
-
-inline void quantize_block(const float* x, block_q4_1& b) noexcept {
-  std::uint8_t codes[32];
-  float d = 0.0f, min = 0.0f;
-  detail::quantize_legacy<4, true>(x, codes, d, min);
-  b.d = float_to_half_bits(d);
-  b.m = float_to_half_bits(min);
-  detail::pack_nibbles(codes, b.qs);
-}
-inline void dequantize_block(const block_q4_1& b, float* y) noexcept {
-  const float d = half_bits_to_float(b.d), m = half_bits_to_float(b.m);
-  for (std::size_t j = 0; j < 32; ++j) y[j] = static_cast<float>(detail::nibble(b.qs, j)) * d + m;
-}
-
-inline void quantize_block(const float* x, block_q5_0& b) noexcept {
-  std::uint8_t codes[32];
-  float d = 0.0f, min = 0.0f;
-  detail::quantize_legacy<5, false>(x, codes, d, min);
-  b.d = float_to_half_bits(d);
-  detail::pack_nibbles(codes, b.qs);
-  detail::pack_high_bits(codes, b.qh);
-}
-inline void dequantize_block(const block_q5_0& b, float* y) noexcept {
-  const float d = half_bits_to_float(b.d);
-  for (std::size_t j = 0; j < 32; ++j)
-    y[j] = static_cast<float>((detail::nibble(b.qs, j) | detail::high_bit(b.qh, j) << 4) - 16) * d;
-}
-
-inline void quantize_block(const float* x, block_q5_1& b) noexcept {
-  std::uint8_t codes[32];
-  float d = 0.0f, min = 0.0f;
-  detail::quantize_legacy<5, true>(x, codes, d, min);
-  b.d = float_to_half_bits(d);
-  b.m = float_to_half_bits(min);
-  detail::pack_nibbles(codes, b.qs);
-  detail::pack_high_bits(codes, b.qh);
-}
-inline void dequantize_block(const block_q5_1& b, float* y) noexcept {
-  const float d = half_bits_to_float(b.d), m = half_bits_to_float(b.m);
-  for (std::size_t j = 0; j < 32; ++j)
-    y[j] = static_cast<float>(detail::nibble(b.qs, j) | detail::high_bit(b.qh, j) << 4) * d + m;
-}
+inline void quantize_block(const float* x, block_q4_0& b) noexcept { detail::quantize_legacy(x, b); }
+inline void dequantize_block(const block_q4_0& b, float* y) noexcept { detail::dequantize_legacy(b, y); }
+inline void quantize_block(const float* x, block_q4_1& b) noexcept { detail::quantize_legacy(x, b); }
+inline void dequantize_block(const block_q4_1& b, float* y) noexcept { detail::dequantize_legacy(b, y); }
+inline void quantize_block(const float* x, block_q5_0& b) noexcept { detail::quantize_legacy(x, b); }
+inline void dequantize_block(const block_q5_0& b, float* y) noexcept { detail::dequantize_legacy(b, y); }
+inline void quantize_block(const float* x, block_q5_1& b) noexcept { detail::quantize_legacy(x, b); }
+inline void dequantize_block(const block_q5_1& b, float* y) noexcept { detail::dequantize_legacy(b, y); }
 
 inline void quantize_block(const float* x, block_q8_0& b) noexcept {
   b.d = float_to_half_bits(detail::quantize_q8(x, b.qs));
