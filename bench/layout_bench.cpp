@@ -1,7 +1,9 @@
 // Scalar reference path of the interchange layouts: quantize float -> blocks and
-// dequantize blocks -> float for ggml's block types and OCP MX, on a 1024 x 4096 float
-// matrix. GB/s counts the float side; compare with BM_stream_read of the same run.
+// dequantize blocks -> float for ggml's block types, OCP MX, bitsandbytes NF4 and BitNet,
+// on a 1024 x 4096 float matrix. GB/s counts the float side; compare with BM_stream_read of the same run.
 #include <qtl/format/minifloat.hpp>
+#include <qtl/layout/bitnet.hpp>
+#include <qtl/layout/bitsandbytes.hpp>
 #include <qtl/layout/ggml.hpp>
 #include <qtl/layout/mx.hpp>
 
@@ -62,6 +64,42 @@ void BM_mx_dequantize(benchmark::State& state) {
   qtl_bench::set_gb_per_s(state, static_cast<double>(count * sizeof(float)));
 }
 
+void BM_bnb_quantize_nf4(benchmark::State& state) {
+  const std::vector<float> w = qtl_bench::weights(count);
+  std::vector<std::uint8_t> packed(qtl::bnb::packed_4bit_size(count));
+  qtl::bnb::quantize_4bit_options options;
+  options.compress_statistics = true;
+  for (auto _ : state) benchmark::DoNotOptimize(qtl::bnb::quantize_4bit(w, packed, options));
+  qtl_bench::set_gb_per_s(state, static_cast<double>(count * sizeof(float)));
+}
+
+void BM_bnb_dequantize_nf4(benchmark::State& state) {
+  const std::vector<float> w = qtl_bench::weights(count);
+  std::vector<std::uint8_t> packed(qtl::bnb::packed_4bit_size(count));
+  qtl::bnb::quantize_4bit_options options;
+  options.compress_statistics = true;
+  const auto quant_state = qtl::bnb::quantize_4bit(w, packed, options);
+  std::vector<float> out(count);
+  for (auto _ : state) {
+    qtl::bnb::dequantize_4bit(packed, quant_state, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(count * sizeof(float)));
+}
+
+void BM_bitnet_quantize_i2_s(benchmark::State& state) {
+  const std::vector<float> w = qtl_bench::weights(count);
+  std::vector<std::int8_t> codes(count);
+  std::vector<std::uint8_t> packed(qtl::bitnet::i2_s::bytes(1024, 4096));
+  for (auto _ : state) {
+    const auto ws = qtl::bitnet::quantize_weights(qtl::matrix_view<const float>(w.data(), 1024, 4096),
+                                                  qtl::matrix_view<std::int8_t>(codes.data(), 1024, 4096));
+    qtl::bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), 1024, 4096), ws.scale, packed);
+    benchmark::DoNotOptimize(packed.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(count * sizeof(float)));
+}
+
 void BM_fp8_e4m3_encode(benchmark::State& state) {
   const std::vector<float> w = qtl_bench::weights(count);
   std::vector<std::uint8_t> out(count);
@@ -98,4 +136,7 @@ QTL_BENCH_MX(mxfp6_e2m3);
 QTL_BENCH_MX(mxfp4);
 QTL_BENCH_MX(mxint8);
 
+BENCHMARK(BM_bnb_quantize_nf4)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_bnb_dequantize_nf4)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_bitnet_quantize_i2_s)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_fp8_e4m3_encode)->Unit(benchmark::kMillisecond);

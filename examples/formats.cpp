@@ -1,6 +1,9 @@
-// The interchange formats side by side: quantize one weight row into ggml blocks, OCP MX
-// and FP8, dequantize it, and print the bits per value and the signal-to-noise ratio.
+// The interchange formats side by side: quantize one weight row into ggml blocks, OCP MX,
+// bitsandbytes NF4, BitNet ternary and FP8, dequantize it, and print the bits per value
+// and the signal-to-noise ratio.
 #include <qtl/format/minifloat.hpp>
+#include <qtl/layout/bitnet.hpp>
+#include <qtl/layout/bitsandbytes.hpp>
 #include <qtl/layout/ggml.hpp>
 #include <qtl/layout/mx.hpp>
 #include <qtl/metrics.hpp>
@@ -21,7 +24,7 @@ std::vector<float> weights(std::size_t n) {
 }
 
 void report(const char* name, double bytes, const std::vector<float>& x, const std::vector<float>& y) {
-  std::printf("%-12s %6.3f bits/value  SQNR %5.1f dB\n", name, 8.0 * bytes / static_cast<double>(x.size()),
+  std::printf("%-14s %6.3f bits/value  SQNR %5.1f dB\n", name, 8.0 * bytes / static_cast<double>(x.size()),
               qtl::sqnr_db(x, y));
 }
 
@@ -60,11 +63,29 @@ int main() {
   mx_format<qtl::mx::mxfp4>("mxfp4 (OCP)", x);
   mx_format<qtl::mx::mxint8>("mxint8", x);
 
+  // bitsandbytes NF4, blocks of 64, absmax double-quantized (QLoRA's setting).
+  std::vector<std::uint8_t> packed(qtl::bnb::packed_4bit_size(x.size()));
+  qtl::bnb::quantize_4bit_options nf4;
+  nf4.compress_statistics = true;
+  const qtl::bnb::quant_state state = qtl::bnb::quantize_4bit(x, packed, nf4);
+  std::vector<float> y(x.size());
+  qtl::bnb::dequantize_4bit(packed, state, y);
+  report("nf4 (bnb)", static_cast<double>(packed.size() + state.nested->codes.size() + 4 * state.nested->absmax.size() + 4),
+         x, y);
+
+  // BitNet b1.58 ternary weights (one absmean scale), packed as bitnet.cpp's I2_S.
+  std::vector<std::int8_t> codes(x.size());
+  const qtl::matrix_view<const float> w(x.data(), 1, x.size());
+  const auto ws = qtl::bitnet::quantize_weights(w, qtl::matrix_view<std::int8_t>(codes.data(), 1, x.size()));
+  std::vector<std::uint8_t> i2s(qtl::bitnet::i2_s::bytes(1, x.size()));
+  qtl::bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), 1, x.size()), ws.scale, i2s);
+  for (std::size_t i = 0; i < x.size(); ++i) y[i] = static_cast<float>(codes[i]) * ws.scale;
+  report("i2_s (bitnet)", static_cast<double>(i2s.size()), x, y);
+
   // FP8 E4M3 per tensor: scale so the largest magnitude lands on 448.
   float amax = 0.0f;
   for (const float v : x) amax = std::fmax(amax, std::fabs(v));
   const float scale = amax / qtl::fp8_e4m3::max_value();
-  std::vector<float> y(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) y[i] = qtl::fp8_e4m3::decode(qtl::fp8_e4m3::encode(x[i] / scale)) * scale;
   report("fp8_e4m3", static_cast<double>(x.size() + sizeof(float)), x, y);
 }

@@ -92,7 +92,7 @@ TEST_CASE("bitnet absmean: the mean needs torch's float32 order", "[bitnet]") {
 TEST_CASE("bitnet absmean: torch's thread-count dependent order from 32768 values on", "[bitnet]") {
   const auto w = golden().get<float>("w_big.w");
   const std::size_t rows = dim("w_big.w", 0), cols = dim("w_big.w", 1);
-  REQUIRE(w.size() >= bitnet::torch_grain_size);
+  REQUIRE(w.size() >= qtl::torch_grain_size);
   REQUIRE(bits(golden_scalar("w_big.s.t1")) != bits(golden_scalar("w_big.s.t2")));
   for (int threads : {1, 2, 3}) {
     INFO("threads " << threads);

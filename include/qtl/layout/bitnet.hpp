@@ -5,4 +5,4 @@
 #include "qtl/layout/bitnet/gpu_w2.hpp"
 #include "qtl/layout/bitnet/i2_s.hpp"
 #include "qtl/layout/bitnet/quantize.hpp"
-#include "qtl/layout/bitnet/torch_sum.hpp"
+#include "qtl/layout/torch_sum.hpp"

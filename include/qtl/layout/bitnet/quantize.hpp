@@ -11,7 +11,7 @@
 #include "qtl/core/config.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
-#include "qtl/layout/bitnet/torch_sum.hpp"
+#include "qtl/layout/torch_sum.hpp"
 #include "qtl/rounding.hpp"
 
 namespace qtl::bitnet {

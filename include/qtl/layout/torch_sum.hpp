@@ -1,5 +1,5 @@
-// torch_float32_sum: the sum of float32 values in the exact order torch's CPU sum kernel
-// adds them, so BitNet's absmean scale (W.abs().mean()) comes out bit for bit.
+// qtl::torch_float32_sum: the sum of float32 values in the exact order torch's CPU sum kernel
+// adds them. BitNet's absmean scale and bitsandbytes' nested-absmax offset are torch means.
 #pragma once
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace qtl::bitnet {
+namespace qtl {
 
 // torch (aten/src/ATen/native/cpu/SumKernel.cpp, cascade_sum) sums a contiguous float32
 // tensor of n values as follows; every addition below is one float32 addition.
@@ -105,4 +105,4 @@ float torch_float32_sum(std::size_t n, const Load& load, int threads = 1) {
   return 0.0f + detail::torch_run_sum(t, [&](std::size_t i) { return partial[i]; });
 }
 
-}  // namespace qtl::bitnet
+}  // namespace qtl
