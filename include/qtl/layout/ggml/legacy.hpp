@@ -104,10 +104,12 @@ inline void quantize_legacy(const float* x, B& b) noexcept {
 template <class B>
 inline void dequantize_legacy(const B& b, float* y) noexcept {
   const float d = half_bits_to_float(b.d);
+  float m = 0.0f;
+  if constexpr (has_min<B>) m = half_bits_to_float(b.m);
   for (std::size_t j = 0; j < 32; ++j) {
     int q = nibble(b.qs, j);
     if constexpr (code_bits<B> == 5) q |= high_bit(b.qh, j) << 4;
-    if constexpr (has_min<B>) y[j] = static_cast<float>(q) * d + half_bits_to_float(b.m);
+    if constexpr (has_min<B>) y[j] = static_cast<float>(q) * d + m;
     else y[j] = static_cast<float>(q - (1 << (code_bits<B> - 1))) * d;
   }
 }
