@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/concepts.hpp"
@@ -23,7 +22,7 @@ struct e8m0 {
 
   // 2^(c - 127): c = 0 is the float subnormal 2^-127, c = 1..254 are float normals.
   QTL_HOST_DEVICE static constexpr float decode(int code) noexcept {
-    if (code == nan_code) return std::numeric_limits<float>::quiet_NaN();
+    if (code == nan_code) return qtl::bit_cast<float>(0x7fc00000u);
     const std::uint32_t bits = code == 0 ? 0x00400000u : static_cast<std::uint32_t>(code) << 23;
     return qtl::bit_cast<float>(bits);
   }

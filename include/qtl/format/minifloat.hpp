@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cmath>
 #include <cstddef>
-#include <limits>
 #include <span>
 #include <string>
 
@@ -85,9 +84,9 @@ struct minifloat {
     const bool negative = (c & sign_bit) != 0;
     float magnitude = 0.0f;
     if (is_nan_code(code)) {
-      magnitude = std::numeric_limits<float>::quiet_NaN();
+      magnitude = qtl::bit_cast<float>(0x7fc00000u);
     } else if (has_inf && field == (1u << E) - 1) {
-      magnitude = std::numeric_limits<float>::infinity();
+      magnitude = qtl::bit_cast<float>(0x7f800000u);
     } else if (field == 0) {
       magnitude = static_cast<float>(mantissa) * detail::exp2i(min_exponent - M);
     } else {
@@ -96,7 +95,7 @@ struct minifloat {
     return negative ? -magnitude : magnitude;
   }
 
-  static constexpr float max_value() noexcept { return decode(max_finite_code); }
+  QTL_HOST_DEVICE static constexpr float max_value() noexcept { return decode(max_finite_code); }
 
   // True when x rounds beyond +-max (an IEEE overflow) or is +-Inf.
   QTL_HOST_DEVICE static constexpr bool overflows(float x) noexcept {

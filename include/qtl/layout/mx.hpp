@@ -41,12 +41,12 @@ struct int8_element {
   static constexpr int emax = 0;
 
   QTL_HOST_DEVICE static constexpr float decode(int code) noexcept { return static_cast<float>(code) * 0x1p-6f; }
-  static constexpr float max_value() noexcept { return decode(max_code); }
+  QTL_HOST_DEVICE static constexpr float max_value() noexcept { return decode(max_code); }
 };
 
 // The largest power-of-two exponent of an element format's finite values (OCP: emax_elem).
 template <class Element>
-constexpr int element_emax() noexcept {
+QTL_HOST_DEVICE constexpr int element_emax() noexcept {
   if constexpr (requires { Element::emax; }) return Element::emax;
   else return static_cast<int>(Element::top_field) - Element::bias;
 }
