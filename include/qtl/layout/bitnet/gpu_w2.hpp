@@ -10,6 +10,7 @@
 #include "qtl/core/config.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
+#include "qtl/layout/bitnet/ternary_layout.hpp"
 
 namespace qtl::bitnet {
 
@@ -48,8 +49,13 @@ struct gpu_w2 {
     return tile * tile_bytes + 4 * word_in_tile(r % tile_rows, (c % tile_cols) / word_codes) + t % 4;
   }
   QTL_HOST_DEVICE static constexpr int shift_of(std::size_t c) noexcept { return 2 * static_cast<int>((c % word_codes) / 4); }
+  QTL_HOST_DEVICE static constexpr std::size_t byte_index(std::size_t r, std::size_t c, std::size_t cols) noexcept {
+    return byte_of(r, c, cols);
+  }
+  static constexpr unsigned invalid_code = 0;
 
   static constexpr std::size_t bytes(std::size_t rows, std::size_t cols) noexcept { return rows * cols / 4; }
+  static constexpr std::size_t code_bytes(std::size_t rows, std::size_t cols) noexcept { return bytes(rows, cols); }
   static constexpr bool gemv_accepts(std::size_t rows, std::size_t cols) noexcept {
     return rows % tile_rows == 0 && cols % gemv_k_step == 0;
   }
@@ -75,40 +81,13 @@ static_assert(gpu_w2::byte_of(0, 4, 32) == 0 && gpu_w2::shift_of(4) == 2 && gpu_
 
 // Packs ternary codes (each -1, 0 or 1) into out (at least gpu_w2::bytes()).
 inline void pack_gpu_w2(matrix_view<const std::int8_t> codes, std::span<std::uint8_t> out) {
-  const std::size_t rows = codes.rows(), cols = codes.cols();
-  gpu_w2::check_shape(rows, cols, "pack_gpu_w2");
-  const std::size_t need = gpu_w2::bytes(rows, cols);
-  if (out.size() < need)
-    throw error(errc::shape_mismatch,
-                "pack_gpu_w2: buffer of " + std::to_string(out.size()) + " bytes, need " + std::to_string(need));
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      if (codes(r, c) < -1 || codes(r, c) > 1)
-        throw error(errc::out_of_range, "pack_gpu_w2: code " + std::to_string(codes(r, c)) + " at (" +
-                                            std::to_string(r) + ", " + std::to_string(c) + ") is not -1, 0 or 1");
-  for (std::size_t b = 0; b < need; ++b) out[b] = 0;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      out[gpu_w2::byte_of(r, c, cols)] |= static_cast<std::uint8_t>(gpu_w2::encode(codes(r, c)) << gpu_w2::shift_of(c));
+  detail::pack_ternary<gpu_w2>(codes, out, "pack_gpu_w2");
 }
 
 // Unpacks into codes (its shape says M x K). Throws, writing nothing, on a short buffer
 // or a code 0 (which would decode to -2).
 inline void unpack_gpu_w2(std::span<const std::uint8_t> in, matrix_view<std::int8_t> codes) {
-  const std::size_t rows = codes.rows(), cols = codes.cols();
-  gpu_w2::check_shape(rows, cols, "unpack_gpu_w2");
-  const std::size_t need = gpu_w2::bytes(rows, cols);
-  if (in.size() < need)
-    throw error(errc::shape_mismatch,
-                "unpack_gpu_w2: buffer of " + std::to_string(in.size()) + " bytes, need " + std::to_string(need));
-  for (std::size_t b = 0; b < need; ++b)
-    for (int shift = 0; shift < 8; shift += 2)
-      if (((in[b] >> shift) & 3u) == 0u)
-        throw error(errc::invalid_argument, "unpack_gpu_w2: byte " + std::to_string(b) + " holds code 0, which is not ternary");
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      codes(r, c) = static_cast<std::int8_t>(
-          gpu_w2::decode(static_cast<std::uint8_t>((static_cast<unsigned>(in[gpu_w2::byte_of(r, c, cols)]) >> gpu_w2::shift_of(c)) & 3u)));
+  detail::unpack_ternary<gpu_w2>(in, codes, "unpack_gpu_w2");
 }
 
 }  // namespace qtl::bitnet

@@ -11,6 +11,7 @@
 #include "qtl/core/config.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
+#include "qtl/layout/bitnet/ternary_layout.hpp"
 
 namespace qtl::bitnet {
 
@@ -36,6 +37,10 @@ struct i2_s_layout {
   QTL_HOST_DEVICE static constexpr int shift_of(std::size_t i) noexcept {
     return 6 - 2 * static_cast<int>((i % Block) / block_bytes);
   }
+  QTL_HOST_DEVICE static constexpr std::size_t byte_index(std::size_t r, std::size_t c, std::size_t cols) noexcept {
+    return r * (cols / 4) + byte_of(c);
+  }
+  static constexpr unsigned invalid_code = 3;
   QTL_HOST_DEVICE static constexpr std::uint8_t encode(int ternary) noexcept { return static_cast<std::uint8_t>(ternary + 1); }
   QTL_HOST_DEVICE static constexpr int decode(std::uint8_t code) noexcept { return static_cast<int>(code) - 1; }
 
@@ -60,24 +65,9 @@ static_assert(i2_s::byte_of(33) == 1 && i2_s::shift_of(33) == 4 && i2_s::byte_of
 // Packs ternary codes (each -1, 0 or 1) and the scale into out (at least Layout::bytes()).
 template <class Layout = i2_s>
 void pack_i2_s(matrix_view<const std::int8_t> codes, float scale, std::span<std::uint8_t> out) {
-  const std::size_t rows = codes.rows(), cols = codes.cols();
-  Layout::check_shape(rows, cols, "pack_i2_s");
-  const std::size_t need = Layout::bytes(rows, cols);
-  if (out.size() < need)
-    throw error(errc::shape_mismatch,
-                "pack_i2_s: buffer of " + std::to_string(out.size()) + " bytes, need " + std::to_string(need));
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      if (codes(r, c) < -1 || codes(r, c) > 1)
-        throw error(errc::out_of_range, "pack_i2_s: code " + std::to_string(codes(r, c)) + " at (" + std::to_string(r) +
-                                            ", " + std::to_string(c) + ") is not -1, 0 or 1");
-  for (std::size_t b = 0; b < need; ++b) out[b] = 0;
-  const std::size_t row_bytes = cols / 4;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      out[r * row_bytes + Layout::byte_of(c)] |= static_cast<std::uint8_t>(Layout::encode(codes(r, c)) << Layout::shift_of(c));
+  detail::pack_ternary<Layout>(codes, out, "pack_i2_s");
   const auto bits = bit_cast<std::uint32_t>(scale);
-  const std::size_t tail = Layout::code_bytes(rows, cols);
+  const std::size_t tail = Layout::code_bytes(codes.rows(), codes.cols());
   for (std::size_t k = 0; k < 4; ++k) out[tail + k] = static_cast<std::uint8_t>(bits >> (8 * k));
 }
 
@@ -85,22 +75,8 @@ void pack_i2_s(matrix_view<const std::int8_t> codes, float scale, std::span<std:
 // nothing, on a short buffer or a code 3.
 template <class Layout = i2_s>
 float unpack_i2_s(std::span<const std::uint8_t> in, matrix_view<std::int8_t> codes) {
-  const std::size_t rows = codes.rows(), cols = codes.cols();
-  Layout::check_shape(rows, cols, "unpack_i2_s");
-  const std::size_t need = Layout::bytes(rows, cols);
-  if (in.size() < need)
-    throw error(errc::shape_mismatch,
-                "unpack_i2_s: buffer of " + std::to_string(in.size()) + " bytes, need " + std::to_string(need));
-  const std::size_t tail = Layout::code_bytes(rows, cols);
-  for (std::size_t b = 0; b < tail; ++b)
-    for (int shift = 0; shift < 8; shift += 2)
-      if (((in[b] >> shift) & 3u) == 3u)
-        throw error(errc::invalid_argument, "unpack_i2_s: byte " + std::to_string(b) + " holds code 3, which is not ternary");
-  const std::size_t row_bytes = cols / 4;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      codes(r, c) = static_cast<std::int8_t>(
-          Layout::decode(static_cast<std::uint8_t>((static_cast<unsigned>(in[r * row_bytes + Layout::byte_of(c)]) >> Layout::shift_of(c)) & 3u)));
+  detail::unpack_ternary<Layout>(in, codes, "unpack_i2_s");
+  const std::size_t tail = Layout::code_bytes(codes.rows(), codes.cols());
   std::uint32_t bits = 0;
   for (std::size_t k = 0; k < 4; ++k) bits |= static_cast<std::uint32_t>(in[tail + k]) << (8 * k);
   return bit_cast<float>(bits);
