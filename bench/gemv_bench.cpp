@@ -1,0 +1,64 @@
+// GEMV y = W x with ggml-block weights (Q8_0, Q4_0, TQ2_0) and int8-quantized activations,
+// for every arch this machine runs (runtime dispatch), at the shapes of LLaMA-7B
+// (4096x4096, 11008x4096, 4096x11008) and BitNet b1.58 2B (2560x6912), on 1 thread and
+// on all hardware threads. GB/s counts the weight bytes read, GOP/s 2*M*K per GEMV.
+// The activation quantization is done once, outside the timed loop, as an engine does it
+// once per token for all the matrices that share x.
+#include <qtl/kernel/dispatch.hpp>
+#include <qtl/kernel/gemv.hpp>
+
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+
+namespace {
+
+namespace kernel = qtl::kernel;
+namespace ggml = qtl::ggml;
+
+template <class W>
+void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols, unsigned threads) {
+  using A = typename kernel::gemv_traits<W>::activation;
+  std::vector<W> w(rows * cols / W::elements);
+  ggml::quantize<W>(qtl_bench::weights(rows * cols), std::span<W>(w), cols);
+  std::vector<A> a(cols / A::elements);
+  ggml::quantize<A>(qtl_bench::weights(cols, 2), std::span<A>(a), cols);
+  std::vector<float> y(rows);
+  const kernel::kernel_table k = kernel::kernels_for(arch);
+  const auto fn = kernel::gemv_traits<W>::fn(k);
+  const std::size_t blocks = cols / W::elements;
+  for (auto _ : state) {
+    kernel::parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
+      fn(w.data(), rows, blocks, a.data(), 1, y.data(), begin, end);
+    });
+    benchmark::DoNotOptimize(y.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(w.size() * sizeof(W)));
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols) / 1e9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class W>
+void register_type() {
+  const std::pair<std::size_t, std::size_t> shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {2560, 6912}};
+  for (const auto arch : kernel::usable_archs())
+    for (const auto [rows, cols] : shapes)
+      for (const unsigned threads : {1u, kernel::hardware_threads()}) {
+        if (cols % W::elements != 0) continue;
+        const std::string name = "BM_gemv/" + std::string(W::name) + "/" + std::string(kernel::arch_name(arch)) + "/" +
+                                 std::to_string(rows) + "x" + std::to_string(cols) + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { BM_gemv<W>(s, arch, rows, cols, threads); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+}
+
+const bool registered = [] {
+  register_type<ggml::block_q8_0>();
+  register_type<ggml::block_q4_0>();
+  register_type<ggml::block_tq2_0>();
+  return true;
+}();
+
+}  // namespace

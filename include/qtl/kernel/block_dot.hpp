@@ -1,0 +1,88 @@
+// The dot product of a row of weight blocks with a row of activation blocks, the inner
+// loop of every GEMV. One shape for all: acc = zero(); accumulate(acc, w[i], a[i]) per
+// block; finish(acc). Only the step is per arch: the primary template below is the
+// scalar reference (ggml's vec_dot order: sum += float(isum) * d_w * d_a, block by block);
+// x86/ and arm/ specialize it where the arch has an int8 dot instruction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qtl/core/half.hpp"
+#include "qtl/kernel/arch.hpp"
+#include "qtl/layout/ggml/blocks.hpp"
+#include "qtl/layout/ggml/legacy.hpp"
+
+namespace qtl::kernel {
+
+// The integer dot product of one weight block with its activation block: what every arch
+// must reproduce exactly.
+inline int block_isum(const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
+  int sum = 0;
+  for (std::size_t j = 0; j < 32; ++j) sum += w.qs[j] * a.qs[j];
+  return sum;
+}
+inline int block_isum(const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
+  int sum = 0;
+  for (std::size_t j = 0; j < 32; ++j) sum += (ggml::detail::nibble(w.qs, j) - 8) * a.qs[j];
+  return sum;
+}
+inline int block_isum(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
+  int sum = 0;  // TQ2_0 split order: value 128c + 32n + m is bits 2n of byte 32c + m
+  for (std::size_t j = 0; j < ggml::qk_k; ++j) {
+    const int q = (w.qs[32 * (j / 128) + j % 32] >> (2 * ((j % 128) / 32))) & 3;
+    sum += (q - 1) * a.qs[j];
+  }
+  return sum;
+}
+
+inline float block_scale(const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
+  return half_bits_to_float(w.d) * half_bits_to_float(a.d);
+}
+inline float block_scale(const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
+  return half_bits_to_float(w.d) * half_bits_to_float(a.d);
+}
+inline float block_scale(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
+  return a.d * half_bits_to_float(w.d);
+}
+
+template <class W, class A>
+concept dot_pair = requires(const W& w, const A& a) {
+  { block_isum(w, a) } -> std::same_as<int>;
+  { block_scale(w, a) } -> std::same_as<float>;
+};
+
+// Primary template: the scalar reference step, instantiated per Arch so that a SIMD
+// translation unit never shares (and never overrides) the scalar one's code.
+template <class Arch, class W, class A>
+  requires dot_pair<W, A>
+struct block_dot {
+  using acc_type = float;
+  static acc_type zero() noexcept { return 0.0f; }
+  static void accumulate(acc_type& acc, const W& w, const A& a) noexcept {
+    acc += static_cast<float>(block_isum(w, a)) * block_scale(w, a);
+  }
+  static float finish(acc_type acc) noexcept { return acc; }
+};
+
+// One row: n weight blocks against n activation blocks.
+template <class Arch, class W, class A>
+float dot_row(const W* w, const A* a, std::size_t n) noexcept {
+  using D = block_dot<Arch, W, A>;
+  typename D::acc_type acc = D::zero();
+  for (std::size_t i = 0; i < n; ++i) D::accumulate(acc, w[i], a[i]);
+  return D::finish(acc);
+}
+
+// Rows [begin, end) of y = W a, W row-major with blocks_per_row blocks per row; a holds
+// `batch` activation rows of blocks_per_row blocks each, y `batch` rows of `rows` values
+// (small-batch GEMM, batch <= 8, shares the GEMV inner loop).
+template <class Arch, class W, class A>
+void gemv_rows(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, std::size_t batch, float* y,
+               std::size_t begin, std::size_t end) noexcept {
+  for (std::size_t r = begin; r < end; ++r)
+    for (std::size_t n = 0; n < batch; ++n)
+      y[n * rows + r] = dot_row<Arch>(w + r * blocks_per_row, a + n * blocks_per_row, blocks_per_row);
+}
+
+}  // namespace qtl::kernel

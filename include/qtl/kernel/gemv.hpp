@@ -1,0 +1,68 @@
+// y = W x for a ggml-block weight matrix and float activations: the activations are
+// quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0, Q8_K for TQ2_0,
+// ggml's reference numerics), then the rows are spread over threads. batch activation
+// rows (small-batch GEMM, batch <= 8) share each weight row's pass.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "qtl/core/error.hpp"
+#include "qtl/kernel/kernel_table.hpp"
+#include "qtl/kernel/parallel_for.hpp"
+#include "qtl/layout/ggml.hpp"
+
+namespace qtl::kernel {
+
+// The activation block each weight block type is multiplied with, and its table entry.
+template <class W>
+struct gemv_traits;
+template <>
+struct gemv_traits<ggml::block_q8_0> {
+  using activation = ggml::block_q8_0;
+  static auto fn(const kernel_table& k) noexcept { return k.gemv_q8_0; }
+};
+template <>
+struct gemv_traits<ggml::block_q4_0> {
+  using activation = ggml::block_q8_0;
+  static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_0; }
+};
+template <>
+struct gemv_traits<ggml::block_tq2_0> {
+  using activation = ggml::block_q8_k;
+  static auto fn(const kernel_table& k) noexcept { return k.gemv_tq2_0; }
+};
+
+inline constexpr std::size_t max_gemv_batch = 8;
+
+// W: rows x cols values as rows of cols / W::elements blocks; x: batch x cols floats;
+// y: batch x rows floats. Throws (before any work) on sizes that do not fit.
+template <class W>
+void gemv(const kernel_table& k, std::span<const W> w, std::size_t rows, std::size_t cols, std::span<const float> x,
+          std::span<float> y, unsigned threads = 1) {
+  using A = typename gemv_traits<W>::activation;
+  if (cols % W::elements != 0 || cols % A::elements != 0)
+    throw error(errc::group_size, "gemv: " + std::string(W::name) + " needs rows that are a multiple of " +
+                                      std::to_string(W::elements) + " values; got " + std::to_string(cols));
+  const std::size_t blocks_per_row = cols / W::elements;
+  if (w.size() < rows * blocks_per_row)
+    throw error(errc::shape_mismatch, "gemv: " + std::to_string(w.size()) + " weight blocks for a " +
+                                          std::to_string(rows) + " x " + std::to_string(cols) + " matrix");
+  const std::size_t batch = cols == 0 ? 0 : x.size() / cols;
+  if (batch == 0 || batch > max_gemv_batch || x.size() != batch * cols)
+    throw error(errc::shape_mismatch, "gemv: activations of " + std::to_string(x.size()) + " values are not 1.." +
+                                          std::to_string(max_gemv_batch) + " rows of " + std::to_string(cols));
+  if (y.size() < batch * rows)
+    throw error(errc::shape_mismatch, "gemv: output of " + std::to_string(y.size()) + " values, need " +
+                                          std::to_string(batch * rows));
+  std::vector<A> a(batch * cols / A::elements);
+  ggml::quantize<A>(x, std::span<A>(a), cols);
+  const auto fn = gemv_traits<W>::fn(k);
+  parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
+    fn(w.data(), rows, blocks_per_row, a.data(), batch, y.data(), begin, end);
+  });
+}
+
+}  // namespace qtl::kernel

@@ -1,0 +1,51 @@
+// The kernels of one arch as a table of function pointers: what runtime dispatch picks
+// between. make_table<Arch>() builds it (compile-time arch: make_table<default_arch>());
+// kernel/dispatch.hpp selects one for the running CPU.
+#pragma once
+
+#include <cstddef>
+
+#include "qtl/kernel/arch.hpp"
+#include "qtl/kernel/block_dot.hpp"
+#include "qtl/kernel/x86/block_dot.hpp"
+#include "qtl/layout/ggml/blocks.hpp"
+
+namespace qtl::kernel {
+
+// Rows [begin, end) of y = W a (see gemv_rows in block_dot.hpp).
+template <class W, class A>
+using gemv_fn = void (*)(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, std::size_t batch,
+                         float* y, std::size_t begin, std::size_t end) noexcept;
+
+struct kernel_table {
+  arch_id arch = arch_id::scalar;
+  gemv_fn<ggml::block_q8_0, ggml::block_q8_0> gemv_q8_0 = nullptr;   // W8A8
+  gemv_fn<ggml::block_q4_0, ggml::block_q8_0> gemv_q4_0 = nullptr;   // W4A8
+  gemv_fn<ggml::block_tq2_0, ggml::block_q8_k> gemv_tq2_0 = nullptr;  // ternary W2A8
+};
+
+// Not inline: the runtime-dispatch sources (src/dispatch/) instantiate it once per arch
+// in a translation unit compiled for that arch; elsewhere it is declared extern.
+template <class Arch>
+kernel_table make_table() {
+  kernel_table t;
+  t.arch = id_of<Arch>();
+  t.gemv_q8_0 = &gemv_rows<Arch, ggml::block_q8_0, ggml::block_q8_0>;
+  t.gemv_q4_0 = &gemv_rows<Arch, ggml::block_q4_0, ggml::block_q8_0>;
+  t.gemv_tq2_0 = &gemv_rows<Arch, ggml::block_tq2_0, ggml::block_q8_k>;
+  return t;
+}
+
+#if defined(QTL_RUNTIME_DISPATCH)
+// Built by qtl_add_runtime_dispatch() in translation units with each arch's flags.
+extern template kernel_table make_table<scalar>();
+#if defined(__x86_64__) || defined(_M_X64)
+extern template kernel_table make_table<avx2>();
+extern template kernel_table make_table<avx512_vnni>();
+#endif
+#if defined(__aarch64__)
+extern template kernel_table make_table<neon>();
+#endif
+#endif
+
+}  // namespace qtl::kernel

@@ -1,0 +1,95 @@
+// x86 steps of kernel/block_dot.hpp for AVX2 and AVX-512 VNNI. The block's int8 products
+// are summed in 8 int32 lanes (AVX2: maddubs + madd; VNNI: one dpbusd), then converted
+// and added, times the block's scale, into 8 float lanes with one FMA: integer sums are
+// exact, only the float accumulation order differs from the scalar path.
+// Compiled only where the translation unit's flags enable the arch (kernel/arch.hpp).
+#pragma once
+
+#include "qtl/kernel/arch.hpp"
+#include "qtl/kernel/block_dot.hpp"
+
+#if defined(QTL_KERNEL_AVX2)
+#include <immintrin.h>
+
+namespace qtl::kernel {
+
+namespace x86 {
+
+template <class Arch>
+concept simd_arch = std::same_as<Arch, avx2> || std::same_as<Arch, avx512_vnni>;
+
+// acc += sum of 4 adjacent u8 * s8 products per int32 lane.
+template <class Arch>
+inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) noexcept {
+#if defined(QTL_KERNEL_AVX512_VNNI)
+  if constexpr (std::same_as<Arch, avx512_vnni>) return _mm256_dpbusd_epi32(acc, u, s);
+#endif
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+
+// acc += w . a for 32 int8 pairs, w and a in -127..127 (|w| as the unsigned operand; the
+// sign moves onto a; -128 would overflow that).
+template <class Arch>
+inline __m256i dot_s8(__m256i acc, __m256i w, __m256i a) noexcept {
+  return dot_u8s8<Arch>(acc, _mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+inline __m256i load32(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Q4_0's 16 bytes as 32 signed codes in value order (low nibbles, then high), minus 8.
+inline __m256i q4_0_codes(const std::uint8_t* qs) noexcept {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+}
+
+// Shared by every pair: 8 float lanes, one FMA per block.
+struct float_lanes {
+  using acc_type = __m256;
+  static acc_type zero() noexcept { return _mm256_setzero_ps(); }
+  static void add(acc_type& acc, __m256i isum, float scale) noexcept {
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc);
+  }
+  static float finish(acc_type acc) noexcept {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+};
+
+}  // namespace x86
+
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_q8_0, ggml::block_q8_0> : x86::float_lanes {
+  static void accumulate(acc_type& acc, const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
+    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::load32(w.qs), x86::load32(a.qs)), block_scale(w, a));
+  }
+};
+
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : x86::float_lanes {
+  static void accumulate(acc_type& acc, const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
+    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::q4_0_codes(w.qs), x86::load32(a.qs)), block_scale(w, a));
+  }
+};
+
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
+  static void accumulate(acc_type& acc, const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
+    __m256i isum = _mm256_setzero_si256();
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (std::size_t c = 0; c < 2; ++c) {
+      const __m256i raw = x86::load32(w.qs + 32 * c);
+      for (int n = 0; n < 4; ++n) {  // codes 0..2 -> -1..1 for values 128c + 32n + m
+        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * n), three);
+        isum = x86::dot_s8<Arch>(isum, _mm256_sub_epi8(q, one), x86::load32(a.qs + 128 * c + 32 * n));
+      }
+    }
+    add(acc, isum, block_scale(w, a));
+  }
+};
+
+}  // namespace qtl::kernel
+
+#endif  // QTL_KERNEL_AVX2

@@ -1,0 +1,5 @@
+// Runtime dispatch: the neon kernels, compiled with that arch's flags by
+// qtl_add_runtime_dispatch() (cmake/qtlDispatch.cmake).
+#include <qtl/kernel/kernel_table.hpp>
+
+template qtl::kernel::kernel_table qtl::kernel::make_table<qtl::kernel::neon>();

@@ -1,0 +1,128 @@
+#include "qtl/kernel/gemv.hpp"
+
+#include <catch2/catch_template_test_macros.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qtl/core/error.hpp"
+#include "qtl/kernel/dispatch.hpp"
+
+namespace kernel = qtl::kernel;
+namespace ggml = qtl::ggml;
+
+namespace {
+
+std::vector<float> random_floats(std::size_t n, unsigned seed, float outlier_every = 97) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = normal(rng) * (i % static_cast<std::size_t>(outlier_every) == 0 ? 30.0f : 1.0f);
+  return v;
+}
+
+template <class W>
+std::vector<W> weight_blocks(std::size_t rows, std::size_t cols, unsigned seed) {
+  std::vector<W> w(rows * cols / W::elements);
+  ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
+  return w;
+}
+
+// The scalar reference of row r against activation row n, and the sum of the magnitudes
+// of its terms (the scale of float rounding differences between accumulation orders).
+template <class W, class A>
+std::pair<double, double> reference_row(const W* w, const A* a, std::size_t blocks) {
+  double exact = 0.0, magnitude = 0.0;
+  for (std::size_t i = 0; i < blocks; ++i) {
+    const double term = static_cast<double>(kernel::block_isum(w[i], a[i])) * kernel::block_scale(w[i], a[i]);
+    exact += term;
+    magnitude += std::fabs(term);
+  }
+  return {exact, magnitude};
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]", ggml::block_q8_0, ggml::block_q4_0,
+                   ggml::block_tq2_0) {
+  using W = TestType;
+  using A = typename kernel::gemv_traits<W>::activation;
+  const std::size_t rows = 24, cols = 1024, batch = 3;
+  const auto w = weight_blocks<W>(rows, cols, 11);
+  const auto x = random_floats(batch * cols, 12);
+  std::vector<A> a(batch * cols / A::elements);
+  ggml::quantize<A>(x, std::span<A>(a), cols);
+
+  const kernel::kernel_table scalar = kernel::kernels_for(qtl::kernel::arch_id::scalar);
+  std::vector<float> y_scalar(batch * rows);
+  kernel::gemv<W>(scalar, w, rows, cols, x, y_scalar);
+  const std::size_t blocks = cols / W::elements;
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t r = 0; r < rows; ++r) {
+      // The scalar path is ggml's reference order exactly: sum += float(isum) * d_w * d_a.
+      float expect = 0.0f;
+      for (std::size_t i = 0; i < blocks; ++i)
+        expect += static_cast<float>(kernel::block_isum(w[r * blocks + i], a[n * blocks + i])) *
+                  kernel::block_scale(w[r * blocks + i], a[n * blocks + i]);
+      CHECK(y_scalar[n * rows + r] == expect);
+    }
+
+  const auto archs = kernel::usable_archs();
+  REQUIRE(!archs.empty());
+  for (const auto arch : archs) {
+    INFO("arch " << kernel::arch_name(arch));
+    const kernel::kernel_table k = kernel::kernels_for(arch);
+    CHECK(k.arch == arch);
+    std::vector<float> y(batch * rows), y3(batch * rows);
+    kernel::gemv<W>(k, w, rows, cols, x, y);
+    kernel::gemv<W>(k, w, rows, cols, x, y3, 3);
+    CHECK(y == y3);  // threads split rows: the same bits
+    for (std::size_t n = 0; n < batch; ++n)
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+        // Integer block sums are exact; float accumulation order may differ: 2^-20 of the
+        // terms' magnitude bounds it (8 lanes, ~32 blocks, float32).
+        CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
+      }
+  }
+}
+
+TEST_CASE("GEMV with weight codes at their extremes", "[kernel]") {
+  // All +-127 Q8_0 weights against +-127 activations: the largest int8 block sums.
+  const std::size_t rows = 2, cols = 64;
+  std::vector<float> wf(rows * cols), x(cols);
+  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = (i % 3 == 0) ? -1.0f : 1.0f;
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i % 5 == 0) ? 1.0f : -1.0f;
+  std::vector<ggml::block_q8_0> w(rows * cols / 32);
+  ggml::quantize<ggml::block_q8_0>(wf, std::span(w), cols);
+  std::vector<float> want(rows);
+  kernel::gemv<ggml::block_q8_0>(kernel::kernels_for(kernel::arch_id::scalar), w, rows, cols, x, want);
+  for (const auto arch : kernel::usable_archs()) {
+    std::vector<float> y(rows);
+    kernel::gemv<ggml::block_q8_0>(kernel::kernels_for(arch), w, rows, cols, x, y);
+    INFO("arch " << kernel::arch_name(arch));
+    CHECK(y == want);  // a few exact terms: no rounding difference
+  }
+}
+
+TEST_CASE("QTL_ARCH forces an arch; bad names and shapes are errors", "[kernel]") {
+  for (const auto arch : kernel::usable_archs()) {
+    ::setenv("QTL_ARCH", std::string(kernel::arch_name(arch)).c_str(), 1);
+    CHECK(kernel::select_kernels().arch == arch);
+  }
+  ::setenv("QTL_ARCH", "avx9000", 1);
+  CHECK_THROWS_AS(kernel::select_kernels(), qtl::error);
+  ::unsetenv("QTL_ARCH");
+  CHECK(kernel::select_kernels().arch == kernel::usable_archs().front());
+
+  const auto k = kernel::kernels_for(kernel::arch_id::scalar);
+  std::vector<ggml::block_q4_0> w(4);
+  std::vector<float> x(64), y(2);
+  CHECK_THROWS_AS(kernel::gemv<ggml::block_q4_0>(k, w, 2, 48, std::span<const float>(x).first(48), y), qtl::error);
+  CHECK_THROWS_AS(kernel::gemv<ggml::block_q4_0>(k, std::span(w).first(3), 2, 64, x, y), qtl::error);
+  CHECK_THROWS_AS(kernel::gemv<ggml::block_q4_0>(k, w, 2, 64, x, std::span(y).first(1)), qtl::error);
+  CHECK_THROWS_AS(kernel::gemv<ggml::block_q4_0>(k, w, 2, 64, std::span<const float>(x).first(40), y), qtl::error);
+}
