@@ -21,11 +21,31 @@ def main(path: str) -> None:
     ctx = data.get("context", {})
     print(f"qtl_bench on {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz"
           f" ({ctx.get('host_name', '')})")
-    print(f"{'case':<48} {'ms':>9} {'GB/s':>8} {'x stream':>9}")
+    print(f"{'case':<48} {'time':>9} {'GB/s':>8} {'x stream':>9}")
     for name, b in rows.items():
         gbps = b.get("GB/s", 0.0)
         ratio = f"{gbps / baseline:9.3f}" if baseline else f"{'-':>9}"
         print(f"{name:<48} {b['real_time']:9.2f} {gbps:8.2f} {ratio}")
+    compare_with_ggml(rows)
+
+
+def compare_with_ggml(rows) -> None:
+    """When the run has ggml's vec_dot cases (QTL_BENCH_GGML_DIR), print qtl's best arch
+    next to ggml on the same type, shape and threads."""
+    ggml = {n[len("BM_ggml_gemv/"):]: b for n, b in rows.items() if n.startswith("BM_ggml_gemv/")}
+    if not ggml:
+        return
+    print(f"\n{'GEMV vs ggml vec_dot (same bytes)':<44} {'qtl GB/s':>9} {'ggml GB/s':>10} {'x ggml':>7}")
+    for key, g in ggml.items():
+        kind, shape, threads = key.split("/")[0], key.split("/")[1], key.split("/")[2]
+        ours = [b for n, b in rows.items() if n.startswith(f"BM_gemv/{kind}/") and n.split("/")[3] == shape
+                and n.split("/")[4] == threads]
+        if not ours or not g.get("GB/s"):
+            continue
+        best = max(ours, key=lambda b: b.get("GB/s", 0.0))
+        arch = best.get("run_name", best["name"]).split("/")[2]
+        print(f"{kind + ' ' + shape + ' ' + threads + ' (' + arch + ')':<44} {best['GB/s']:9.2f} {g['GB/s']:10.2f}"
+              f" {best['GB/s'] / g['GB/s']:7.2f}")
 
 
 if __name__ == "__main__":
