@@ -43,6 +43,16 @@ inline __m256i q4_0_codes(const std::uint8_t* qs) noexcept {
   return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
 }
 
+// Half scales through F16C where compiled in (every AVX2 CPU has it): the software
+// conversion of the scalar path costs more than the block's whole int8 dot.
+inline float half_to_float(std::uint16_t bits) noexcept {
+#if defined(__F16C__)
+  return _cvtsh_ss(bits);
+#else
+  return half_bits_to_float(bits);
+#endif
+}
+
 // Shared by every pair: 8 float lanes, one FMA per block.
 struct float_lanes {
   using acc_type = __m256;
@@ -63,30 +73,35 @@ struct float_lanes {
 template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_q8_0, ggml::block_q8_0> : x86::float_lanes {
   static void accumulate(acc_type& acc, const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::load32(w.qs), x86::load32(a.qs)), block_scale(w, a));
+    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::load32(w.qs), x86::load32(a.qs)),
+        x86::half_to_float(w.d) * x86::half_to_float(a.d));
   }
 };
 
 template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : x86::float_lanes {
   static void accumulate(acc_type& acc, const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::q4_0_codes(w.qs), x86::load32(a.qs)), block_scale(w, a));
+    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::q4_0_codes(w.qs), x86::load32(a.qs)),
+        x86::half_to_float(w.d) * x86::half_to_float(a.d));
   }
 };
 
 template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
+  // Codes 0..2 are already unsigned: sum q * a directly, then take sum a (Q8_K's 16
+  // bsums) off the lanes, so that the lanes hold sum (q - 1) * a.
   static void accumulate(acc_type& acc, const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
     __m256i isum = _mm256_setzero_si256();
-    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    const __m256i three = _mm256_set1_epi8(3);
     for (std::size_t c = 0; c < 2; ++c) {
       const __m256i raw = x86::load32(w.qs + 32 * c);
-      for (int n = 0; n < 4; ++n) {  // codes 0..2 -> -1..1 for values 128c + 32n + m
+      for (int n = 0; n < 4; ++n) {  // values 128c + 32n + m
         const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * n), three);
-        isum = x86::dot_s8<Arch>(isum, _mm256_sub_epi8(q, one), x86::load32(a.qs + 128 * c + 32 * n));
+        isum = x86::dot_u8s8<Arch>(isum, q, x86::load32(a.qs + 128 * c + 32 * n));
       }
     }
-    add(acc, isum, block_scale(w, a));
+    const __m256i bsums = _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1));
+    add(acc, _mm256_sub_epi32(isum, bsums), a.d * x86::half_to_float(w.d));
   }
 };
 
