@@ -87,9 +87,12 @@ struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : x86::float_lanes {
 };
 
 template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
-  // Codes 0..2 are already unsigned: sum q * a directly, then take sum a (Q8_K's 16
-  // bsums) off the lanes, so that the lanes hold sum (q - 1) * a.
+struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> {
+  // Codes 0..2 are already unsigned: sum q * a in int32 lanes, take sum a (Q8_K's 16
+  // bsums) off, and reduce to the block's exact integer sum of (q - 1) * a; the float
+  // accumulation is then the scalar path's, block by block.
+  using acc_type = float;
+  static acc_type zero() noexcept { return 0.0f; }
   static void accumulate(acc_type& acc, const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
     __m256i isum = _mm256_setzero_si256();
     const __m256i three = _mm256_set1_epi8(3);
@@ -100,9 +103,13 @@ struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
         isum = x86::dot_u8s8<Arch>(isum, q, x86::load32(a.qs + 128 * c + 32 * n));
       }
     }
-    const __m256i bsums = _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1));
-    add(acc, _mm256_sub_epi32(isum, bsums), a.d * x86::half_to_float(w.d));
+    isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1)));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(isum), _mm256_extracti128_si256(isum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    acc += static_cast<float>(_mm_cvtsi128_si32(s)) * (a.d * x86::half_to_float(w.d));
   }
+  static float finish(acc_type acc) noexcept { return acc; }
 };
 
 }  // namespace qtl::kernel
