@@ -10,8 +10,12 @@ cmake --build --preset release
 
 echo "== examples/quickstart"
 ./build/release/examples/quickstart
+echo "== examples/formats"
+./build/release/examples/formats
 
 echo "== bench (short run; see docs/benchmarks.md for the full one)"
+# The stream baseline, the reference quantizers and the GEMV kernels at one LLaMA shape.
 ./build/release/bench/qtl_bench --benchmark_min_time=0.2 \
+  --benchmark_filter='stream|BM_(de)?quantize/|ggml_(de)?quantize/(q8_0|q4_0)$|gemv/.*/11008x4096/' \
   --benchmark_out=build/release/bench.json --benchmark_out_format=json >/dev/null
 python3 bench/summarize.py build/release/bench.json
