@@ -65,12 +65,28 @@ struct block_dot {
   static float finish(acc_type acc) noexcept { return acc; }
 };
 
+// A step whose accumulators can be merged runs two independent chains (even and odd
+// blocks), so the FMA latency of one block does not wait for the previous one.
+template <class D>
+concept mergeable = requires(typename D::acc_type x) {
+  { D::merge(x, x) } -> std::same_as<typename D::acc_type>;
+};
+
 // One row: n weight blocks against n activation blocks.
 template <class Arch, class W, class A>
 float dot_row(const W* w, const A* a, std::size_t n) noexcept {
   using D = block_dot<Arch, W, A>;
   typename D::acc_type acc = D::zero();
-  for (std::size_t i = 0; i < n; ++i) D::accumulate(acc, w[i], a[i]);
+  std::size_t i = 0;
+  if constexpr (mergeable<D>) {
+    typename D::acc_type odd = D::zero();
+    for (; i + 1 < n; i += 2) {
+      D::accumulate(acc, w[i], a[i]);
+      D::accumulate(odd, w[i + 1], a[i + 1]);
+    }
+    acc = D::merge(acc, odd);
+  }
+  for (; i < n; ++i) D::accumulate(acc, w[i], a[i]);
   return D::finish(acc);
 }
 

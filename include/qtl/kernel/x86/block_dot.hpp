@@ -60,6 +60,7 @@ struct float_lanes {
   static void add(acc_type& acc, __m256i isum, float scale) noexcept {
     acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc);
   }
+  static acc_type merge(acc_type x, acc_type y) noexcept { return _mm256_add_ps(x, y); }
   static float finish(acc_type acc) noexcept {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
