@@ -1,13 +1,19 @@
-// GEMV y = W x with ggml-block weights (Q8_0, Q4_0, TQ2_0) and int8-quantized activations,
-// for every arch this machine runs (runtime dispatch), at the shapes of LLaMA-7B
+// GEMV y = W x with ggml-block weights (Q8_0, Q4_0, Q4_1, IQ4_NL, TQ2_0) or BitNet I2_S
+// weights and int8-quantized activations, for every arch this machine runs (runtime
+// dispatch), at the shapes of LLaMA-7B
 // (4096x4096, 11008x4096, 4096x11008) and BitNet b1.58 2B (2560x6912), on 1 thread and
 // on all hardware threads. GB/s counts the weight bytes read, GOP/s 2*M*K per GEMV.
 // The activation quantization is done once, outside the timed loop, as an engine does it
 // once per token for all the matrices that share x.
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
+#include <qtl/layout/bitnet/i2_s.hpp>
+#include <qtl/layout/bitnet/quantize.hpp>
 
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -39,25 +45,62 @@ void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, st
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
-template <class W>
-void register_type() {
+// I2_S: the bytes bitnet.cpp's x86 build stores (codes, then the scale) against one
+// token of int8 activations.
+void BM_gemv_i2_s(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols,
+                  unsigned threads) {
+  const auto wf = qtl_bench::weights(rows * cols);
+  std::vector<std::int8_t> codes(rows * cols);
+  const auto ws = qtl::bitnet::quantize_weights(qtl::matrix_view<const float>(wf.data(), rows, cols),
+                                                qtl::matrix_view<std::int8_t>(codes.data(), rows, cols));
+  std::vector<std::uint8_t> w(qtl::bitnet::i2_s::bytes(rows, cols));
+  qtl::bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), rows, cols), ws.scale, w);
+  const auto x = qtl_bench::weights(cols, 2);
+  std::vector<std::int8_t> a(cols);
+  float a_scale = 0.0f;
+  qtl::bitnet::quantize_activations(qtl::matrix_view<const float>(x.data(), 1, cols),
+                                    qtl::matrix_view<std::int8_t>(a.data(), 1, cols), std::span<float>(&a_scale, 1));
+  std::vector<float> y(rows);
+  const kernel::kernel_table k = kernel::kernels_for(arch);
+  for (auto _ : state) {
+    kernel::parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
+      k.gemv_i2_s(w.data(), ws.scale, rows, cols, a.data(), &a_scale, 1, y.data(), begin, end);
+    });
+    benchmark::DoNotOptimize(y.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(qtl::bitnet::i2_s::code_bytes(rows, cols)));
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols) / 1e9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// name: the type's name in the benchmark's; elements: its block; bm(state, arch, rows, cols, threads).
+template <class Bench>
+void register_shapes(std::string_view name, std::size_t elements, Bench bm) {
   const std::pair<std::size_t, std::size_t> shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {2560, 6912}};
   for (const auto arch : kernel::usable_archs())
     for (const auto [rows, cols] : shapes)
       for (const unsigned threads : {1u, kernel::hardware_threads()}) {
-        if (cols % W::elements != 0) continue;
-        const std::string name = "BM_gemv/" + std::string(W::name) + "/" + std::string(kernel::arch_name(arch)) + "/" +
+        if (cols % elements != 0) continue;
+        const std::string full = "BM_gemv/" + std::string(name) + "/" + std::string(kernel::arch_name(arch)) + "/" +
                                  std::to_string(rows) + "x" + std::to_string(cols) + "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { BM_gemv<W>(s, arch, rows, cols, threads); })
+        benchmark::RegisterBenchmark(full.c_str(), [=](benchmark::State& s) { bm(s, arch, rows, cols, threads); })
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
       }
 }
 
+template <class W>
+void register_type() {
+  register_shapes(W::name, W::elements, &BM_gemv<W>);
+}
+
 const bool registered = [] {
   register_type<ggml::block_q8_0>();
   register_type<ggml::block_q4_0>();
+  register_type<ggml::block_q4_1>();
+  register_type<ggml::block_iq4_nl>();
   register_type<ggml::block_tq2_0>();
+  register_shapes("i2_s", qtl::bitnet::i2_s::block, &BM_gemv_i2_s);
   return true;
 }();
 

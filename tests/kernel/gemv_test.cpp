@@ -3,6 +3,7 @@
 #include <catch2/catch_template_test_macros.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -37,17 +38,60 @@ template <class W, class A>
 std::pair<double, double> reference_row(const W* w, const A* a, std::size_t blocks) {
   double exact = 0.0, magnitude = 0.0;
   for (std::size_t i = 0; i < blocks; ++i) {
-    const double term = static_cast<double>(kernel::block_isum(w[i], a[i])) * kernel::block_scale(w[i], a[i]);
-    exact += term;
-    magnitude += std::fabs(term);
+    const double product = static_cast<double>(kernel::block_isum(w[i], a[i])) * kernel::block_scale(w[i], a[i]);
+    double offset = 0.0;
+    if constexpr (kernel::offset_pair<W, A>) offset = kernel::block_offset(w[i], a[i]);
+    exact += product + offset;
+    magnitude += std::fabs(product) + std::fabs(offset);
   }
   return {exact, magnitude};
+}
+
+// ggml's reference vec_dot per block, written out from the block layouts (not through
+// block_isum/block_scale): what the scalar path must equal bit for bit.
+float h(std::uint16_t bits) { return qtl::half_bits_to_float(bits); }
+float ggml_term(const ggml::block_q8_0& x, const ggml::block_q8_0& y) {
+  int sumi = 0;
+  for (int j = 0; j < 32; ++j) sumi += x.qs[j] * y.qs[j];
+  return static_cast<float>(sumi) * (h(x.d) * h(y.d));
+}
+float ggml_term(const ggml::block_q4_0& x, const ggml::block_q8_0& y) {
+  int sumi0 = 0, sumi1 = 0;
+  for (int j = 0; j < 16; ++j) {
+    sumi0 += ((x.qs[j] & 0x0F) - 8) * y.qs[j];
+    sumi1 += ((x.qs[j] >> 4) - 8) * y.qs[j + 16];
+  }
+  return static_cast<float>(sumi0 + sumi1) * (h(x.d) * h(y.d));
+}
+float ggml_term(const ggml::block_q4_1& x, const ggml::block_q8_1& y) {
+  int sumi0 = 0, sumi1 = 0;
+  for (int j = 0; j < 16; ++j) {
+    sumi0 += (x.qs[j] & 0x0F) * y.qs[j];
+    sumi1 += (x.qs[j] >> 4) * y.qs[j + 16];
+  }
+  return (h(x.d) * h(y.d)) * static_cast<float>(sumi0 + sumi1) + h(x.m) * h(y.s);
+}
+float ggml_term(const ggml::block_iq4_nl& x, const ggml::block_q8_0& y) {
+  static constexpr int kvalues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  int sumi1 = 0, sumi2 = 0;
+  for (int j = 0; j < 16; ++j) {
+    sumi1 += y.qs[j] * kvalues[x.qs[j] & 0x0F];
+    sumi2 += y.qs[j + 16] * kvalues[x.qs[j] >> 4];
+  }
+  return (h(y.d) * h(x.d)) * static_cast<float>(sumi1 + sumi2);
+}
+float ggml_term(const ggml::block_tq2_0& x, const ggml::block_q8_k& y) {
+  int sumi = 0;
+  for (int j = 0; j < 64; j += 32)
+    for (int l = 0; l < 4; ++l)
+      for (int k = 0; k < 32; ++k) sumi += y.qs[j * 4 + l * 32 + k] * (((x.qs[j + k] >> (l * 2)) & 3) - 1);
+  return static_cast<float>(sumi) * (y.d * h(x.d));
 }
 
 }  // namespace
 
 TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]", ggml::block_q8_0, ggml::block_q4_0,
-                   ggml::block_tq2_0) {
+                   ggml::block_q4_1, ggml::block_iq4_nl, ggml::block_tq2_0) {
   using W = TestType;
   using A = typename kernel::gemv_traits<W>::activation;
   const std::size_t rows = 24, cols = 1024, batch = 3;
@@ -62,11 +106,10 @@ TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]"
   const std::size_t blocks = cols / W::elements;
   for (std::size_t n = 0; n < batch; ++n)
     for (std::size_t r = 0; r < rows; ++r) {
-      // The scalar path is ggml's reference order exactly: sum += float(isum) * d_w * d_a.
+      // The scalar path is ggml's reference order exactly: sum += float(isum) * d_w * d_a
+      // (+ m_w * s_a for Q4_1), block by block.
       float expect = 0.0f;
-      for (std::size_t i = 0; i < blocks; ++i)
-        expect += static_cast<float>(kernel::block_isum(w[r * blocks + i], a[n * blocks + i])) *
-                  kernel::block_scale(w[r * blocks + i], a[n * blocks + i]);
+      for (std::size_t i = 0; i < blocks; ++i) expect += ggml_term(w[r * blocks + i], a[n * blocks + i]);
       CHECK(y_scalar[n * rows + r] == expect);
     }
 

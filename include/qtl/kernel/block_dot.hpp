@@ -1,16 +1,19 @@
 // The dot product of a row of weight blocks with a row of activation blocks, the inner
 // loop of every GEMV. One shape for all: acc = zero(); accumulate(acc, w[i], a[i]) per
 // block; finish(acc). Only the step is per arch: the primary template below is the
-// scalar reference (ggml's vec_dot order: sum += float(isum) * d_w * d_a, block by block);
+// scalar reference (ggml's vec_dot order: sum += float(isum) * d_w * d_a, block by block,
+// plus m_w * s_a inside the same term for pairs with an offset, Q4_1 x Q8_1);
 // x86/ and arm/ specialize it where the arch has an int8 dot instruction.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 
 #include "qtl/core/half.hpp"
 #include "qtl/kernel/arch.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
+#include "qtl/layout/ggml/iq4_nl.hpp"
 #include "qtl/layout/ggml/legacy.hpp"
 
 namespace qtl::kernel {
@@ -25,6 +28,16 @@ inline int block_isum(const ggml::block_q8_0& w, const ggml::block_q8_0& a) noex
 inline int block_isum(const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
   int sum = 0;
   for (std::size_t j = 0; j < 32; ++j) sum += (ggml::detail::nibble(w.qs, j) - 8) * a.qs[j];
+  return sum;
+}
+inline int block_isum(const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
+  int sum = 0;  // unsigned codes 0..15: the min is the offset term's
+  for (std::size_t j = 0; j < 32; ++j) sum += ggml::detail::nibble(w.qs, j) * a.qs[j];
+  return sum;
+}
+inline int block_isum(const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
+  int sum = 0;
+  for (std::size_t j = 0; j < 32; ++j) sum += ggml::iq4_nl_levels[ggml::detail::nibble(w.qs, j)] * a.qs[j];
   return sum;
 }
 inline int block_isum(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
@@ -42,8 +55,20 @@ inline float block_scale(const ggml::block_q8_0& w, const ggml::block_q8_0& a) n
 inline float block_scale(const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
   return half_bits_to_float(w.d) * half_bits_to_float(a.d);
 }
+inline float block_scale(const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
+  return half_bits_to_float(w.d) * half_bits_to_float(a.d);
+}
+inline float block_scale(const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
+  return half_bits_to_float(w.d) * half_bits_to_float(a.d);  // ggml: d_a * d_w, the same product
+}
 inline float block_scale(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
   return a.d * half_bits_to_float(w.d);
+}
+
+// Q4_1's min: sum_j (d_w q_j + m_w) d_a a_j = d_w d_a isum + m_w (d_a sum_j a_j), and
+// Q8_1's s is that d_a sum_j a_j (as a half), so the min costs one product per block.
+inline float block_offset(const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
+  return half_bits_to_float(w.m) * half_bits_to_float(a.s);
 }
 
 template <class W, class A>
@@ -51,6 +76,21 @@ concept dot_pair = requires(const W& w, const A& a) {
   { block_isum(w, a) } -> std::same_as<int>;
   { block_scale(w, a) } -> std::same_as<float>;
 };
+
+// A pair whose block term has an additive float part besides float(isum) * scale.
+template <class W, class A>
+concept offset_pair = dot_pair<W, A> && requires(const W& w, const A& a) {
+  { block_offset(w, a) } -> std::same_as<float>;
+};
+
+// One block's term in ggml's order: float(isum) * scale [+ offset], then added to the sum.
+template <class W, class A>
+  requires dot_pair<W, A>
+float block_term(const W& w, const A& a) noexcept {
+  if constexpr (offset_pair<W, A>)
+    return static_cast<float>(block_isum(w, a)) * block_scale(w, a) + block_offset(w, a);
+  else return static_cast<float>(block_isum(w, a)) * block_scale(w, a);
+}
 
 // Primary template: the scalar reference step, instantiated per Arch so that a SIMD
 // translation unit never shares (and never overrides) the scalar one's code.
@@ -60,7 +100,7 @@ struct block_dot {
   using acc_type = float;
   static acc_type zero() noexcept { return 0.0f; }
   static void accumulate(acc_type& acc, const W& w, const A& a) noexcept {
-    acc += static_cast<float>(block_isum(w, a)) * block_scale(w, a);
+    acc += block_term(w, a);
   }
   static float finish(acc_type acc) noexcept { return acc; }
 };

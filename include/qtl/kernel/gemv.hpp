@@ -1,7 +1,7 @@
 // y = W x for a ggml-block weight matrix and float activations: the activations are
-// quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0, Q8_K for TQ2_0,
-// ggml's reference numerics), then the rows are spread over threads. batch activation
-// rows (small-batch GEMM, batch <= 8) share each weight row's pass.
+// quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0/IQ4_NL, Q8_1 for
+// Q4_1, Q8_K for TQ2_0, ggml's reference numerics), then the rows are spread over
+// threads. batch activation rows (small-batch GEMM, batch <= 8) share each weight row's pass.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +28,16 @@ template <>
 struct gemv_traits<ggml::block_q4_0> {
   using activation = ggml::block_q8_0;
   static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_0; }
+};
+template <>
+struct gemv_traits<ggml::block_q4_1> {
+  using activation = ggml::block_q8_1;
+  static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_1; }
+};
+template <>
+struct gemv_traits<ggml::block_iq4_nl> {
+  using activation = ggml::block_q8_0;
+  static auto fn(const kernel_table& k) noexcept { return k.gemv_iq4_nl; }
 };
 template <>
 struct gemv_traits<ggml::block_tq2_0> {

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/block_dot.hpp"
+#include "qtl/kernel/i2_s_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
+#include "qtl/kernel/x86/i2_s_dot.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
 
 namespace qtl::kernel {
@@ -17,11 +20,19 @@ template <class W, class A>
 using gemv_fn = void (*)(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, std::size_t batch,
                          float* y, std::size_t begin, std::size_t end) noexcept;
 
+// Rows [begin, end) of y = W a for BitNet I2_S weights (see i2_s_gemv_rows in i2_s_dot.hpp).
+using i2_s_gemv_fn = void (*)(const std::uint8_t* w, float w_scale, std::size_t rows, std::size_t cols,
+                              const std::int8_t* a, const float* a_scales, std::size_t batch, float* y,
+                              std::size_t begin, std::size_t end) noexcept;
+
 struct kernel_table {
   arch_id arch = arch_id::scalar;
   gemv_fn<ggml::block_q8_0, ggml::block_q8_0> gemv_q8_0 = nullptr;   // W8A8
   gemv_fn<ggml::block_q4_0, ggml::block_q8_0> gemv_q4_0 = nullptr;   // W4A8
+  gemv_fn<ggml::block_q4_1, ggml::block_q8_1> gemv_q4_1 = nullptr;   // W4A8 with a min
+  gemv_fn<ggml::block_iq4_nl, ggml::block_q8_0> gemv_iq4_nl = nullptr;  // non-linear W4A8
   gemv_fn<ggml::block_tq2_0, ggml::block_q8_k> gemv_tq2_0 = nullptr;  // ternary W2A8
+  i2_s_gemv_fn gemv_i2_s = nullptr;                                   // BitNet I2_S x int8
 };
 
 // Not inline: the runtime-dispatch sources (src/dispatch/) instantiate it once per arch
@@ -32,7 +43,10 @@ kernel_table make_table() {
   t.arch = id_of<Arch>();
   t.gemv_q8_0 = &gemv_rows<Arch, ggml::block_q8_0, ggml::block_q8_0>;
   t.gemv_q4_0 = &gemv_rows<Arch, ggml::block_q4_0, ggml::block_q8_0>;
+  t.gemv_q4_1 = &gemv_rows<Arch, ggml::block_q4_1, ggml::block_q8_1>;
+  t.gemv_iq4_nl = &gemv_rows<Arch, ggml::block_iq4_nl, ggml::block_q8_0>;
   t.gemv_tq2_0 = &gemv_rows<Arch, ggml::block_tq2_0, ggml::block_q8_k>;
+  t.gemv_i2_s = &i2_s_gemv_rows<Arch>;
   return t;
 }
 

@@ -36,11 +36,28 @@ inline __m256i dot_s8(__m256i acc, __m256i w, __m256i a) noexcept {
 
 inline __m256i load32(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// Q4_0's 16 bytes as 32 signed codes in value order (low nibbles, then high), minus 8.
-inline __m256i q4_0_codes(const std::uint8_t* qs) noexcept {
+// The sum of the 8 int32 lanes.
+inline int hsum(__m256i v) noexcept {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// The 4-bit blocks' 16 bytes as 32 codes 0..15 in value order (low nibbles, then high).
+inline __m256i nibbles(const std::uint8_t* qs) noexcept {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+}
+
+// Q4_0's codes as signed values: nibble - 8.
+inline __m256i q4_0_codes(const std::uint8_t* qs) noexcept { return _mm256_sub_epi8(nibbles(qs), _mm256_set1_epi8(8)); }
+
+// IQ4_NL's codes through its 16 levels: shuffle_epi8 looks up within each 128-bit lane,
+// so the table sits in both. Levels are -127..113: dot_s8's sign trick holds.
+inline __m256i iq4_nl_codes(const std::uint8_t* qs) noexcept {
+  const __m128i levels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ggml::iq4_nl_levels));
+  return _mm256_shuffle_epi8(_mm256_set_m128i(levels, levels), nibbles(qs));
 }
 
 // Half scales through F16C where compiled in (every AVX2 CPU has it): the software
@@ -59,6 +76,11 @@ struct float_lanes {
   static acc_type zero() noexcept { return _mm256_setzero_ps(); }
   static void add(acc_type& acc, __m256i isum, float scale) noexcept {
     acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum), acc);
+  }
+  // A block's offset (Q4_1's m_w * s_a) rides in lane 0 of the addend, off the acc chain.
+  static void add(acc_type& acc, __m256i isum, float scale, float offset) noexcept {
+    acc = _mm256_add_ps(acc, _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum),
+                                             _mm256_setr_ps(offset, 0, 0, 0, 0, 0, 0, 0)));
   }
   static acc_type merge(acc_type x, acc_type y) noexcept { return _mm256_add_ps(x, y); }
   static float finish(acc_type acc) noexcept {
@@ -88,6 +110,23 @@ struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : x86::float_lanes {
 };
 
 template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_iq4_nl, ggml::block_q8_0> : x86::float_lanes {
+  static void accumulate(acc_type& acc, const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
+    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::iq4_nl_codes(w.qs), x86::load32(a.qs)),
+        x86::half_to_float(w.d) * x86::half_to_float(a.d));
+  }
+};
+
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_q4_1, ggml::block_q8_1> : x86::float_lanes {
+  // Codes 0..15 are already unsigned: no sign trick, straight into u8 x s8.
+  static void accumulate(acc_type& acc, const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
+    add(acc, x86::dot_u8s8<Arch>(_mm256_setzero_si256(), x86::nibbles(w.qs), x86::load32(a.qs)),
+        x86::half_to_float(w.d) * x86::half_to_float(a.d), x86::half_to_float(w.m) * x86::half_to_float(a.s));
+  }
+};
+
+template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> {
   // Codes 0..2 are already unsigned: sum q * a in int32 lanes, take sum a (Q8_K's 16
   // bsums) off, and reduce to the block's exact integer sum of (q - 1) * a; the float
@@ -105,10 +144,7 @@ struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> {
       }
     }
     isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1)));
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(isum), _mm256_extracti128_si256(isum, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    acc += static_cast<float>(_mm_cvtsi128_si32(s)) * (a.d * x86::half_to_float(w.d));
+    acc += static_cast<float>(x86::hsum(isum)) * (a.d * x86::half_to_float(w.d));
   }
   static float finish(acc_type acc) noexcept { return acc; }
 };

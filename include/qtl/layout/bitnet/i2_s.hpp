@@ -71,15 +71,22 @@ void pack_i2_s(matrix_view<const std::int8_t> codes, float scale, std::span<std:
   for (std::size_t k = 0; k < 4; ++k) out[tail + k] = static_cast<std::uint8_t>(bits >> (8 * k));
 }
 
+// The scale in the tail of a rows x cols I2_S tensor. Throws on a short buffer.
+template <class Layout = i2_s>
+float i2_s_scale(std::span<const std::uint8_t> in, std::size_t rows, std::size_t cols) {
+  detail::check_buffer(in.size(), Layout::bytes(rows, cols), "i2_s_scale");
+  const std::size_t tail = Layout::code_bytes(rows, cols);
+  std::uint32_t bits = 0;
+  for (std::size_t k = 0; k < 4; ++k) bits |= static_cast<std::uint32_t>(in[tail + k]) << (8 * k);
+  return bit_cast<float>(bits);
+}
+
 // Unpacks an I2_S tensor of codes' shape into codes; returns its scale. Throws, writing
 // nothing, on a short buffer or a code 3.
 template <class Layout = i2_s>
 float unpack_i2_s(std::span<const std::uint8_t> in, matrix_view<std::int8_t> codes) {
   detail::unpack_ternary<Layout>(in, codes, "unpack_i2_s");
-  const std::size_t tail = Layout::code_bytes(codes.rows(), codes.cols());
-  std::uint32_t bits = 0;
-  for (std::size_t k = 0; k < 4; ++k) bits |= static_cast<std::uint32_t>(in[tail + k]) << (8 * k);
-  return bit_cast<float>(bits);
+  return i2_s_scale<Layout>(in, codes.rows(), codes.cols());
 }
 
 }  // namespace qtl::bitnet
