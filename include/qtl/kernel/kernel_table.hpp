@@ -9,6 +9,7 @@
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/block_dot.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
+#include "qtl/kernel/arm/block_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
 #include "qtl/layout/ggml/blocks.hpp"

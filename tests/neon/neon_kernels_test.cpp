@@ -1,0 +1,193 @@
+// The NEON kernel table against the scalar one, on aarch64 under qemu (tests/neon/
+// CMakeLists.txt, scripts/test_neon.sh). A plain program: prints each failure, returns
+// non-zero if any. Argument: the NEON path the build must have compiled (sdot or widening).
+// Sizes are small: qemu runs this 25-140x slower than a native CPU.
+// tests/CMakeLists.txt globs every *_test.cpp into the host's Catch2 suite: there this
+// file is empty; only tests/neon/CMakeLists.txt defines QTL_NEON_TEST_PROGRAM.
+#if defined(QTL_NEON_TEST_PROGRAM)
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "qtl/kernel/dispatch.hpp"
+#include "qtl/kernel/gemv.hpp"
+
+namespace kernel = qtl::kernel;
+namespace ggml = qtl::ggml;
+
+namespace {
+
+#if !defined(QTL_KERNEL_NEON)
+#error "build for aarch64 with NEON (cmake/aarch64-linux-gnu.cmake)"
+#endif
+
+// The pairs with a NEON step must not fall back to the scalar template.
+template <class W, class A>
+constexpr bool has_neon_step = !std::is_same_v<typename kernel::block_dot<kernel::neon, W, A>::acc_type, float>;
+static_assert(has_neon_step<ggml::block_q8_0, ggml::block_q8_0>);
+static_assert(has_neon_step<ggml::block_q4_0, ggml::block_q8_0>);
+static_assert(has_neon_step<ggml::block_tq2_0, ggml::block_q8_k>);
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) return;
+  if (++failures <= 20) std::printf("FAIL: %s\n", what.c_str());
+}
+
+std::vector<float> random_floats(std::size_t n, unsigned seed) {  // normal, every 97th x30
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = normal(rng) * (i % 97 == 0 ? 30.0f : 1.0f);
+  return v;
+}
+
+// The exact (double) sum of the block terms and the sum of their magnitudes, as in
+// tests/kernel/gemv_test.cpp.
+template <class W, class A>
+std::pair<double, double> reference_row(const W* w, const A* a, std::size_t blocks) {
+  double exact = 0.0, magnitude = 0.0;
+  for (std::size_t i = 0; i < blocks; ++i) {
+    const double product = static_cast<double>(kernel::block_isum(w[i], a[i])) * kernel::block_scale(w[i], a[i]);
+    double offset = 0.0;
+    if constexpr (kernel::offset_pair<W, A>) offset = kernel::block_offset(w[i], a[i]);
+    exact += product + offset;
+    magnitude += std::fabs(product) + std::fabs(offset);
+  }
+  return {exact, magnitude};
+}
+
+// Random weights and activations through gemv with each table: both within the
+// tolerance of gemv_test.cpp of the exact sum.
+template <class W>
+void random_case(const kernel::kernel_table& neon, const kernel::kernel_table& scalar, std::size_t rows,
+                 std::size_t cols, std::size_t batch, unsigned seed) {
+  using A = typename kernel::gemv_traits<W>::activation;
+  std::vector<W> w(rows * cols / W::elements);
+  ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
+  const auto x = random_floats(batch * cols, seed + 1);
+  std::vector<A> a(batch * cols / A::elements);
+  ggml::quantize<A>(x, std::span<A>(a), cols);
+
+  std::vector<float> y_neon(batch * rows), y_scalar(batch * rows);
+  kernel::gemv<W>(neon, w, rows, cols, x, y_neon);
+  kernel::gemv<W>(scalar, w, rows, cols, x, y_scalar);
+  const std::size_t blocks = cols / W::elements;
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+      const double tolerance = 1e-6 * magnitude + 1e-30;
+      const std::size_t i = n * rows + r;
+      const std::string where = std::string(W::name) + " cols " + std::to_string(cols) + " batch " +
+                                std::to_string(batch) + " row " + std::to_string(r) + " act " + std::to_string(n);
+      check(std::fabs(y_neon[i] - exact) <= tolerance,
+            where + ": neon " + std::to_string(y_neon[i]) + ", exact " + std::to_string(exact));
+      check(std::fabs(y_scalar[i] - exact) <= tolerance,
+            where + ": scalar " + std::to_string(y_scalar[i]) + ", exact " + std::to_string(exact));
+    }
+}
+
+template <class W>
+void random_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scalar) {
+  // 256..1024 values per row; 288 and 768 give an odd block count (the unpaired tail).
+  unsigned seed = 100;
+  for (const std::size_t cols : {256, 288, 768, 1024})
+    for (const std::size_t batch : {1, 3})
+      if (cols % W::elements == 0) random_case<W>(neon, scalar, 16, cols, batch, seed += 2);
+}
+
+std::uint16_t half_bits(float f) {  // powers of two only: exact in half
+  int e = 0;
+  std::frexp(f, &e);
+  return static_cast<std::uint16_t>((e - 1 + 15) << 10);
+}
+
+// Hand-made blocks with extreme codes (-128 included where the type has it) and
+// power-of-two scales, 2 blocks a row: every product and sum is exact, so the tables
+// must agree bit for bit with each other and with the integer reference.
+template <class W, class A>
+void exact_case(kernel::gemv_fn<W, A> neon, kernel::gemv_fn<W, A> scalar, const W& w0, const W& w1, const A& a0,
+                const A& a1) {
+  const W w[4] = {w0, w1, w1, w0};  // 2 rows
+  const A a[2] = {a0, a1};
+  float y_neon[2], y_scalar[2];
+  neon(w, 2, 2, a, 1, y_neon, 0, 2);
+  scalar(w, 2, 2, a, 1, y_scalar, 0, 2);
+  for (int r = 0; r < 2; ++r) {
+    const double exact = reference_row(w + 2 * r, a, 2).first;
+    check(y_neon[r] == exact && y_scalar[r] == exact,
+          std::string(W::name) + " exact row " + std::to_string(r) + ": neon " + std::to_string(y_neon[r]) +
+              ", scalar " + std::to_string(y_scalar[r]) + ", exact " + std::to_string(exact));
+  }
+}
+
+void exact_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scalar) {
+  ggml::block_q8_0 q8[3];
+  ggml::block_q4_0 q4[2];
+  for (int b = 0; b < 3; ++b) {
+    q8[b].d = half_bits(b == 0 ? 0.5f : 0.125f);
+    for (int j = 0; j < 32; ++j) q8[b].qs[j] = static_cast<std::int8_t>((j + b) % 3 == 0 ? -128 : (j % 2 ? 127 : -127));
+  }
+  for (int b = 0; b < 2; ++b) {
+    q4[b].d = half_bits(b == 0 ? 1.0f : 0.25f);
+    for (int j = 0; j < 16; ++j) q4[b].qs[j] = static_cast<std::uint8_t>((j + b) % 2 ? 0x0F : 0xF0);  // codes 15 and 0
+  }
+  exact_case(neon.gemv_q8_0, scalar.gemv_q8_0, q8[0], q8[1], q8[2], q8[1]);
+  exact_case(neon.gemv_q4_0, scalar.gemv_q4_0, q4[0], q4[1], q8[2], q8[0]);
+
+  ggml::block_tq2_0 t[2];
+  ggml::block_q8_k k[2];
+  for (int b = 0; b < 2; ++b) {
+    t[b].d = half_bits(b == 0 ? 2.0f : 0.5f);
+    for (std::size_t j = 0; j < sizeof t[b].qs; ++j)
+      t[b].qs[j] = static_cast<std::uint8_t>(b == 0 ? 0b10'01'00'10 : 0b00'10'10'00 + j % 3);  // codes 0..2
+    k[b].d = b == 0 ? 0.25f : 4.0f;
+    for (std::size_t j = 0; j < ggml::qk_k; ++j)
+      k[b].qs[j] = static_cast<std::int8_t>((j + b) % 5 == 0 ? -128 : (j % 2 ? 127 : -127));
+    for (std::size_t g = 0; g < ggml::qk_k / 16; ++g) {  // kept consistent, though unused by both paths
+      int s = 0;
+      for (std::size_t j = 0; j < 16; ++j) s += k[b].qs[16 * g + j];
+      k[b].bsums[g] = static_cast<std::int16_t>(s);
+    }
+  }
+  exact_case(neon.gemv_tq2_0, scalar.gemv_tq2_0, t[0], t[1], k[0], k[1]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  const std::string path = "sdot";
+#else
+  const std::string path = "widening";
+#endif
+  std::printf("neon kernels, %s path\n", path.c_str());
+  if (argc > 1) check(path == argv[1], "built the " + path + " path, expected " + argv[1]);
+
+  // The runtime dispatch of qtl_add_runtime_dispatch(): neon first, found by xsimd's check.
+  const auto usable = kernel::usable_archs();
+  check(!usable.empty() && usable.front() == kernel::arch_id::neon, "neon is not the best usable arch");
+  const kernel::kernel_table neon = kernel::kernels_for(kernel::arch_id::neon);
+  const kernel::kernel_table scalar = kernel::kernels_for(kernel::arch_id::scalar);
+  check(neon.arch == kernel::arch_id::neon && scalar.arch == kernel::arch_id::scalar, "table arch ids");
+
+  random_cases<ggml::block_q8_0>(neon, scalar);
+  random_cases<ggml::block_q4_0>(neon, scalar);
+  random_cases<ggml::block_tq2_0>(neon, scalar);
+  random_cases<ggml::block_q4_1>(neon, scalar);    // no NEON step yet: the scalar one through the neon table
+  random_cases<ggml::block_iq4_nl>(neon, scalar);  // likewise
+  exact_cases(neon, scalar);
+
+  if (failures == 0) std::printf("all passed\n");
+  else std::printf("%d failure(s)\n", failures);
+  return failures == 0 ? 0 : 1;
+}
+
+#endif  // QTL_NEON_TEST_PROGRAM
