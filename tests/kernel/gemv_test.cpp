@@ -11,19 +11,16 @@
 
 #include "qtl/core/error.hpp"
 #include "qtl/kernel/dispatch.hpp"
+#include "kernel/gemv_reference.hpp"
 
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
 
+using qtl::test::random_floats;
+using qtl::test::reference_row;
+
 namespace {
 
-std::vector<float> random_floats(std::size_t n, unsigned seed, float outlier_every = 97) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = normal(rng) * (i % static_cast<std::size_t>(outlier_every) == 0 ? 30.0f : 1.0f);
-  return v;
-}
 
 template <class W>
 std::vector<W> weight_blocks(std::size_t rows, std::size_t cols, unsigned seed) {
@@ -32,20 +29,6 @@ std::vector<W> weight_blocks(std::size_t rows, std::size_t cols, unsigned seed) 
   return w;
 }
 
-// The scalar reference of row r against activation row n, and the sum of the magnitudes
-// of its terms (the scale of float rounding differences between accumulation orders).
-template <class W, class A>
-std::pair<double, double> reference_row(const W* w, const A* a, std::size_t blocks) {
-  double exact = 0.0, magnitude = 0.0;
-  for (std::size_t i = 0; i < blocks; ++i) {
-    const double product = static_cast<double>(kernel::block_isum(w[i], a[i])) * kernel::block_scale(w[i], a[i]);
-    double offset = 0.0;
-    if constexpr (kernel::offset_pair<W, A>) offset = kernel::block_offset(w[i], a[i]);
-    exact += product + offset;
-    magnitude += std::fabs(product) + std::fabs(offset);
-  }
-  return {exact, magnitude};
-}
 
 // ggml's reference vec_dot per block, written out from the block layouts (not through
 // block_isum/block_scale): what the scalar path must equal bit for bit.

@@ -16,10 +16,14 @@
 #include <vector>
 
 #include "qtl/kernel/dispatch.hpp"
+#include "kernel/gemv_reference.hpp"
 #include "qtl/kernel/gemv.hpp"
 
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
+
+using qtl::test::random_floats;
+using qtl::test::reference_row;
 
 namespace {
 
@@ -41,28 +45,7 @@ void check(bool ok, const std::string& what) {
   if (++failures <= 20) std::printf("FAIL: %s\n", what.c_str());
 }
 
-std::vector<float> random_floats(std::size_t n, unsigned seed) {  // normal, every 97th x30
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = normal(rng) * (i % 97 == 0 ? 30.0f : 1.0f);
-  return v;
-}
 
-// The exact (double) sum of the block terms and the sum of their magnitudes, as in
-// tests/kernel/gemv_test.cpp.
-template <class W, class A>
-std::pair<double, double> reference_row(const W* w, const A* a, std::size_t blocks) {
-  double exact = 0.0, magnitude = 0.0;
-  for (std::size_t i = 0; i < blocks; ++i) {
-    const double product = static_cast<double>(kernel::block_isum(w[i], a[i])) * kernel::block_scale(w[i], a[i]);
-    double offset = 0.0;
-    if constexpr (kernel::offset_pair<W, A>) offset = kernel::block_offset(w[i], a[i]);
-    exact += product + offset;
-    magnitude += std::fabs(product) + std::fabs(offset);
-  }
-  return {exact, magnitude};
-}
 
 // Random weights and activations through gemv with each table: both within the
 // tolerance of gemv_test.cpp of the exact sum.
