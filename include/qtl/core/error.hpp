@@ -2,6 +2,7 @@
 // Thrown on bad input by every layer; .cuh device code never throws.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,5 +44,15 @@ class error : public std::runtime_error {
  private:
   errc code_;
 };
+
+// The one "buffer too small" check of every layer: throws errc::shape_mismatch as
+// "<what>: <buffer> holds <have> <unit>, need <need>" when have < need.
+inline void check_room(std::size_t have, std::size_t need, std::string_view what, std::string_view buffer = "buffer",
+                       std::string_view unit = "bytes") {
+  if (have < need)
+    throw error(errc::shape_mismatch, std::string(what) + ": " + std::string(buffer) + " holds " +
+                                          std::to_string(have) + " " + std::string(unit) + ", need " +
+                                          std::to_string(need));
+}
 
 }  // namespace qtl

@@ -107,12 +107,6 @@ inline void check_blocksize(std::int64_t blocksize, const char* what) {
                                             " is not positive");
 }
 
-inline void check_buffer(std::size_t have, std::size_t need, const char* what, const char* name) {
-  if (have < need)
-    throw error(errc::shape_mismatch, std::string(what) + ": " + name + " holds " + std::to_string(have) +
-                                          " values, need " + std::to_string(need));
-}
-
 template <class T>
 void check_finite(std::span<const T> x, nonfinite_policy policy) {
   if (policy != nonfinite_policy::error) return;
@@ -229,8 +223,8 @@ template <element T>
 void quantize_4bit(std::span<const T> x, quant_type type, std::int64_t blocksize, std::span<std::uint8_t> packed,
                    std::span<float> absmax, nonfinite_policy nonfinite = nonfinite_policy::error) {
   detail::check_blocksize(blocksize, "bnb::quantize_4bit");
-  detail::check_buffer(packed.size(), packed_4bit_size(x.size()), "bnb::quantize_4bit", "packed");
-  detail::check_buffer(absmax.size(), block_count(x.size(), blocksize), "bnb::quantize_4bit", "absmax");
+  check_room(packed.size(), packed_4bit_size(x.size()), "bnb::quantize_4bit", "packed", "bytes");
+  check_room(absmax.size(), block_count(x.size(), blocksize), "bnb::quantize_4bit", "absmax", "values");
   detail::check_finite(x, nonfinite);
   if (type == quant_type::nf4) detail::quantize_4bit_codes<nf4>(x, blocksize, packed, absmax);
   else detail::quantize_4bit_codes<bnb_fp4>(x, blocksize, packed, absmax);
@@ -241,8 +235,8 @@ template <element T>
 void dequantize_4bit(std::span<const std::uint8_t> packed, std::span<const float> absmax, quant_type type,
                      std::int64_t blocksize, std::span<T> out) {
   detail::check_blocksize(blocksize, "bnb::dequantize_4bit");
-  detail::check_buffer(packed.size(), packed_4bit_size(out.size()), "bnb::dequantize_4bit", "packed");
-  detail::check_buffer(absmax.size(), block_count(out.size(), blocksize), "bnb::dequantize_4bit", "absmax");
+  check_room(packed.size(), packed_4bit_size(out.size()), "bnb::dequantize_4bit", "packed", "bytes");
+  check_room(absmax.size(), block_count(out.size(), blocksize), "bnb::dequantize_4bit", "absmax", "values");
   if (type == quant_type::nf4) detail::dequantize_4bit_codes<nf4>(packed, absmax, blocksize, out);
   else detail::dequantize_4bit_codes<bnb_fp4>(packed, absmax, blocksize, out);
 }
@@ -256,8 +250,8 @@ void quantize_blockwise(std::span<const T> x, std::int64_t blocksize, std::span<
                         std::span<float> absmax, dynamic_map_kind map = dynamic_map_kind::signed_map,
                         nonfinite_policy nonfinite = nonfinite_policy::error) {
   detail::check_blocksize(blocksize, "bnb::quantize_blockwise");
-  detail::check_buffer(codes.size(), x.size(), "bnb::quantize_blockwise", "codes");
-  detail::check_buffer(absmax.size(), block_count(x.size(), blocksize), "bnb::quantize_blockwise", "absmax");
+  check_room(codes.size(), x.size(), "bnb::quantize_blockwise", "codes", "values");
+  check_room(absmax.size(), block_count(x.size(), blocksize), "bnb::quantize_blockwise", "absmax", "values");
   detail::check_finite(x, nonfinite);
   if (map == dynamic_map_kind::signed_map) detail::quantize_8bit_codes<dynamic_map_signed>(x, blocksize, codes, absmax);
   else detail::quantize_8bit_codes<dynamic_map_unsigned>(x, blocksize, codes, absmax);
@@ -267,8 +261,8 @@ template <element T>
 void dequantize_blockwise(std::span<const std::uint8_t> codes, std::span<const float> absmax, std::int64_t blocksize,
                           std::span<T> out, dynamic_map_kind map = dynamic_map_kind::signed_map) {
   detail::check_blocksize(blocksize, "bnb::dequantize_blockwise");
-  detail::check_buffer(codes.size(), out.size(), "bnb::dequantize_blockwise", "codes");
-  detail::check_buffer(absmax.size(), block_count(out.size(), blocksize), "bnb::dequantize_blockwise", "absmax");
+  check_room(codes.size(), out.size(), "bnb::dequantize_blockwise", "codes", "values");
+  check_room(absmax.size(), block_count(out.size(), blocksize), "bnb::dequantize_blockwise", "absmax", "values");
   if (map == dynamic_map_kind::signed_map) detail::dequantize_8bit_codes<dynamic_map_signed>(codes, absmax, blocksize, out);
   else detail::dequantize_8bit_codes<dynamic_map_unsigned>(codes, absmax, blocksize, out);
 }
@@ -299,9 +293,8 @@ inline nested_absmax compress_statistics(std::span<const float> absmax, std::int
 // The absmax values back (out: one per nested code): code value * block absmax + offset.
 inline void decompress_statistics(const nested_absmax& nested, std::span<float> out) {
   detail::check_blocksize(nested.blocksize, "bnb::decompress_statistics");
-  detail::check_buffer(nested.codes.size(), out.size(), "bnb::decompress_statistics", "codes");
-  detail::check_buffer(nested.absmax.size(), block_count(out.size(), nested.blocksize), "bnb::decompress_statistics",
-                       "nested absmax");
+  check_room(nested.codes.size(), out.size(), "bnb::decompress_statistics", "codes", "values");
+  check_room(nested.absmax.size(), block_count(out.size(), nested.blocksize), "bnb::decompress_statistics", "nested absmax", "values");
   detail::restore_absmax(nested, out);
 }
 

@@ -137,10 +137,8 @@ void check_sizes(std::size_t n, std::size_t element_buffer, std::size_t scale_bu
   if (n % T::block_size != 0)
     throw error(errc::group_size, std::string(what) + ": " + std::to_string(n) +
                                       " values is not a whole number of MX blocks of 32");
-  qtl::detail::check_size(element_buffer, element_bytes<T>(n), what);
-  if (scale_buffer < scale_count<T>(n))
-    throw error(errc::shape_mismatch, std::string(what) + ": " + std::to_string(scale_buffer) + " scales, need " +
-                                          std::to_string(scale_count<T>(n)));
+  check_room(element_buffer, element_bytes<T>(n), what, "element buffer");
+  check_room(scale_buffer, scale_count<T>(n), what, "scale buffer", "scales");
 }
 
 }  // namespace detail

@@ -28,12 +28,6 @@ void check_values(std::span<const std::uint8_t> values) {
                                           " does not fit in " + std::to_string(Bits) + " bits");
 }
 
-inline void check_size(std::size_t have, std::size_t need, const char* what) {
-  if (have < need)
-    throw error(errc::shape_mismatch, std::string(what) + ": buffer of " + std::to_string(have) + " bytes, need " +
-                                          std::to_string(need));
-}
-
 }  // namespace detail
 
 // Sequential order: value i occupies bits [i*Bits, (i+1)*Bits) of a little-endian bit
@@ -52,7 +46,7 @@ template <int Bits>
 void pack_sequential(std::span<const std::uint8_t> values, std::span<std::uint8_t> out) {
   detail::check_values<Bits>(values);
   const std::size_t n = packed_size(values.size(), Bits);
-  detail::check_size(out.size(), n, "pack_sequential");
+  check_room(out.size(), n, "pack_sequential");
   for (std::size_t b = 0; b < n; ++b) out[b] = 0;
   for (std::size_t i = 0; i < values.size(); ++i) {
     const std::size_t bit = i * Bits;
@@ -65,7 +59,7 @@ void pack_sequential(std::span<const std::uint8_t> values, std::span<std::uint8_
 template <int Bits>
   requires code_width<Bits>
 void unpack_sequential(std::span<const std::uint8_t> bytes, std::span<std::uint8_t> values) {
-  detail::check_size(bytes.size(), packed_size(values.size(), Bits), "unpack_sequential");
+  check_room(bytes.size(), packed_size(values.size(), Bits), "unpack_sequential");
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = read_sequential<Bits>(bytes.data(), i);
 }
 
@@ -104,7 +98,7 @@ void pack_split(std::span<const std::uint8_t> values, std::size_t block, std::sp
   detail::check_split<Bits>(values.size(), block, "pack_split");
   detail::check_values<Bits>(values);
   const std::size_t n = packed_size(values.size(), Bits);
-  detail::check_size(out.size(), n, "pack_split");
+  check_room(out.size(), n, "pack_split");
   const std::size_t stride = block * Bits / 8;
   for (std::size_t b = 0; b < n; ++b) out[b] = 0;
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -118,7 +112,7 @@ template <int Bits>
   requires split_width<Bits>
 void unpack_split(std::span<const std::uint8_t> bytes, std::size_t block, std::span<std::uint8_t> values) {
   detail::check_split<Bits>(values.size(), block, "unpack_split");
-  detail::check_size(bytes.size(), packed_size(values.size(), Bits), "unpack_split");
+  check_room(bytes.size(), packed_size(values.size(), Bits), "unpack_split");
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = read_split<Bits>(bytes.data(), block, i);
 }
 

@@ -43,7 +43,7 @@ class packed_tensor_view {
         throw error(errc::unsupported, "split order needs 1, 2, 4 or 8 bits, not " + std::to_string(F::bits));
       }
     }
-    detail::check_size(bytes.size(), rows * row_bytes(), "packed_tensor");
+    check_room(bytes.size(), rows * row_bytes(), "packed_tensor");
     const bool tiles = grid.rows * grid.group.rows == rows && grid.cols * grid.group.cols == cols;
     if (rows * cols > 0 && (!tiles || params.size() != grid.size()))
       throw error(errc::shape_mismatch, "packed_tensor: " + std::to_string(params.size()) + " params for a grid of " +

@@ -74,7 +74,7 @@ void pack_i2_s(matrix_view<const std::int8_t> codes, float scale, std::span<std:
 // The scale in the tail of a rows x cols I2_S tensor. Throws on a short buffer.
 template <class Layout = i2_s>
 float i2_s_scale(std::span<const std::uint8_t> in, std::size_t rows, std::size_t cols) {
-  detail::check_buffer(in.size(), Layout::bytes(rows, cols), "i2_s_scale");
+  check_room(in.size(), Layout::bytes(rows, cols), "i2_s_scale");
   const std::size_t tail = Layout::code_bytes(rows, cols);
   std::uint32_t bits = 0;
   for (std::size_t k = 0; k < 4; ++k) bits |= static_cast<std::uint32_t>(in[tail + k]) << (8 * k);

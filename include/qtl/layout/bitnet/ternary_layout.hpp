@@ -15,19 +15,13 @@
 
 namespace qtl::bitnet::detail {
 
-inline void check_buffer(std::size_t have, std::size_t need, const char* what) {
-  if (have < need)
-    throw error(errc::shape_mismatch,
-                std::string(what) + ": buffer of " + std::to_string(have) + " bytes, need " + std::to_string(need));
-}
-
 // Zeroes out[0, Layout::bytes) and packs codes (each -1, 0 or 1); throws before writing.
 template <class Layout>
 void pack_ternary(matrix_view<const std::int8_t> codes, std::span<std::uint8_t> out, const char* what) {
   const std::size_t rows = codes.rows(), cols = codes.cols();
   Layout::check_shape(rows, cols, what);
   const std::size_t need = Layout::bytes(rows, cols);
-  check_buffer(out.size(), need, what);
+  check_room(out.size(), need, what);
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < cols; ++c)
       if (codes(r, c) < -1 || codes(r, c) > 1)
@@ -45,7 +39,7 @@ template <class Layout>
 void unpack_ternary(std::span<const std::uint8_t> in, matrix_view<std::int8_t> codes, const char* what) {
   const std::size_t rows = codes.rows(), cols = codes.cols();
   Layout::check_shape(rows, cols, what);
-  check_buffer(in.size(), Layout::bytes(rows, cols), what);
+  check_room(in.size(), Layout::bytes(rows, cols), what);
   for (std::size_t b = 0; b < Layout::code_bytes(rows, cols); ++b)
     for (int shift = 0; shift < 8; shift += 2)
       if (((in[b] >> shift) & 3u) == Layout::invalid_code)

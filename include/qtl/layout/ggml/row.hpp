@@ -41,12 +41,6 @@ std::size_t checked_blocks(std::size_t n, std::size_t row_length, const char* wh
   return n / B::elements;
 }
 
-inline void check_room(std::size_t have, std::size_t need, const char* what, const char* unit) {
-  if (have < need)
-    throw error(errc::shape_mismatch, std::string(what) + ": output holds " + std::to_string(have) + " " + unit +
-                                          ", need " + std::to_string(need));
-}
-
 // ggml blocks have no NaN or Inf: refuse them (naming the first) before writing anything.
 inline void check_all_finite(std::span<const float> x, std::size_t row_length) {
   const std::size_t cols = row_length == 0 ? x.size() : row_length;
@@ -67,7 +61,7 @@ std::size_t row_size(std::size_t n) {
 template <block B, class QuantizeOne>
 void quantize_with(std::span<const float> x, std::span<B> out, std::size_t row_length, QuantizeOne&& quantize_one) {
   const std::size_t blocks = detail::checked_blocks<B>(x.size(), row_length, "ggml::quantize");
-  detail::check_room(out.size(), blocks, "ggml::quantize", "blocks");
+  check_room(out.size(), blocks, "ggml::quantize", "output", "blocks");
   detail::check_all_finite(x, row_length);
   for (std::size_t i = 0; i < blocks; ++i) quantize_one(x.data() + i * B::elements, out[i]);
 }
@@ -81,7 +75,7 @@ void quantize(std::span<const float> x, std::span<B> out, std::size_t row_length
 template <block B>
 void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length = 0) {
   const std::size_t blocks = detail::checked_blocks<B>(x.size(), row_length, "ggml::quantize");
-  detail::check_room(out.size(), blocks * sizeof(B), "ggml::quantize", "bytes");
+  check_room(out.size(), blocks * sizeof(B), "ggml::quantize", "output", "bytes");
   detail::check_all_finite(x, row_length);
   for (std::size_t i = 0; i < blocks; ++i) {
     B b{};
@@ -93,14 +87,14 @@ void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t
 template <block B>
 void dequantize(std::span<const B> in, std::span<float> out) {
   const std::size_t blocks = detail::checked_blocks<B>(out.size(), 0, "ggml::dequantize");
-  detail::check_room(in.size(), blocks, "ggml::dequantize (input)", "blocks");
+  check_room(in.size(), blocks, "ggml::dequantize", "input", "blocks");
   for (std::size_t i = 0; i < blocks; ++i) dequantize_block(in[i], out.data() + i * B::elements);
 }
 
 template <block B>
 void dequantize(std::span<const std::uint8_t> in, std::span<float> out) {
   const std::size_t blocks = detail::checked_blocks<B>(out.size(), 0, "ggml::dequantize");
-  detail::check_room(in.size(), blocks * sizeof(B), "ggml::dequantize (input)", "bytes");
+  check_room(in.size(), blocks * sizeof(B), "ggml::dequantize", "input", "bytes");
   for (std::size_t i = 0; i < blocks; ++i) {
     B b;
     std::memcpy(&b, in.data() + i * sizeof(B), sizeof(B));
