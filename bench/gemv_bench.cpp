@@ -78,7 +78,7 @@ template <class Bench>
 void register_shapes(std::string_view name, std::size_t elements, Bench bm) {
   const std::pair<std::size_t, std::size_t> shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {2560, 6912}};
   for (const auto arch : kernel::usable_archs())
-    for (const auto [rows, cols] : shapes)
+    for (const auto& [rows, cols] : shapes)
       for (const unsigned threads : {1u, kernel::hardware_threads()}) {
         if (cols % elements != 0) continue;
         const std::string full = "BM_gemv/" + std::string(name) + "/" + std::string(kernel::arch_name(arch)) + "/" +

@@ -7,6 +7,7 @@
 #include <ggml.h>
 #include <qtl/kernel/gemv.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,23 @@ void BM_ggml_gemv(benchmark::State& state, ggml_type type, std::size_t rows, std
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// ggml's activation quantization (its CPU from_float, SIMD where it has it) of one row.
+template <class A>
+void BM_ggml_quantize(benchmark::State& state, ggml_type type, std::size_t cols) {
+  const auto* traits = ggml_get_type_traits_cpu(type);
+  if (traits == nullptr || traits->from_float == nullptr) {
+    state.SkipWithError("ggml has no from_float for this type");
+    return;
+  }
+  const auto x = qtl_bench::weights(cols, 2);
+  std::vector<A> a(cols / A::elements);
+  for (auto _ : state) {
+    traits->from_float(x.data(), a.data(), static_cast<std::int64_t>(cols));
+    benchmark::DoNotOptimize(a.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(cols * sizeof(float)));
+}
+
 template <class W>
 void register_type(ggml_type type) {
   const std::pair<std::size_t, std::size_t> shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {2560, 6912}};
@@ -66,6 +84,15 @@ const bool registered = [] {
   register_type<ggml::block_q4_1>(GGML_TYPE_Q4_1);
   register_type<ggml::block_iq4_nl>(GGML_TYPE_IQ4_NL);
   register_type<ggml::block_tq2_0>(GGML_TYPE_TQ2_0);
+  for (const std::size_t cols : {std::size_t{4096}, std::size_t{11008}}) {
+    const std::string k = "/" + std::to_string(cols);
+    benchmark::RegisterBenchmark(("BM_ggml_quantize/q8_0" + k).c_str(), [=](benchmark::State& s) {
+      BM_ggml_quantize<ggml::block_q8_0>(s, GGML_TYPE_Q8_0, cols);
+    })->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("BM_ggml_quantize/q8_K" + k).c_str(), [=](benchmark::State& s) {
+      BM_ggml_quantize<ggml::block_q8_k>(s, GGML_TYPE_Q8_K, cols);
+    })->Unit(benchmark::kMicrosecond);
+  }
   return true;
 }();
 

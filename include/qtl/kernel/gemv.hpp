@@ -1,7 +1,7 @@
 // y = W x for a ggml-block weight matrix and float activations: the activations are
 // quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0/IQ4_NL, Q8_1 for
 // Q4_1, Q8_K for TQ2_0, ggml's reference numerics), then the rows are spread over
-// threads. batch activation rows (small-batch GEMM, batch <= 8) share each weight row's pass.
+// threads (or any executor: kernel/executor.hpp). batch activation rows (small-batch GEMM, batch <= 8) share each weight row's pass.
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 
 #include "qtl/core/error.hpp"
 #include "qtl/kernel/kernel_table.hpp"
-#include "qtl/kernel/parallel_for.hpp"
+#include "qtl/kernel/executor.hpp"
 #include "qtl/layout/ggml.hpp"
 
 namespace qtl::kernel {
@@ -51,7 +51,7 @@ inline constexpr std::size_t max_gemv_batch = 8;
 // y: batch x rows floats. Throws (before any work) on sizes that do not fit.
 template <class W>
 void gemv(const kernel_table& k, std::span<const W> w, std::size_t rows, std::size_t cols, std::span<const float> x,
-          std::span<float> y, unsigned threads = 1) {
+          std::span<float> y, const executor& run = {}) {
   using A = typename gemv_traits<W>::activation;
   if (cols % W::elements != 0 || cols % A::elements != 0)
     throw error(errc::group_size, "gemv: " + std::string(W::name) + " needs rows that are a multiple of " +
@@ -70,7 +70,7 @@ void gemv(const kernel_table& k, std::span<const W> w, std::size_t rows, std::si
   std::vector<A> a(batch * cols / A::elements);
   ggml::quantize<A>(x, std::span<A>(a), cols);
   const auto fn = gemv_traits<W>::fn(k);
-  parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
+  run(rows, [&](std::size_t begin, std::size_t end) {
     fn(w.data(), rows, blocks_per_row, a.data(), batch, y.data(), begin, end);
   });
 }

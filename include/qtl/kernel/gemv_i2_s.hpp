@@ -1,7 +1,7 @@
 // y = W a for a BitNet I2_S weight tensor (its bytes as bitnet.cpp's x86 build stores
 // them: codes, then the scale in a 32-byte tail) and int8 activations with one multiplier
-// per token (bitnet::quantize_activations), rows spread over threads. The GEMV of BitNet
-// checkpoints; ggml-block weights go through gemv.hpp.
+// per token (bitnet::quantize_activations), rows spread by an executor (kernel/executor.hpp).
+// The GEMV of BitNet checkpoints; ggml-block weights go through gemv.hpp.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +12,7 @@
 #include "qtl/core/error.hpp"
 #include "qtl/kernel/gemv.hpp"
 #include "qtl/kernel/kernel_table.hpp"
-#include "qtl/kernel/parallel_for.hpp"
+#include "qtl/kernel/executor.hpp"
 #include "qtl/layout/bitnet/i2_s.hpp"
 
 namespace qtl::kernel {
@@ -22,7 +22,7 @@ namespace qtl::kernel {
 // that do not fit.
 inline void gemv_i2_s(const kernel_table& k, std::span<const std::uint8_t> w, std::size_t rows, std::size_t cols,
                       std::span<const std::int8_t> a, std::span<const float> a_scales, std::span<float> y,
-                      unsigned threads = 1) {
+                      const executor& run = {}) {
   bitnet::i2_s::check_shape(rows, cols, "gemv_i2_s");
   const float w_scale = bitnet::i2_s_scale(w, rows, cols);
   const std::size_t batch = cols == 0 ? 0 : a.size() / cols;
@@ -35,7 +35,7 @@ inline void gemv_i2_s(const kernel_table& k, std::span<const std::uint8_t> w, st
   if (y.size() < batch * rows)
     throw error(errc::shape_mismatch, "gemv_i2_s: output of " + std::to_string(y.size()) + " values, need " +
                                           std::to_string(batch * rows));
-  parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
+  run(rows, [&](std::size_t begin, std::size_t end) {
     k.gemv_i2_s(w.data(), w_scale, rows, cols, a.data(), a_scales.data(), batch, y.data(), begin, end);
   });
 }
