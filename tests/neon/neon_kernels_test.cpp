@@ -15,12 +15,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "qtl/core/half.hpp"
 #include "qtl/kernel/dispatch.hpp"
 #include "kernel/gemv_reference.hpp"
 #include "qtl/kernel/gemv.hpp"
+#include "qtl/kernel/gemv_i2_s.hpp"
 
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
+namespace bitnet = qtl::bitnet;
 
 using qtl::test::random_floats;
 using qtl::test::reference_row;
@@ -36,6 +39,8 @@ template <class W, class A>
 constexpr bool has_neon_step = !std::is_same_v<typename kernel::block_dot<kernel::neon, W, A>::acc_type, float>;
 static_assert(has_neon_step<ggml::block_q8_0, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_q4_0, ggml::block_q8_0>);
+static_assert(has_neon_step<ggml::block_q4_1, ggml::block_q8_1>);
+static_assert(has_neon_step<ggml::block_iq4_nl, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_tq2_0, ggml::block_q8_k>);
 
 int failures = 0;
@@ -44,8 +49,6 @@ void check(bool ok, const std::string& what) {
   if (ok) return;
   if (++failures <= 20) std::printf("FAIL: %s\n", what.c_str());
 }
-
-
 
 // Random weights and activations through gemv with each table: both within the
 // tolerance of gemv_test.cpp of the exact sum.
@@ -141,6 +144,113 @@ void exact_cases(const kernel::kernel_table& neon, const kernel::kernel_table& s
     }
   }
   exact_case(neon.gemv_tq2_0, scalar.gemv_tq2_0, t[0], t[1], k[0], k[1]);
+
+  // Q4_1: codes 0..15 (all of them, 0 and 15 included) against -128 / +-127, and a min
+  // whose offset term m_w * s_a is exact too (s_a = d_a * sum a, stored as a half).
+  ggml::block_q4_1 q41[2];
+  ggml::block_q8_1 q81[2];
+  for (int b = 0; b < 2; ++b) {
+    q41[b].d = half_bits(b == 0 ? 1.0f : 0.25f);
+    q41[b].m = qtl::float_to_half_bits(b == 0 ? -8.0f : 0.5f);
+    for (int j = 0; j < 16; ++j) q41[b].qs[j] = static_cast<std::uint8_t>(17 * j + (b == 0 ? 0 : 0x0F));
+    q81[b].d = half_bits(b == 0 ? 0.5f : 0.125f);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      q81[b].qs[j] = static_cast<std::int8_t>((j + b) % 3 == 0 ? -128 : (j % 2 ? 127 : -127));
+      sum += q81[b].qs[j];
+    }
+    const float s = static_cast<float>(sum) * qtl::half_bits_to_float(q81[b].d);
+    q81[b].s = qtl::float_to_half_bits(s);
+    check(qtl::half_bits_to_float(q81[b].s) == s, "Q8_1 exact case: s not exact in half");
+  }
+  exact_case(neon.gemv_q4_1, scalar.gemv_q4_1, q41[0], q41[1], q81[0], q81[1]);
+
+  // IQ4_NL: every level (-127..113), low and high nibbles, against -128 / +-127.
+  ggml::block_iq4_nl nl[2];
+  for (int b = 0; b < 2; ++b) {
+    nl[b].d = half_bits(b == 0 ? 2.0f : 0.125f);
+    for (int j = 0; j < 16; ++j) nl[b].qs[j] = static_cast<std::uint8_t>(b == 0 ? 17 * j : 16 * j + (15 - j));
+  }
+  exact_case(neon.gemv_iq4_nl, scalar.gemv_iq4_nl, nl[0], nl[1], q8[2], q8[0]);
+}
+
+// BitNet I2_S: ternary codes packed with bitnet::pack_i2_s (x86 layout, blocks of 128),
+// int8 activations. Integer sums are exact and the float step is shared: the neon table
+// must give the scalar table's bits, and the scalar table float(sum code * a) / a_scale *
+// w_scale from the unpacked codes. Also a row range, unaligned bytes, and the step itself.
+void i2_s_case(const kernel::kernel_table& neon, const kernel::kernel_table& scalar, const std::vector<std::int8_t>& codes,
+               const std::vector<std::int8_t>& a, std::size_t rows, std::size_t cols, const std::string& what) {
+  const std::size_t batch = a.size() / cols;
+  const float w_scale = 0.0173f;
+  const std::vector<float> a_scales = {3.5f, 127.0f / 9.25f, 0.71f};
+  std::vector<std::uint8_t> w(bitnet::i2_s::bytes(rows, cols));
+  bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), rows, cols), w_scale, w);
+
+  std::vector<float> y_neon(batch * rows), y_scalar(batch * rows);
+  kernel::gemv_i2_s(neon, w, rows, cols, a, a_scales, y_neon);
+  kernel::gemv_i2_s(scalar, w, rows, cols, a, a_scales, y_scalar);
+  for (std::size_t n = 0; n < batch; ++n) {
+    int asum = 0;
+    for (std::size_t j = 0; j < cols; ++j) asum += a[n * cols + j];
+    for (std::size_t r = 0; r < rows; ++r) {
+      int isum = 0;
+      for (std::size_t j = 0; j < cols; ++j) isum += codes[r * cols + j] * a[n * cols + j];
+      const std::size_t i = n * rows + r;
+      const std::string where = "I2_S " + what + " cols " + std::to_string(cols) + " row " + std::to_string(r) +
+                                " act " + std::to_string(n);
+      check(y_scalar[i] == static_cast<float>(isum) / a_scales[n] * w_scale,
+            where + ": scalar " + std::to_string(y_scalar[i]) + ", isum " + std::to_string(isum));
+      check(y_neon[i] == y_scalar[i], where + ": neon " + std::to_string(y_neon[i]) + ", scalar " +
+                                          std::to_string(y_scalar[i]));
+      // The scalar reference ignores asum; the neon step takes it off, so a wrong one
+      // shows through: this is the NEON step, not the reference under another name.
+      const int step = kernel::i2_s_dot<kernel::neon>::row(w.data() + bitnet::i2_s::byte_index(r, 0, cols),
+                                                           a.data() + n * cols, cols, asum + 5);
+      check(step == isum - 5, where + ": neon step " + std::to_string(step) + " with asum + 5, isum " +
+                                  std::to_string(isum));
+    }
+  }
+
+  // Rows [1, rows - 1) from bytes one past an aligned address: the rest stays untouched.
+  std::vector<std::uint8_t> shifted(w.size() + 1);
+  std::memcpy(shifted.data() + 1, w.data(), w.size());
+  std::vector<float> y_range(batch * rows, -1.0f);
+  neon.gemv_i2_s(shifted.data() + 1, w_scale, rows, cols, a.data(), a_scales.data(), batch, y_range.data(), 1,
+                 rows - 1);
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::size_t i = n * rows + r;
+      const float expected = r == 0 || r == rows - 1 ? -1.0f : y_scalar[i];
+      check(y_range[i] == expected, "I2_S " + what + " range/unaligned row " + std::to_string(r) + " act " +
+                                        std::to_string(n) + ": " + std::to_string(y_range[i]));
+    }
+}
+
+void i2_s_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scalar) {
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> ternary(-1, 1), int8(-128, 127);
+  // 1, 3 (odd) and 8 blocks a row; 1 and 3 activation rows, -128 included and a run of it.
+  for (const std::size_t cols : {128, 384, 1024})
+    for (const std::size_t batch : {1, 3}) {
+      const std::size_t rows = 6;
+      std::vector<std::int8_t> codes(rows * cols), a(batch * cols);
+      for (auto& c : codes) c = static_cast<std::int8_t>(ternary(rng));
+      for (auto& v : a) v = static_cast<std::int8_t>(int8(rng));
+      for (std::size_t j = 0; j < 40; ++j) a[j] = -128;
+      i2_s_case(neon, scalar, codes, a, rows, cols, "random");
+    }
+  // Extremes: rows of all +1, all -1, all 0 and alternating, against all -128 and all 127.
+  const std::size_t rows = 4, cols = 256;
+  std::vector<std::int8_t> codes(rows * cols), a(2 * cols);
+  for (std::size_t j = 0; j < cols; ++j) {
+    codes[j] = 1;
+    codes[cols + j] = -1;
+    codes[2 * cols + j] = 0;
+    codes[3 * cols + j] = static_cast<std::int8_t>(j % 2 ? 1 : -1);
+    a[j] = -128;
+    a[cols + j] = 127;
+  }
+  i2_s_case(neon, scalar, codes, a, rows, cols, "extreme");
 }
 
 }  // namespace
@@ -164,9 +274,10 @@ int main(int argc, char** argv) {
   random_cases<ggml::block_q8_0>(neon, scalar);
   random_cases<ggml::block_q4_0>(neon, scalar);
   random_cases<ggml::block_tq2_0>(neon, scalar);
-  random_cases<ggml::block_q4_1>(neon, scalar);    // no NEON step yet: the scalar one through the neon table
-  random_cases<ggml::block_iq4_nl>(neon, scalar);  // likewise
+  random_cases<ggml::block_q4_1>(neon, scalar);
+  random_cases<ggml::block_iq4_nl>(neon, scalar);
   exact_cases(neon, scalar);
+  i2_s_cases(neon, scalar);
 
   if (failures == 0) std::printf("all passed\n");
   else std::printf("%d failure(s)\n", failures);

@@ -3,8 +3,8 @@
 // float multiplier per token (bitnet/quantize.hpp): y = float(isum) / a_scale * w_scale,
 // isum = sum_j (code_j - 1) a_j. Not ggml blocks: one dot runs over a row's raw bytes.
 // Only the row's integer dot is per arch: the primary template below is the scalar
-// reference; x86/i2_s_dot.hpp specializes it. Integer sums are exact and the float
-// step is shared, so every arch gives the same bits.
+// reference; x86/i2_s_dot.hpp and arm/i2_s_dot.hpp specialize it. Integer sums are
+// exact and the float step is shared, so every arch gives the same bits.
 #pragma once
 
 #include <cstddef>

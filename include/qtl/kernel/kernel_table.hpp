@@ -10,6 +10,7 @@
 #include "qtl/kernel/block_dot.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
 #include "qtl/kernel/arm/block_dot.hpp"
+#include "qtl/kernel/arm/i2_s_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
 #include "qtl/layout/ggml/blocks.hpp"

@@ -2,7 +2,8 @@
 // int32 lanes (sdot where the flags enable dotprod, else widening s8 x s8 -> s16 products
 // pairwise-added into s32), then converted and added, times the block's scale, into 4
 // float lanes with one FMA: integer sums are exact, only the float accumulation order
-// differs from the scalar path.
+// differs from the scalar path. 4-bit codes (Q4_0, Q4_1, IQ4_NL) are unpacked from one
+// 16-byte load and go through the same 32-pair dot as Q8_0.
 // Compiled only where the translation unit's flags enable the arch (kernel/arch.hpp).
 #pragma once
 
@@ -31,9 +32,44 @@ inline int32x4_t dot_s8(int32x4_t acc, int8x16_t w, int8x16_t a) noexcept {
 
 inline int8x16_t load16(const std::int8_t* p) noexcept { return vld1q_s8(p); }
 
+// 32 codes (values 0..15, then 16..31) times a block's 32 int8 activations, in 4 int32 lanes.
+inline int32x4_t dot32(int8x16x2_t w, const std::int8_t* a) noexcept {
+  return dot_s8(dot_s8(vdupq_n_s32(0), w.val[0], load16(a)), w.val[1], load16(a + 16));
+}
+
 // Codes 0..m as signed values code - offset (0..m fits int8 as is).
 inline int8x16_t minus(uint8x16_t codes, std::int8_t offset) noexcept {
   return vsubq_s8(vreinterpretq_s8_u8(codes), vdupq_n_s8(offset));
+}
+
+// Codes 0..127 as the same values, signed.
+inline int8x16x2_t as_signed(uint8x16x2_t codes) noexcept {
+  return {vreinterpretq_s8_u8(codes.val[0]), vreinterpretq_s8_u8(codes.val[1])};
+}
+
+// The 4-bit blocks' 16 bytes as 32 codes 0..15 in value order (low nibbles, then high).
+inline uint8x16x2_t nibbles(const std::uint8_t* qs) noexcept {
+  const uint8x16_t raw = vld1q_u8(qs);
+  return {vandq_u8(raw, vdupq_n_u8(0x0F)), vshrq_n_u8(raw, 4)};
+}
+
+// Q4_0's codes as signed values: nibble - 8.
+inline int8x16x2_t q4_0_codes(const std::uint8_t* qs) noexcept {
+  const uint8x16x2_t n = nibbles(qs);
+  return {minus(n.val[0], 8), minus(n.val[1], 8)};
+}
+
+// IQ4_NL's codes through its 16 levels: one table lookup (tbl) per 16 nibbles.
+inline int8x16x2_t iq4_nl_codes(const std::uint8_t* qs) noexcept {
+  const int8x16_t levels = vld1q_s8(ggml::iq4_nl_levels);
+  const uint8x16x2_t n = nibbles(qs);
+  return {vqtbl1q_s8(levels, n.val[0]), vqtbl1q_s8(levels, n.val[1])};
+}
+
+// 2-bit field f (bits 2f + 1..2f) of each byte: codes 0..3. vshrq_n wants a constant shift,
+// so a variable one goes left by -2f.
+inline uint8x16_t crumbs(uint8x16_t raw, int f) noexcept {
+  return vandq_u8(vshlq_u8(raw, vdupq_n_s8(static_cast<std::int8_t>(-2 * f))), vdupq_n_u8(3));
 }
 
 // Half scales through the FP16 conversion every AArch64 CPU has: exact, like the scalar
@@ -51,6 +87,11 @@ struct float_lanes {
   static void add(acc_type& acc, int32x4_t isum, float scale) noexcept {
     acc = vfmaq_f32(acc, vcvtq_f32_s32(isum), vdupq_n_f32(scale));
   }
+  // A block's offset (Q4_1's m_w * s_a) rides in lane 0 of the addend, off the acc chain.
+  static void add(acc_type& acc, int32x4_t isum, float scale, float offset) noexcept {
+    acc = vaddq_f32(acc, vfmaq_f32(vsetq_lane_f32(offset, vdupq_n_f32(0.0f), 0), vcvtq_f32_s32(isum),
+                                   vdupq_n_f32(scale)));
+  }
   static acc_type merge(acc_type x, acc_type y) noexcept { return vaddq_f32(x, y); }
   static float finish(acc_type acc) noexcept { return vaddvq_f32(acc); }
 };
@@ -60,20 +101,30 @@ struct float_lanes {
 template <>
 struct block_dot<neon, ggml::block_q8_0, ggml::block_q8_0> : arm::float_lanes {
   static void accumulate(acc_type& acc, const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
-    int32x4_t isum = arm::dot_s8(vdupq_n_s32(0), arm::load16(w.qs), arm::load16(a.qs));
-    isum = arm::dot_s8(isum, arm::load16(w.qs + 16), arm::load16(a.qs + 16));
-    add(acc, isum, arm::half_to_float(w.d) * arm::half_to_float(a.d));
+    add(acc, arm::dot32(vld1q_s8_x2(w.qs), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d));
   }
 };
 
 template <>
 struct block_dot<neon, ggml::block_q4_0, ggml::block_q8_0> : arm::float_lanes {
-  // Values 0..15 are the low nibbles, 16..31 the high ones.
   static void accumulate(acc_type& acc, const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
-    const uint8x16_t raw = vld1q_u8(w.qs);
-    int32x4_t isum = arm::dot_s8(vdupq_n_s32(0), arm::minus(vandq_u8(raw, vdupq_n_u8(0x0F)), 8), arm::load16(a.qs));
-    isum = arm::dot_s8(isum, arm::minus(vshrq_n_u8(raw, 4), 8), arm::load16(a.qs + 16));
-    add(acc, isum, arm::half_to_float(w.d) * arm::half_to_float(a.d));
+    add(acc, arm::dot32(arm::q4_0_codes(w.qs), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d));
+  }
+};
+
+template <>
+struct block_dot<neon, ggml::block_q4_1, ggml::block_q8_1> : arm::float_lanes {
+  // Codes 0..15 dotted as they are; the min is the block's offset term.
+  static void accumulate(acc_type& acc, const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
+    add(acc, arm::dot32(arm::as_signed(arm::nibbles(w.qs)), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d),
+        arm::half_to_float(w.m) * arm::half_to_float(a.s));
+  }
+};
+
+template <>
+struct block_dot<neon, ggml::block_iq4_nl, ggml::block_q8_0> : arm::float_lanes {
+  static void accumulate(acc_type& acc, const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
+    add(acc, arm::dot32(arm::iq4_nl_codes(w.qs), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d));
   }
 };
 
@@ -82,15 +133,11 @@ struct block_dot<neon, ggml::block_tq2_0, ggml::block_q8_k> : arm::float_lanes {
   // Codes 0..2 become -1..1 before the dot (a signed dot needs no bsums correction).
   static void accumulate(acc_type& acc, const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
     int32x4_t isum = vdupq_n_s32(0);
-    const uint8x16_t three = vdupq_n_u8(3);
     for (std::size_t c = 0; c < 2; ++c)
       for (std::size_t h = 0; h < 2; ++h) {  // bytes 32c + 16h + m hold values 128c + 32n + 16h + m
         const uint8x16_t raw = vld1q_u8(w.qs + 32 * c + 16 * h);
         const std::int8_t* an = a.qs + 128 * c + 16 * h;
-        for (int n = 0; n < 4; ++n) {  // a right shift by 2n (vshrq_n wants a constant)
-          const uint8x16_t q = vandq_u8(vshlq_u8(raw, vdupq_n_s8(static_cast<std::int8_t>(-2 * n))), three);
-          isum = arm::dot_s8(isum, arm::minus(q, 1), arm::load16(an + 32 * n));
-        }
+        for (int n = 0; n < 4; ++n) isum = arm::dot_s8(isum, arm::minus(arm::crumbs(raw, n), 1), arm::load16(an + 32 * n));
       }
     add(acc, isum, a.d * arm::half_to_float(w.d));
   }
