@@ -13,6 +13,8 @@ endif()
 
 function(qtl_add_runtime_dispatch target)
   set(dir "${QTL_DISPATCH_SOURCE_DIR}")
+  # scalar.cpp first: for an inline function every arch compiles, the linker keeps the first
+  # copy, so it must be the baseline one (tests/dispatch/isolation.sh).
   target_sources(${target} PRIVATE "${dir}/scalar.cpp")
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
     target_sources(${target} PRIVATE "${dir}/avx2.cpp" "${dir}/avx512_vnni.cpp")

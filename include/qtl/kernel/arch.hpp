@@ -63,6 +63,24 @@ constexpr arch_id id_of() noexcept {
 #define QTL_KERNEL_NEON 1
 #endif
 
+// The instruction sets of this translation unit, as a namespace name. The per-arch
+// helpers (x86::, arm::) are non-template inline functions: runtime dispatch compiles
+// them in several translation units with different flags, and the linker keeps one copy
+// of an inline function for the whole program. In a namespace named after the flags,
+// each arch's copy is a different function, so an AVX2 path can never end up running a
+// copy compiled with AVX-512 encodings.
+#if defined(QTL_KERNEL_AVX512_VNNI)
+#define QTL_KERNEL_ISA isa_avx512_vnni
+#elif defined(QTL_KERNEL_AVX2)
+#define QTL_KERNEL_ISA isa_avx2
+#elif defined(QTL_KERNEL_NEON) && defined(__ARM_FEATURE_DOTPROD)
+#define QTL_KERNEL_ISA isa_neon_dotprod
+#elif defined(QTL_KERNEL_NEON)
+#define QTL_KERNEL_ISA isa_neon
+#else
+#define QTL_KERNEL_ISA isa_baseline
+#endif
+
 #if defined(QTL_KERNEL_AVX512_VNNI)
 using default_arch = avx512_vnni;
 #elif defined(QTL_KERNEL_AVX2)

@@ -18,6 +18,7 @@
 namespace qtl::kernel {
 
 namespace arm {
+inline namespace QTL_KERNEL_ISA {  // see kernel/arch.hpp
 
 // acc += w . a for 16 int8 pairs, in 4 int32 lanes. Any int8 codes, -128 included: both
 // ways keep every product and partial sum exact.
@@ -96,6 +97,7 @@ struct float_lanes {
   static float finish(acc_type acc) noexcept { return vaddvq_f32(acc); }
 };
 
+}  // namespace QTL_KERNEL_ISA
 }  // namespace arm
 
 template <>

@@ -14,6 +14,7 @@
 namespace qtl::kernel {
 
 namespace x86 {
+inline namespace QTL_KERNEL_ISA {  // see kernel/arch.hpp
 
 template <class Arch>
 concept simd_arch = std::same_as<Arch, avx2> || std::same_as<Arch, avx512_vnni>;
@@ -91,6 +92,7 @@ struct float_lanes {
   }
 };
 
+}  // namespace QTL_KERNEL_ISA
 }  // namespace x86
 
 template <x86::simd_arch Arch>

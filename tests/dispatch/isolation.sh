@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runtime dispatch compiles the same headers in one translation unit per arch, each with
+# its own flags, and the linker keeps one copy of every inline function for the program.
+# This checks that no arch's copy can stand in for another's: the avx2 and avx512_vnni
+# objects (built at -O0, so nothing is inlined away) may share only functions that the
+# scalar object also defines, whose baseline copy the link order keeps
+# (cmake/qtlDispatch.cmake adds scalar.cpp first). Arguments: C++ compiler, source root.
+set -euo pipefail
+cxx=$1
+root=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+base=(-std=c++20 -O0 -c -DQTL_RUNTIME_DISPATCH=1 -I"$root/include")
+avx2=(-mavx2 -mfma -mf16c)
+avx512=("${avx2[@]}" -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx512vnni -w)
+"$cxx" "${base[@]}" "$root/src/dispatch/scalar.cpp" -o "$work/scalar.o"
+"$cxx" "${base[@]}" "${avx2[@]}" "$root/src/dispatch/avx2.cpp" -o "$work/avx2.o"
+"$cxx" "${base[@]}" "${avx512[@]}" "$root/src/dispatch/avx512_vnni.cpp" -o "$work/avx512.o"
+
+# Code symbols (T, W) of qtl each object defines, demangled, one per line.
+code() { nm -C --defined-only "$1" | awk '$2 == "T" || $2 == "W"' | cut -d' ' -f3- | grep '^qtl::' | sort -u; }
+code "$work/scalar.o" >"$work/scalar.txt"
+code "$work/avx2.o" >"$work/avx2.txt"
+code "$work/avx512.o" >"$work/avx512.txt"
+
+shared=$(comm -12 "$work/avx2.txt" "$work/avx512.txt" | comm -23 - "$work/scalar.txt")
+if [ -n "$shared" ]; then
+  echo "inline functions compiled for both avx2 and avx512_vnni, with no baseline copy:"
+  echo "$shared"
+  exit 1
+fi
+helpers=$(grep -c 'x86::isa_avx2::' "$work/avx2.txt" || true)
+if [ "$helpers" -eq 0 ]; then
+  echo "no x86::isa_avx2:: helpers found in the avx2 object: the check sees nothing"
+  exit 1
+fi
+echo "dispatch objects isolated ($helpers x86 helpers in their own namespace per arch)"
