@@ -4,7 +4,8 @@
 // (4096x4096, 11008x4096, 4096x11008) and BitNet b1.58 2B (2560x6912), on 1 thread and
 // on all hardware threads. GB/s counts the weight bytes read, GOP/s 2*M*K per GEMV.
 // The activation quantization is done once, outside the timed loop, as an engine does it
-// once per token for all the matrices that share x.
+// once per token for all the matrices that share x. BM_gemm: the small-batch GEMM, 1..8
+// activation rows per weight pass, at 4096x4096 on 1 thread (GOP/s counts every row).
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
 #include <qtl/layout/bitnet/i2_s.hpp>
@@ -24,24 +25,25 @@ namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
 
 template <class W>
-void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols, unsigned threads) {
+void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols, unsigned threads,
+             std::size_t batch = 1) {
   using A = typename kernel::gemv_traits<W>::activation;
   std::vector<W> w(rows * cols / W::elements);
   ggml::quantize<W>(qtl_bench::weights(rows * cols), std::span<W>(w), cols);
-  std::vector<A> a(cols / A::elements);
-  ggml::quantize<A>(qtl_bench::weights(cols, 2), std::span<A>(a), cols);
-  std::vector<float> y(rows);
+  std::vector<A> a(batch * cols / A::elements);
+  ggml::quantize<A>(qtl_bench::weights(batch * cols, 2), std::span<A>(a), cols);
+  std::vector<float> y(batch * rows);
   const kernel::kernel_table k = kernel::kernels_for(arch);
   const auto fn = kernel::gemv_traits<W>::fn(k);
   const std::size_t blocks = cols / W::elements;
   for (auto _ : state) {
     kernel::parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
-      fn(w.data(), rows, blocks, a.data(), 1, y.data(), begin, end);
+      fn(w.data(), rows, blocks, a.data(), batch, y.data(), begin, end);
     });
     benchmark::DoNotOptimize(y.data());
   }
   qtl_bench::set_gb_per_s(state, static_cast<double>(w.size() * sizeof(W)));
-  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols) / 1e9,
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * rows * cols) / 1e9,
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -91,7 +93,16 @@ void register_shapes(std::string_view name, std::size_t elements, Bench bm) {
 
 template <class W>
 void register_type() {
-  register_shapes(W::name, W::elements, &BM_gemv<W>);
+  register_shapes(W::name, W::elements, [](benchmark::State& s, kernel::arch_id arch, std::size_t rows,
+                                           std::size_t cols, unsigned threads) { BM_gemv<W>(s, arch, rows, cols, threads); });
+  for (const auto arch : kernel::usable_archs())
+    for (const std::size_t batch : {1, 4, 8}) {
+      const std::string full = "BM_gemm/" + std::string(W::name) + "/" + std::string(kernel::arch_name(arch)) +
+                               "/4096x4096/batch:" + std::to_string(batch);
+      benchmark::RegisterBenchmark(full.c_str(), [=](benchmark::State& s) { BM_gemv<W>(s, arch, 4096, 4096, 1, batch); })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
 }
 
 const bool registered = [] {

@@ -1,6 +1,7 @@
 #include "qtl/kernel/gemv.hpp"
 
 #include <catch2/catch_template_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <cmath>
 #include <cstdint>
@@ -77,7 +78,8 @@ TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]"
                    ggml::block_q4_1, ggml::block_iq4_nl, ggml::block_tq2_0) {
   using W = TestType;
   using A = typename kernel::gemv_traits<W>::activation;
-  const std::size_t rows = 24, cols = 1024, batch = 3;
+  // Every batch size takes its own code path (one weight pass per activation row count).
+  const std::size_t rows = 24, cols = 1024, batch = GENERATE(1, 2, 3, 5, 8);
   const auto w = weight_blocks<W>(rows, cols, 11);
   const auto x = random_floats(batch * cols, 12);
   std::vector<A> a(batch * cols / A::elements);
@@ -113,6 +115,27 @@ TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]"
         // terms' magnitude bounds it (8 lanes, ~32 blocks, float32).
         CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
       }
+  }
+}
+
+TEST_CASE("The table's row function takes any batch, 8 activation rows per weight pass", "[kernel]") {
+  using W = ggml::block_q4_0;
+  using A = ggml::block_q8_0;
+  const std::size_t rows = 5, cols = 256, batch = 11, blocks = cols / W::elements;  // chunks of 8 and 3
+  const auto w = weight_blocks<W>(rows, cols, 21);
+  std::vector<A> a(batch * blocks);
+  ggml::quantize<A>(random_floats(batch * cols, 22), std::span<A>(a), cols);
+  for (const auto arch : kernel::usable_archs()) {
+    INFO("arch " << kernel::arch_name(arch));
+    std::vector<float> y(batch * rows, -1.0f);
+    kernel::kernels_for(arch).gemv_q4_0(w.data(), rows, blocks, a.data(), batch, y.data(), 1, rows);
+    for (std::size_t n = 0; n < batch; ++n) {
+      CHECK(y[n * rows] == -1.0f);  // row 0 is outside the range
+      for (std::size_t r = 1; r < rows; ++r) {
+        const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+        CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
+      }
+    }
   }
 }
 

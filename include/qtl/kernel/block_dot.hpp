@@ -112,6 +112,20 @@ concept mergeable = requires(typename D::acc_type x) {
   { D::merge(x, x) } -> std::same_as<typename D::acc_type>;
 };
 
+// A step that splits a weight block's decoding (unpacking, lookups, its scale) from the
+// dot with an activation block: the small-batch GEMM decodes each weight block once for
+// all its activation rows.
+template <class D, class W, class A>
+concept split_step = requires(const W& w, const A& a, typename D::acc_type& acc) {
+  D::accumulate(acc, D::decode(w), a);
+};
+
+template <class D, class W, class A>
+void accumulate_block(typename D::acc_type& acc, const W& w, const A& a) noexcept {
+  if constexpr (split_step<D, W, A>) D::accumulate(acc, D::decode(w), a);
+  else D::accumulate(acc, w, a);
+}
+
 // One row: n weight blocks against n activation blocks.
 template <class Arch, class W, class A>
 float dot_row(const W* w, const A* a, std::size_t n) noexcept {
@@ -121,24 +135,60 @@ float dot_row(const W* w, const A* a, std::size_t n) noexcept {
   if constexpr (mergeable<D>) {
     typename D::acc_type odd = D::zero();
     for (; i + 1 < n; i += 2) {
-      D::accumulate(acc, w[i], a[i]);
-      D::accumulate(odd, w[i + 1], a[i + 1]);
+      accumulate_block<D>(acc, w[i], a[i]);
+      accumulate_block<D>(odd, w[i + 1], a[i + 1]);
     }
     acc = D::merge(acc, odd);
   }
-  for (; i < n; ++i) D::accumulate(acc, w[i], a[i]);
+  for (; i < n; ++i) accumulate_block<D>(acc, w[i], a[i]);
   return D::finish(acc);
+}
+
+// One weight row against N activation rows (a + k * n, k < N), each a chain of its own
+// in block order; out[k * out_stride] = the k-th dot. Splittable steps decode once.
+template <class Arch, class W, class A, std::size_t N>
+void dot_rows(const W* w, const A* a, std::size_t n, float* out, std::size_t out_stride) noexcept {
+  using D = block_dot<Arch, W, A>;
+  typename D::acc_type acc[N];
+  for (auto& x : acc) x = D::zero();
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (split_step<D, W, A>) {
+      const auto decoded = D::decode(w[i]);
+      for (std::size_t k = 0; k < N; ++k) D::accumulate(acc[k], decoded, a[k * n + i]);
+    } else {
+      for (std::size_t k = 0; k < N; ++k) D::accumulate(acc[k], w[i], a[k * n + i]);
+    }
+  }
+  for (std::size_t k = 0; k < N; ++k) out[k * out_stride] = D::finish(acc[k]);
+}
+
+inline constexpr std::size_t max_batch_step = 8;  // activation rows one weight pass serves
+
+// Rows [begin, end) of y = W a for exactly N activation rows.
+template <class Arch, class W, class A, std::size_t N>
+void gemv_rows_n(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, float* y, std::size_t begin,
+                 std::size_t end) noexcept {
+  for (std::size_t r = begin; r < end; ++r) {
+    if constexpr (N == 1) y[r] = dot_row<Arch>(w + r * blocks_per_row, a, blocks_per_row);
+    else dot_rows<Arch, W, A, N>(w + r * blocks_per_row, a, blocks_per_row, y + r, rows);
+  }
 }
 
 // Rows [begin, end) of y = W a, W row-major with blocks_per_row blocks per row; a holds
 // `batch` activation rows of blocks_per_row blocks each, y `batch` rows of `rows` values
-// (small-batch GEMM, batch <= 8, shares the GEMV inner loop).
+// (small-batch GEMM: each weight row is read, and decoded, once per 8 activation rows).
 template <class Arch, class W, class A>
 void gemv_rows(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, std::size_t batch, float* y,
                std::size_t begin, std::size_t end) noexcept {
-  for (std::size_t r = begin; r < end; ++r)
-    for (std::size_t n = 0; n < batch; ++n)
-      y[n * rows + r] = dot_row<Arch>(w + r * blocks_per_row, a + n * blocks_per_row, blocks_per_row);
+  using fn = void (*)(const W*, std::size_t, std::size_t, const A*, float*, std::size_t, std::size_t) noexcept;
+  constexpr fn by_batch[max_batch_step] = {
+      &gemv_rows_n<Arch, W, A, 1>, &gemv_rows_n<Arch, W, A, 2>, &gemv_rows_n<Arch, W, A, 3>,
+      &gemv_rows_n<Arch, W, A, 4>, &gemv_rows_n<Arch, W, A, 5>, &gemv_rows_n<Arch, W, A, 6>,
+      &gemv_rows_n<Arch, W, A, 7>, &gemv_rows_n<Arch, W, A, 8>};
+  for (std::size_t n = 0; n < batch; n += max_batch_step) {
+    const std::size_t step = batch - n < max_batch_step ? batch - n : max_batch_step;
+    by_batch[step - 1](w, rows, blocks_per_row, a + n * blocks_per_row, y + n * rows, begin, end);
+  }
 }
 
 }  // namespace qtl::kernel

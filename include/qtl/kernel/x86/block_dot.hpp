@@ -95,36 +95,52 @@ struct float_lanes {
 }  // namespace QTL_KERNEL_ISA
 }  // namespace x86
 
-template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_q8_0, ggml::block_q8_0> : x86::float_lanes {
-  static void accumulate(acc_type& acc, const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::load32(w.qs), x86::load32(a.qs)),
-        x86::half_to_float(w.d) * x86::half_to_float(a.d));
+// The signed-code pairs share one step: decode gives the block's 32 codes (-127..127,
+// for dot_s8's sign trick) and its scale; only the decoding is per type.
+template <class Arch, class W, class A>
+struct signed_block_dot : x86::float_lanes {
+  struct decoded {
+    __m256i codes, magnitudes;
+    float d;
+  };
+  static decoded decode(const W& w) noexcept {
+    const __m256i c = codes_of(w);
+    return {c, _mm256_sign_epi8(c, c), x86::half_to_float(w.d)};
+  }
+  static void accumulate(acc_type& acc, const decoded& w, const A& a) noexcept {
+    add(acc, x86::dot_u8s8<Arch>(_mm256_setzero_si256(), w.magnitudes, _mm256_sign_epi8(x86::load32(a.qs), w.codes)),
+        w.d * x86::half_to_float(a.d));
+  }
+
+ private:
+  static __m256i codes_of(const W& w) noexcept {
+    if constexpr (std::same_as<W, ggml::block_q8_0>) return x86::load32(w.qs);
+    else if constexpr (std::same_as<W, ggml::block_q4_0>) return x86::q4_0_codes(w.qs);
+    else return x86::iq4_nl_codes(w.qs);
   }
 };
 
 template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : x86::float_lanes {
-  static void accumulate(acc_type& acc, const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::q4_0_codes(w.qs), x86::load32(a.qs)),
-        x86::half_to_float(w.d) * x86::half_to_float(a.d));
-  }
-};
-
+struct block_dot<Arch, ggml::block_q8_0, ggml::block_q8_0> : signed_block_dot<Arch, ggml::block_q8_0, ggml::block_q8_0> {};
 template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_iq4_nl, ggml::block_q8_0> : x86::float_lanes {
-  static void accumulate(acc_type& acc, const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, x86::dot_s8<Arch>(_mm256_setzero_si256(), x86::iq4_nl_codes(w.qs), x86::load32(a.qs)),
-        x86::half_to_float(w.d) * x86::half_to_float(a.d));
-  }
-};
+struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : signed_block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> {};
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_iq4_nl, ggml::block_q8_0>
+    : signed_block_dot<Arch, ggml::block_iq4_nl, ggml::block_q8_0> {};
 
 template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_q4_1, ggml::block_q8_1> : x86::float_lanes {
   // Codes 0..15 are already unsigned: no sign trick, straight into u8 x s8.
-  static void accumulate(acc_type& acc, const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
-    add(acc, x86::dot_u8s8<Arch>(_mm256_setzero_si256(), x86::nibbles(w.qs), x86::load32(a.qs)),
-        x86::half_to_float(w.d) * x86::half_to_float(a.d), x86::half_to_float(w.m) * x86::half_to_float(a.s));
+  struct decoded {
+    __m256i codes;
+    float d, m;
+  };
+  static decoded decode(const ggml::block_q4_1& w) noexcept {
+    return {x86::nibbles(w.qs), x86::half_to_float(w.d), x86::half_to_float(w.m)};
+  }
+  static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_1& a) noexcept {
+    add(acc, x86::dot_u8s8<Arch>(_mm256_setzero_si256(), w.codes, x86::load32(a.qs)), w.d * x86::half_to_float(a.d),
+        w.m * x86::half_to_float(a.s));
   }
 };
 
@@ -134,19 +150,26 @@ struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> {
   // bsums) off, and reduce to the block's exact integer sum of (q - 1) * a; the float
   // accumulation is then the scalar path's, block by block.
   using acc_type = float;
+  struct decoded {
+    __m256i q[8];  // values 32n + m, n < 8
+    float d;
+  };
   static acc_type zero() noexcept { return 0.0f; }
-  static void accumulate(acc_type& acc, const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
-    __m256i isum = _mm256_setzero_si256();
+  static decoded decode(const ggml::block_tq2_0& w) noexcept {
+    decoded out;
     const __m256i three = _mm256_set1_epi8(3);
     for (std::size_t c = 0; c < 2; ++c) {
       const __m256i raw = x86::load32(w.qs + 32 * c);
-      for (int n = 0; n < 4; ++n) {  // values 128c + 32n + m
-        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * n), three);
-        isum = x86::dot_u8s8<Arch>(isum, q, x86::load32(a.qs + 128 * c + 32 * n));
-      }
+      for (int n = 0; n < 4; ++n) out.q[4 * c + n] = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * n), three);
     }
+    out.d = x86::half_to_float(w.d);
+    return out;
+  }
+  static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_k& a) noexcept {
+    __m256i isum = _mm256_setzero_si256();
+    for (std::size_t n = 0; n < 8; ++n) isum = x86::dot_u8s8<Arch>(isum, w.q[n], x86::load32(a.qs + 32 * n));
     isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1)));
-    acc += static_cast<float>(x86::hsum(isum)) * (a.d * x86::half_to_float(w.d));
+    acc += static_cast<float>(x86::hsum(isum)) * (a.d * w.d);
   }
   static float finish(acc_type acc) noexcept { return acc; }
 };
