@@ -48,7 +48,7 @@ void BM_ggml_gemv(benchmark::State& state, ggml_type type, std::size_t rows, std
 
 // ggml's activation quantization (its CPU from_float, SIMD where it has it) of one row.
 template <class A>
-void BM_ggml_quantize(benchmark::State& state, ggml_type type, std::size_t cols) {
+void BM_ggml_from_float(benchmark::State& state, ggml_type type, std::size_t cols) {
   const auto* traits = ggml_get_type_traits_cpu(type);
   if (traits == nullptr || traits->from_float == nullptr) {
     state.SkipWithError("ggml has no from_float for this type");
@@ -86,11 +86,11 @@ const bool registered = [] {
   register_type<ggml::block_tq2_0>(GGML_TYPE_TQ2_0);
   for (const std::size_t cols : {std::size_t{4096}, std::size_t{11008}}) {
     const std::string k = "/" + std::to_string(cols);
-    benchmark::RegisterBenchmark(("BM_ggml_quantize/q8_0" + k).c_str(), [=](benchmark::State& s) {
-      BM_ggml_quantize<ggml::block_q8_0>(s, GGML_TYPE_Q8_0, cols);
+    benchmark::RegisterBenchmark(("BM_ggml_from_float/q8_0" + k).c_str(), [=](benchmark::State& s) {
+      BM_ggml_from_float<ggml::block_q8_0>(s, GGML_TYPE_Q8_0, cols);
     })->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("BM_ggml_quantize/q8_K" + k).c_str(), [=](benchmark::State& s) {
-      BM_ggml_quantize<ggml::block_q8_k>(s, GGML_TYPE_Q8_K, cols);
+    benchmark::RegisterBenchmark(("BM_ggml_from_float/q8_K" + k).c_str(), [=](benchmark::State& s) {
+      BM_ggml_from_float<ggml::block_q8_k>(s, GGML_TYPE_Q8_K, cols);
     })->Unit(benchmark::kMicrosecond);
   }
   return true;
