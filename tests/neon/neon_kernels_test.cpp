@@ -85,7 +85,7 @@ void random_cases(const kernel::kernel_table& neon, const kernel::kernel_table& 
   // 256..1024 values per row; 288 and 768 give an odd block count (the unpaired tail).
   unsigned seed = 100;
   for (const std::size_t cols : {256, 288, 768, 1024})
-    for (const std::size_t batch : {1, 3})
+    for (const std::size_t batch : {1, 3, 8})
       if (cols % W::elements == 0) random_case<W>(neon, scalar, 16, cols, batch, seed += 2);
 }
 

@@ -100,35 +100,37 @@ struct float_lanes {
 }  // namespace QTL_KERNEL_ISA
 }  // namespace arm
 
-template <>
-struct block_dot<neon, ggml::block_q8_0, ggml::block_q8_0> : arm::float_lanes {
-  static void accumulate(acc_type& acc, const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, arm::dot32(vld1q_s8_x2(w.qs), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d));
+// The 32-code pairs share one step: decode gives the block's codes as int8 (any values:
+// the signed dot needs no trick) and its scale (and Q4_1's min); only the decoding is per
+// type. The small-batch GEMM decodes each weight block once for all its activation rows.
+template <class W, class A>
+struct codes_block_dot : arm::float_lanes {
+  struct decoded {
+    int8x16x2_t codes;
+    float d, m;
+  };
+  static decoded decode(const W& w) noexcept {
+    const float d = arm::half_to_float(w.d);
+    if constexpr (std::same_as<W, ggml::block_q8_0>) return {vld1q_s8_x2(w.qs), d, 0.0f};
+    else if constexpr (std::same_as<W, ggml::block_q4_0>) return {arm::q4_0_codes(w.qs), d, 0.0f};
+    else if constexpr (std::same_as<W, ggml::block_iq4_nl>) return {arm::iq4_nl_codes(w.qs), d, 0.0f};
+    else return {arm::as_signed(arm::nibbles(w.qs)), d, arm::half_to_float(w.m)};  // Q4_1: codes 0..15
+  }
+  static void accumulate(acc_type& acc, const decoded& w, const A& a) noexcept {
+    if constexpr (offset_pair<W, A>)
+      add(acc, arm::dot32(w.codes, a.qs), w.d * arm::half_to_float(a.d), w.m * arm::half_to_float(a.s));
+    else add(acc, arm::dot32(w.codes, a.qs), w.d * arm::half_to_float(a.d));
   }
 };
 
 template <>
-struct block_dot<neon, ggml::block_q4_0, ggml::block_q8_0> : arm::float_lanes {
-  static void accumulate(acc_type& acc, const ggml::block_q4_0& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, arm::dot32(arm::q4_0_codes(w.qs), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d));
-  }
-};
-
+struct block_dot<neon, ggml::block_q8_0, ggml::block_q8_0> : codes_block_dot<ggml::block_q8_0, ggml::block_q8_0> {};
 template <>
-struct block_dot<neon, ggml::block_q4_1, ggml::block_q8_1> : arm::float_lanes {
-  // Codes 0..15 dotted as they are; the min is the block's offset term.
-  static void accumulate(acc_type& acc, const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
-    add(acc, arm::dot32(arm::as_signed(arm::nibbles(w.qs)), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d),
-        arm::half_to_float(w.m) * arm::half_to_float(a.s));
-  }
-};
-
+struct block_dot<neon, ggml::block_q4_0, ggml::block_q8_0> : codes_block_dot<ggml::block_q4_0, ggml::block_q8_0> {};
 template <>
-struct block_dot<neon, ggml::block_iq4_nl, ggml::block_q8_0> : arm::float_lanes {
-  static void accumulate(acc_type& acc, const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
-    add(acc, arm::dot32(arm::iq4_nl_codes(w.qs), a.qs), arm::half_to_float(w.d) * arm::half_to_float(a.d));
-  }
-};
+struct block_dot<neon, ggml::block_q4_1, ggml::block_q8_1> : codes_block_dot<ggml::block_q4_1, ggml::block_q8_1> {};
+template <>
+struct block_dot<neon, ggml::block_iq4_nl, ggml::block_q8_0> : codes_block_dot<ggml::block_iq4_nl, ggml::block_q8_0> {};
 
 template <>
 struct block_dot<neon, ggml::block_tq2_0, ggml::block_q8_k> : arm::float_lanes {
