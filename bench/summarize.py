@@ -27,6 +27,22 @@ def main(path: str) -> None:
         ratio = f"{gbps / baseline:9.3f}" if baseline else f"{'-':>9}"
         print(f"{name:<48} {b['real_time']:9.2f} {gbps:8.2f} {ratio}")
     compare_with_ggml(rows)
+    compare_tl_with_i2_s(rows)
+
+
+def compare_tl_with_i2_s(rows) -> None:
+    """The lookup-table GEMV (gemv_tl_bench.cpp) against the I2_S kernel of the same arch,
+    shape and threads in the same run."""
+    pairs = [(n, b, rows.get(n.replace("BM_gemv_ternary/tl/", "BM_gemv_ternary/i2_s/", 1)))
+             for n, b in rows.items() if n.startswith("BM_gemv_ternary/tl/")]
+    pairs = [(n, b, i) for n, b, i in pairs if i and i.get("GB/s")]
+    if not pairs:
+        return
+    print(f"\n{'TL vs I2_S (same codes, same arch)':<48} {'TL GB/s':>8} {'I2_S GB/s':>10} {'TL GOP/s':>9} {'x I2_S':>7}")
+    for name, tl, i2_s in pairs:
+        key = name[len("BM_gemv_ternary/tl/"):].replace("/real_time", "")
+        print(f"{key:<48} {tl['GB/s']:8.2f} {i2_s['GB/s']:10.2f} {tl.get('GOP/s', 0.0):9.1f}"
+              f" {tl['GB/s'] / i2_s['GB/s']:7.2f}")
 
 
 def compare_with_ggml(rows) -> None:

@@ -5,6 +5,7 @@
 // tests/CMakeLists.txt globs every *_test.cpp into the host's Catch2 suite: there this
 // file is empty; only tests/neon/CMakeLists.txt defines QTL_NEON_TEST_PROGRAM.
 #if defined(QTL_NEON_TEST_PROGRAM)
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "kernel/gemv_reference.hpp"
 #include "qtl/kernel/gemv.hpp"
 #include "qtl/kernel/gemv_i2_s.hpp"
+#include "qtl/kernel/gemv_tl.hpp"
 
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
@@ -42,6 +44,7 @@ static_assert(has_neon_step<ggml::block_q4_0, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_q4_1, ggml::block_q8_1>);
 static_assert(has_neon_step<ggml::block_iq4_nl, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_tq2_0, ggml::block_q8_k>);
+static_assert(std::is_base_of_v<kernel::tl_simd_tile<kernel::arm::tl_step>, kernel::tl_dot<kernel::neon>>);
 
 int failures = 0;
 
@@ -253,6 +256,37 @@ void i2_s_cases(const kernel::kernel_table& neon, const kernel::kernel_table& sc
   i2_s_case(neon, scalar, codes, a, rows, cols, "extreme");
 }
 
+// TL weights by table lookup: random codes with -128 activations, and rows of +-256 per
+// group past the int16 widening point; neon and scalar equal the sums over the codes.
+void tl_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scalar) {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> ternary(-1, 1), int8(-128, 127);
+  for (const auto [rows, cols, batch] : {std::array<std::size_t, 3>{67, 4, 1}, {70, 384, 3}, {65, 600, 2}}) {
+    std::vector<std::int8_t> codes(rows * cols), a(batch * cols);
+    for (auto& c : codes) c = static_cast<std::int8_t>(ternary(rng));
+    for (auto& v : a) v = static_cast<std::int8_t>(int8(rng));
+    if (cols == 600)  // every group of row 0 sums to +256 for token 0
+      for (std::size_t j = 0; j < cols; ++j) codes[j] = -1, a[j] = -128;
+    const std::vector<float> a_scales = {1.5f, 0.37f, 9.0f};
+    std::vector<std::uint8_t> w(qtl::bitnet::tl::bytes(rows, cols));
+    qtl::bitnet::pack_tl(qtl::matrix_view<const std::int8_t>(codes.data(), rows, cols), 0.02f, w);
+    std::vector<float> y_neon(batch * rows), y_scalar(batch * rows);
+    kernel::gemv_tl(neon, w, rows, cols, a, a_scales, y_neon);
+    kernel::gemv_tl(scalar, w, rows, cols, a, a_scales, y_scalar);
+    for (std::size_t n = 0; n < batch; ++n)
+      for (std::size_t r = 0; r < rows; ++r) {
+        int isum = 0;
+        for (std::size_t j = 0; j < cols; ++j) isum += codes[r * cols + j] * a[n * cols + j];
+        const float exact = static_cast<float>(isum) / a_scales[n] * 0.02f;
+        const std::size_t i = n * rows + r;
+        check(y_neon[i] == exact && y_scalar[i] == exact,
+              "tl " + std::to_string(rows) + "x" + std::to_string(cols) + " row " + std::to_string(r) + ": neon " +
+                  std::to_string(y_neon[i]) + ", scalar " + std::to_string(y_scalar[i]) + ", exact " +
+                  std::to_string(exact));
+      }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -278,6 +312,7 @@ int main(int argc, char** argv) {
   random_cases<ggml::block_iq4_nl>(neon, scalar);
   exact_cases(neon, scalar);
   i2_s_cases(neon, scalar);
+  tl_cases(neon, scalar);
 
   if (failures == 0) std::printf("all passed\n");
   else std::printf("%d failure(s)\n", failures);

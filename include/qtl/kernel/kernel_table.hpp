@@ -9,10 +9,13 @@
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/block_dot.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
+#include "qtl/kernel/tl_dot.hpp"
 #include "qtl/kernel/arm/block_dot.hpp"
 #include "qtl/kernel/arm/i2_s_dot.hpp"
+#include "qtl/kernel/arm/tl_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
+#include "qtl/kernel/x86/tl_dot.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
 
 namespace qtl::kernel {
@@ -27,6 +30,12 @@ using i2_s_gemv_fn = void (*)(const std::uint8_t* w, float w_scale, std::size_t 
                               const std::int8_t* a, const float* a_scales, std::size_t batch, float* y,
                               std::size_t begin, std::size_t end) noexcept;
 
+// Rows [begin, end) of y = W a for TL weights and the activations' tables (see
+// tl_gemv_rows in tl_dot.hpp).
+using tl_gemv_fn = void (*)(const std::uint8_t* w, float w_scale, std::size_t rows, std::size_t cols,
+                            const std::uint8_t* lut, const float* a_scales, std::size_t batch, float* y,
+                            std::size_t begin, std::size_t end) noexcept;
+
 struct kernel_table {
   arch_id arch = arch_id::scalar;
   gemv_fn<ggml::block_q8_0, ggml::block_q8_0> gemv_q8_0 = nullptr;   // W8A8
@@ -35,6 +44,7 @@ struct kernel_table {
   gemv_fn<ggml::block_iq4_nl, ggml::block_q8_0> gemv_iq4_nl = nullptr;  // non-linear W4A8
   gemv_fn<ggml::block_tq2_0, ggml::block_q8_k> gemv_tq2_0 = nullptr;  // ternary W2A8
   i2_s_gemv_fn gemv_i2_s = nullptr;                                   // BitNet I2_S x int8
+  tl_gemv_fn gemv_tl = nullptr;                                       // BitNet TL x int8 tables
 };
 
 // Not inline: the runtime-dispatch sources (src/dispatch/) instantiate it once per arch
@@ -49,6 +59,7 @@ kernel_table make_table() {
   t.gemv_iq4_nl = &gemv_rows<Arch, ggml::block_iq4_nl, ggml::block_q8_0>;
   t.gemv_tq2_0 = &gemv_rows<Arch, ggml::block_tq2_0, ggml::block_q8_k>;
   t.gemv_i2_s = &i2_s_gemv_rows<Arch>;
+  t.gemv_tl = &tl_gemv_rows<Arch>;
   return t;
 }
 

@@ -7,7 +7,6 @@
 #include <span>
 #include <string>
 
-#include "qtl/core/bit_cast.hpp"
 #include "qtl/core/config.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
@@ -66,19 +65,13 @@ static_assert(i2_s::byte_of(33) == 1 && i2_s::shift_of(33) == 4 && i2_s::byte_of
 template <class Layout = i2_s>
 void pack_i2_s(matrix_view<const std::int8_t> codes, float scale, std::span<std::uint8_t> out) {
   detail::pack_ternary<Layout>(codes, out, "pack_i2_s");
-  const auto bits = bit_cast<std::uint32_t>(scale);
-  const std::size_t tail = Layout::code_bytes(codes.rows(), codes.cols());
-  for (std::size_t k = 0; k < 4; ++k) out[tail + k] = static_cast<std::uint8_t>(bits >> (8 * k));
+  detail::write_scale<Layout>(scale, codes.rows(), codes.cols(), out);
 }
 
 // The scale in the tail of a rows x cols I2_S tensor. Throws on a short buffer.
 template <class Layout = i2_s>
 float i2_s_scale(std::span<const std::uint8_t> in, std::size_t rows, std::size_t cols) {
-  check_room(in.size(), Layout::bytes(rows, cols), "i2_s_scale");
-  const std::size_t tail = Layout::code_bytes(rows, cols);
-  std::uint32_t bits = 0;
-  for (std::size_t k = 0; k < 4; ++k) bits |= static_cast<std::uint32_t>(in[tail + k]) << (8 * k);
-  return bit_cast<float>(bits);
+  return detail::read_scale<Layout>(in, rows, cols, "i2_s_scale");
 }
 
 // Unpacks an I2_S tensor of codes' shape into codes; returns its scale. Throws, writing

@@ -1,5 +1,5 @@
-// The walk shared by BitNet's 2-bit weight layouts (i2_s.hpp, gpu_w2.hpp): check, then
-// place each ternary code of an M x K matrix at the byte and shift its Layout names.
+// The walk shared by BitNet's 2-bit weight layouts (i2_s.hpp, gpu_w2.hpp, tl.hpp): check,
+// then place each ternary code of an M x K matrix at the byte and shift its Layout names.
 // A Layout provides check_shape(rows, cols, what), bytes(rows, cols), code_bytes(rows,
 // cols), byte_index(r, c, cols), shift_of(c), encode(-1..1), decode(code) and the one
 // 2-bit code it never writes (invalid_code).
@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 
+#include "qtl/core/bit_cast.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
 
@@ -50,6 +51,25 @@ void unpack_ternary(std::span<const std::uint8_t> in, matrix_view<std::int8_t> c
       const unsigned byte = in[Layout::byte_index(r, c, cols)];
       codes(r, c) = static_cast<std::int8_t>(Layout::decode(static_cast<std::uint8_t>((byte >> Layout::shift_of(c)) & 3u)));
     }
+}
+
+// The float32 scale (little-endian) in the first 4 bytes of the tail that follows the
+// Layout's code bytes (I2_S's tail, which tl.hpp copies).
+template <class Layout>
+void write_scale(float scale, std::size_t rows, std::size_t cols, std::span<std::uint8_t> out) {
+  const auto bits = bit_cast<std::uint32_t>(scale);
+  const std::size_t tail = Layout::code_bytes(rows, cols);
+  for (std::size_t k = 0; k < 4; ++k) out[tail + k] = static_cast<std::uint8_t>(bits >> (8 * k));
+}
+
+// Throws on a buffer shorter than Layout::bytes(rows, cols).
+template <class Layout>
+float read_scale(std::span<const std::uint8_t> in, std::size_t rows, std::size_t cols, const char* what) {
+  check_room(in.size(), Layout::bytes(rows, cols), what);
+  const std::size_t tail = Layout::code_bytes(rows, cols);
+  std::uint32_t bits = 0;
+  for (std::size_t k = 0; k < 4; ++k) bits |= static_cast<std::uint32_t>(in[tail + k]) << (8 * k);
+  return bit_cast<float>(bits);
 }
 
 }  // namespace qtl::bitnet::detail
