@@ -28,6 +28,7 @@ def main(path: str) -> None:
         print(f"{name:<48} {b['real_time']:9.2f} {gbps:8.2f} {ratio}")
     compare_with_ggml(rows)
     compare_tl_with_i2_s(rows)
+    compare_dequantize(rows, baseline)
 
 
 def compare_tl_with_i2_s(rows) -> None:
@@ -43,6 +44,21 @@ def compare_tl_with_i2_s(rows) -> None:
         key = name[len("BM_gemv_ternary/tl/"):].replace("/real_time", "")
         print(f"{key:<48} {tl['GB/s']:8.2f} {i2_s['GB/s']:10.2f} {tl.get('GOP/s', 0.0):9.1f}"
               f" {tl['GB/s'] / i2_s['GB/s']:7.2f}")
+
+
+def compare_dequantize(rows, stream) -> None:
+    """Each dequantize kernel against the scalar table's (the reference path) and the
+    stream read of the same run."""
+    cases = {n: b for n, b in rows.items() if n.startswith("BM_dequantize_kernel/")}
+    if not cases:
+        return
+    print(f"\n{'dequantize (GB/s of float output)':<44} {'GB/s':>8} {'x scalar':>9} {'x stream':>9}")
+    for name, b in cases.items():
+        kind, arch, shape = name.split("/")[1:4]
+        scalar = rows.get(name.replace(f"/{arch}/", "/scalar/", 1), {}).get("GB/s")
+        x_scalar = f"{b['GB/s'] / scalar:9.2f}" if scalar else f"{'-':>9}"
+        x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"
+        print(f"{kind + ' ' + shape + ' ' + arch:<44} {b['GB/s']:8.2f} {x_scalar} {x_stream}")
 
 
 def compare_with_ggml(rows) -> None:

@@ -8,12 +8,15 @@
 
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/block_dot.hpp"
+#include "qtl/kernel/dequantize_step.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
 #include "qtl/kernel/tl_dot.hpp"
 #include "qtl/kernel/arm/block_dot.hpp"
 #include "qtl/kernel/arm/i2_s_dot.hpp"
 #include "qtl/kernel/arm/tl_dot.hpp"
+#include "qtl/kernel/arm/dequantize.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
+#include "qtl/kernel/x86/dequantize.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
 #include "qtl/kernel/x86/tl_dot.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
@@ -35,6 +38,19 @@ using i2_s_gemv_fn = void (*)(const std::uint8_t* w, float w_scale, std::size_t 
 using tl_gemv_fn = void (*)(const std::uint8_t* w, float w_scale, std::size_t rows, std::size_t cols,
                             const std::uint8_t* lut, const float* a_scales, std::size_t batch, float* y,
                             std::size_t begin, std::size_t end) noexcept;
+// blocks ggml blocks into blocks * B::elements floats (see dequantize_blocks).
+template <class B>
+using dequantize_fn = void (*)(const B* in, std::size_t blocks, float* out) noexcept;
+
+// blocks I2_S blocks of 128 codes times the tensor's scale (see dequantize_i2_s_blocks).
+using i2_s_dequantize_fn = void (*)(const std::uint8_t* codes, std::size_t blocks, float scale, float* out) noexcept;
+
+// n bitsandbytes 4-bit values, packed two a byte, absmax per blocksize (see dequantize_4bit_values).
+using dequantize_4bit_fn = void (*)(const std::uint8_t* packed, const float* absmax, std::size_t blocksize,
+                                    std::size_t n, float* out) noexcept;
+
+// n one-byte minifloat codes (see minifloat_decode_values).
+using decode_fn = void (*)(const std::uint8_t* codes, std::size_t n, float* out) noexcept;
 
 struct kernel_table {
   arch_id arch = arch_id::scalar;
@@ -45,6 +61,16 @@ struct kernel_table {
   gemv_fn<ggml::block_tq2_0, ggml::block_q8_k> gemv_tq2_0 = nullptr;  // ternary W2A8
   i2_s_gemv_fn gemv_i2_s = nullptr;                                   // BitNet I2_S x int8
   tl_gemv_fn gemv_tl = nullptr;                                       // BitNet TL x int8 tables
+  dequantize_fn<ggml::block_q8_0> dequantize_q8_0 = nullptr;    // quantized -> float32, bit-exact
+  dequantize_fn<ggml::block_q4_0> dequantize_q4_0 = nullptr;    // with the scalar reference
+  dequantize_fn<ggml::block_q4_1> dequantize_q4_1 = nullptr;
+  dequantize_fn<ggml::block_iq4_nl> dequantize_iq4_nl = nullptr;
+  dequantize_fn<ggml::block_tq2_0> dequantize_tq2_0 = nullptr;
+  i2_s_dequantize_fn dequantize_i2_s = nullptr;
+  dequantize_4bit_fn dequantize_nf4 = nullptr;
+  dequantize_4bit_fn dequantize_fp4 = nullptr;   // bitsandbytes' FP4
+  decode_fn dequantize_fp8_e4m3 = nullptr;
+  decode_fn dequantize_fp8_e5m2 = nullptr;
 };
 
 // Not inline: the runtime-dispatch sources (src/dispatch/) instantiate it once per arch
@@ -60,6 +86,16 @@ kernel_table make_table() {
   t.gemv_tq2_0 = &gemv_rows<Arch, ggml::block_tq2_0, ggml::block_q8_k>;
   t.gemv_i2_s = &i2_s_gemv_rows<Arch>;
   t.gemv_tl = &tl_gemv_rows<Arch>;
+  t.dequantize_q8_0 = &dequantize_blocks<Arch, ggml::block_q8_0>;
+  t.dequantize_q4_0 = &dequantize_blocks<Arch, ggml::block_q4_0>;
+  t.dequantize_q4_1 = &dequantize_blocks<Arch, ggml::block_q4_1>;
+  t.dequantize_iq4_nl = &dequantize_blocks<Arch, ggml::block_iq4_nl>;
+  t.dequantize_tq2_0 = &dequantize_blocks<Arch, ggml::block_tq2_0>;
+  t.dequantize_i2_s = &dequantize_i2_s_blocks<Arch>;
+  t.dequantize_nf4 = &dequantize_4bit_values<Arch, nf4>;
+  t.dequantize_fp4 = &dequantize_4bit_values<Arch, bnb_fp4>;
+  t.dequantize_fp8_e4m3 = &minifloat_decode_values<Arch, fp8_e4m3>;
+  t.dequantize_fp8_e5m2 = &minifloat_decode_values<Arch, fp8_e5m2>;
   return t;
 }
 
