@@ -26,6 +26,7 @@ def main(path: str) -> None:
         gbps = b.get("GB/s", 0.0)
         ratio = f"{gbps / baseline:9.3f}" if baseline else f"{'-':>9}"
         print(f"{name:<48} {b['real_time']:9.2f} {gbps:8.2f} {ratio}")
+    compare_with_scalar(rows)
     compare_with_ggml(rows)
     compare_tl_with_i2_s(rows)
     compare_dequantize(rows, baseline)
@@ -59,6 +60,21 @@ def compare_dequantize(rows, stream) -> None:
         x_scalar = f"{b['GB/s'] / scalar:9.2f}" if scalar else f"{'-':>9}"
         x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"
         print(f"{kind + ' ' + shape + ' ' + arch:<44} {b['GB/s']:8.2f} {x_scalar} {x_stream}")
+
+
+def compare_with_scalar(rows) -> None:
+    """Kernel cases named BM_<kind>/<type>/<arch>/<shape> next to the scalar table's case
+    of the same type and shape (BM_quantize_kernel)."""
+    cases = [n for n in rows if n.startswith("BM_quantize_kernel/")]
+    if not cases:
+        return
+    print(f"\n{'quantize kernels vs the scalar table':<48} {'GB/s':>8} {'x scalar':>9}")
+    for name in cases:
+        parts = name.split("/")
+        scalar = rows.get("/".join(parts[:2] + ["scalar"] + parts[3:]), {}).get("GB/s")
+        gbps = rows[name].get("GB/s", 0.0)
+        ratio = f"{gbps / scalar:9.2f}" if scalar else f"{'-':>9}"
+        print(f"{name:<48} {gbps:8.2f} {ratio}")
 
 
 def compare_with_ggml(rows) -> None:

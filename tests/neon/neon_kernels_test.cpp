@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
@@ -19,9 +20,11 @@
 #include "qtl/core/half.hpp"
 #include "qtl/kernel/dispatch.hpp"
 #include "kernel/gemv_reference.hpp"
+#include "kernel/quantize_cases.hpp"
 #include "qtl/kernel/gemv.hpp"
 #include "qtl/kernel/gemv_i2_s.hpp"
 #include "qtl/kernel/gemv_tl.hpp"
+#include "qtl/kernel/quantize.hpp"
 
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
@@ -287,6 +290,54 @@ void tl_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scal
   }
 }
 
+// The neon table's quantizers (activations and weights) against the scalar quantizers, byte for byte:
+// random rows, every edge case of the scalar code, scales from 1e-40 to 1e38.
+template <class B>
+void quantize_case(const kernel::kernel_table& neon, const std::vector<float>& x, const std::string& what) {
+  std::vector<B> want(x.size() / B::elements), got(want.size());
+  ggml::quantize<B>(x, std::span<B>(want));
+  kernel::quantize<B>(neon, x, std::span<B>(got));
+  check(std::memcmp(want.data(), got.data(), want.size() * sizeof(B)) == 0, std::string(B::name) + " " + what);
+}
+
+template <class B>
+void quantize_cases(const kernel::kernel_table& neon) {
+  quantize_case<B>(neon, random_floats(1024, 41), "random");
+  quantize_case<B>(neon, qtl::test::edge_blocks<B>(), "edge cases");
+  quantize_case<B>(neon, qtl::test::scaled_blocks<B>(random_floats(B::elements * 64, 43), 44), "scales");
+}
+
+void token_cases(const kernel::kernel_table& neon) {
+  for (const std::size_t cols : {1, 5, 31, 32, 33, 100, 259}) {
+    const auto x = random_floats(2 * cols, static_cast<unsigned>(cols));
+    const auto view = qtl::matrix_view<const float>(x.data(), 2, cols);
+    std::vector<std::int8_t> want(2 * cols), got(2 * cols);
+    std::vector<float> ws(2), gs(2);
+    bitnet::quantize_activations(view, qtl::matrix_view<std::int8_t>(want.data(), 2, cols), ws);
+    kernel::quantize_activations(neon, view, qtl::matrix_view<std::int8_t>(got.data(), 2, cols), gs);
+    check(want == got && std::memcmp(ws.data(), gs.data(), 2 * sizeof(float)) == 0,
+          "i8 per token, cols " + std::to_string(cols));
+  }
+}
+
+// FP8 codes of values around every code, beyond the range, NaN and Inf.
+template <class F>
+void fp8_cases(const kernel::kernel_table& neon) {
+  std::vector<float> x = random_floats(500, 47);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] *= std::pow(2.0f, static_cast<float>(i % 40) - 20.0f);
+  for (int c = 0; c < 255; ++c) {
+    const float v = F::decode(c), next = F::decode(c + 1);
+    if (std::isfinite(v) && std::isfinite(next)) x.push_back(v + (next - v) / 2), x.push_back(-v);
+  }
+  for (int i = 0; i < 8; ++i) x.push_back(i % 2 ? std::numeric_limits<float>::infinity() : std::nanf(""));
+  for (const auto overflow : {qtl::minifloat_overflow::saturate, qtl::minifloat_overflow::non_saturating}) {
+    std::vector<std::uint8_t> want(x.size()), got(x.size());
+    qtl::minifloat_encode<F>(x, want, overflow, qtl::nonfinite_policy::propagate);
+    kernel::minifloat_encode<F>(neon, x, got, overflow, qtl::nonfinite_policy::propagate);
+    check(want == got, "fp8 codes, " + std::to_string(F::exponent_bits) + " exponent bits");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,6 +364,15 @@ int main(int argc, char** argv) {
   exact_cases(neon, scalar);
   i2_s_cases(neon, scalar);
   tl_cases(neon, scalar);
+  quantize_cases<ggml::block_q8_0>(neon);
+  quantize_cases<ggml::block_q8_1>(neon);
+  quantize_cases<ggml::block_q8_k>(neon);
+  quantize_cases<ggml::block_q4_0>(neon);
+  quantize_cases<ggml::block_q4_1>(neon);
+  quantize_cases<ggml::block_tq2_0>(neon);
+  token_cases(neon);
+  fp8_cases<qtl::fp8_e4m3>(neon);
+  fp8_cases<qtl::fp8_e5m2>(neon);
 
   if (failures == 0) std::printf("all passed\n");
   else std::printf("%d failure(s)\n", failures);

@@ -1,7 +1,8 @@
 // y = W x for a ggml-block weight matrix and float activations: the activations are
 // quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0/IQ4_NL, Q8_1 for
-// Q4_1, Q8_K for TQ2_0, ggml's reference numerics), then the rows are spread over
-// threads (or any executor: kernel/executor.hpp). batch activation rows (small-batch GEMM, batch <= 8) share each weight row's pass.
+// Q4_1, Q8_K for TQ2_0, ggml's reference numerics) by the table's arch (kernel/quantize.hpp),
+// then the rows are spread over threads (or any executor: kernel/executor.hpp). batch
+// activation rows (small-batch GEMM, batch <= 8) share each weight row's pass.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include "qtl/core/error.hpp"
 #include "qtl/kernel/kernel_table.hpp"
 #include "qtl/kernel/executor.hpp"
+#include "qtl/kernel/quantize.hpp"
 #include "qtl/layout/ggml.hpp"
 
 namespace qtl::kernel {
@@ -68,7 +70,7 @@ void gemv(const kernel_table& k, std::span<const W> w, std::size_t rows, std::si
     throw error(errc::shape_mismatch, "gemv: output of " + std::to_string(y.size()) + " values, need " +
                                           std::to_string(batch * rows));
   std::vector<A> a(batch * cols / A::elements);
-  ggml::quantize<A>(x, std::span<A>(a), cols);
+  quantize<A>(k, x, std::span<A>(a), cols);
   const auto fn = gemv_traits<W>::fn(k);
   run(rows, [&](std::size_t begin, std::size_t end) {
     fn(w.data(), rows, blocks_per_row, a.data(), batch, y.data(), begin, end);

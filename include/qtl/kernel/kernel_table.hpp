@@ -8,14 +8,18 @@
 
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/block_dot.hpp"
+#include "qtl/kernel/block_quantize.hpp"
 #include "qtl/kernel/dequantize_step.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
+#include "qtl/kernel/simd_block_quantize.hpp"
 #include "qtl/kernel/tl_dot.hpp"
 #include "qtl/kernel/arm/block_dot.hpp"
+#include "qtl/kernel/arm/block_quantize.hpp"
+#include "qtl/kernel/arm/dequantize.hpp"
 #include "qtl/kernel/arm/i2_s_dot.hpp"
 #include "qtl/kernel/arm/tl_dot.hpp"
-#include "qtl/kernel/arm/dequantize.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
+#include "qtl/kernel/x86/block_quantize.hpp"
 #include "qtl/kernel/x86/dequantize.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
 #include "qtl/kernel/x86/tl_dot.hpp"
@@ -51,6 +55,16 @@ using dequantize_4bit_fn = void (*)(const std::uint8_t* packed, const float* abs
 
 // n one-byte minifloat codes (see minifloat_decode_values).
 using decode_fn = void (*)(const std::uint8_t* codes, std::size_t n, float* out) noexcept;
+// Blocks [0, n) of float values (finite) into ggml blocks (see quantize_blocks in block_quantize.hpp).
+template <class B>
+using quantize_fn = void (*)(const float* x, B* out, std::size_t n) noexcept;
+
+// BitNet per-token int8 activations (see quantize_tokens in block_quantize.hpp).
+using quantize_tokens_fn = void (*)(const float* x, std::size_t rows, std::size_t cols, std::size_t row_stride,
+                                    std::int8_t* codes, std::size_t codes_stride, float* scales) noexcept;
+
+// Minifloat element codes of x[0, n) (see encode_minifloat in block_quantize.hpp).
+using encode_fn = void (*)(const float* x, std::uint8_t* codes, std::size_t n, bool saturate) noexcept;
 
 struct kernel_table {
   arch_id arch = arch_id::scalar;
@@ -71,6 +85,16 @@ struct kernel_table {
   dequantize_4bit_fn dequantize_fp4 = nullptr;   // bitsandbytes' FP4
   decode_fn dequantize_fp8_e4m3 = nullptr;
   decode_fn dequantize_fp8_e5m2 = nullptr;
+  quantize_fn<ggml::block_q8_0> quantize_q8_0 = nullptr;              // activations of Q8_0, Q4_0, IQ4_NL
+  quantize_fn<ggml::block_q8_1> quantize_q8_1 = nullptr;              // activations of Q4_1
+  quantize_fn<ggml::block_q8_k> quantize_q8_k = nullptr;              // activations of TQ2_0
+  quantize_tokens_fn quantize_i8_per_token = nullptr;                 // BitNet activations
+  quantize_fn<ggml::block_q4_0> quantize_q4_0 = nullptr;              // weights
+  quantize_fn<ggml::block_q4_1> quantize_q4_1 = nullptr;
+  quantize_fn<ggml::block_tq2_0> quantize_tq2_0 = nullptr;
+  encode_fn encode_fp8_e4m3 = nullptr;                                // FP8 element codes
+  encode_fn encode_fp8_e5m2 = nullptr;
+  bool (*all_finite)(const float* x, std::size_t n) noexcept = nullptr;  // the checks' pre-pass
 };
 
 // Not inline: the runtime-dispatch sources (src/dispatch/) instantiate it once per arch
@@ -96,6 +120,16 @@ kernel_table make_table() {
   t.dequantize_fp4 = &dequantize_4bit_values<Arch, bnb_fp4>;
   t.dequantize_fp8_e4m3 = &minifloat_decode_values<Arch, fp8_e4m3>;
   t.dequantize_fp8_e5m2 = &minifloat_decode_values<Arch, fp8_e5m2>;
+  t.quantize_q8_0 = &quantize_blocks<Arch, ggml::block_q8_0>;
+  t.quantize_q8_1 = &quantize_blocks<Arch, ggml::block_q8_1>;
+  t.quantize_q8_k = &quantize_blocks<Arch, ggml::block_q8_k>;
+  t.quantize_i8_per_token = &quantize_tokens<Arch>;
+  t.quantize_q4_0 = &quantize_blocks<Arch, ggml::block_q4_0>;
+  t.quantize_q4_1 = &quantize_blocks<Arch, ggml::block_q4_1>;
+  t.quantize_tq2_0 = &quantize_blocks<Arch, ggml::block_tq2_0>;
+  t.encode_fp8_e4m3 = &encode_minifloat<Arch, fp8_e4m3>;
+  t.encode_fp8_e5m2 = &encode_minifloat<Arch, fp8_e5m2>;
+  t.all_finite = &all_finite<Arch>;
   return t;
 }
 

@@ -1,0 +1,354 @@
+// The SIMD steps of kernel/block_quantize.hpp (activations: Q8_0, Q8_1, Q8_K, BitNet int8;
+// weights: Q4_0, Q4_1, TQ2_0; FP8 element codes), written once with xsimd batches for
+// every SIMD arch (AVX2, AVX-512, NEON); the arch headers (x86/, arm/block_quantize.hpp)
+// give only what xsimd lacks: quantize_ops<Arch> (32 int32 codes narrowed to int8 with
+// saturation, a float to its half bits, ties-to-even rounding).
+// Byte for byte the scalar reference: max and |x| are order independent, and every code is
+// the same IEEE product rounded the same way. Blocks the fast path would treat differently
+// (all zeros, or a zero minimum: the scalar keeps the sign of a zero; a multiplier that
+// overflows to Inf, where 0 * Inf is NaN) take the scalar step.
+// Why the scalar code's clamps are not needed: with a finite multiplier m from the block's
+// own largest magnitude a, |x * m| <= a * m < 127.0001, so no code leaves -127..127 (Q8_0,
+// Q8_K) and saturation is BitNet's clamp to -128..127.
+// Like the scalar code, the steps sit in a strict-FP region: a product that fed an
+// addition as one fused operation would round once instead of twice.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#include "qtl/core/config.hpp"
+#include "qtl/kernel/arch.hpp"
+#include "qtl/kernel/block_quantize.hpp"
+
+namespace qtl::kernel {
+
+// Per-arch operations xsimd has no portable form of (defined in x86/, arm/block_quantize.hpp):
+//   static void store32(const xsimd::batch<std::int32_t, Arch>* q, std::int8_t* out); // saturating
+//   static std::uint16_t to_half(float f);                                           // nearest even
+//   static xsimd::batch<float, Arch> round_even(xsimd::batch<float, Arch> v);        // any FP mode
+template <class Arch>
+struct quantize_ops;
+
+template <class Arch>
+concept simd_quantize_arch = !std::same_as<Arch, scalar>;
+
+QTL_STRICT_FP_BEGIN
+
+namespace simd {
+
+template <class Arch>
+using floats = xsimd::batch<float, Arch>;
+template <class Arch>
+using ints = xsimd::batch<std::int32_t, Arch>;
+// Batches per 32 values (the unit of quantize_ops::store32).
+template <class Arch>
+inline constexpr std::size_t per32 = 32 / floats<Arch>::size;
+
+// Round half away from zero (std::round) of the magnitude a = |v| to int32, with the sign
+// of `sign`: trunc(a + 0.49999997f). Exact for every float (a + 0.5 - 2^-25 reaches the
+// next integer exactly when the fraction is >= 0.5), unlike floor(a + 0.5), which sends
+// 0.49999997f to 1.
+template <class Arch>
+ints<Arch> round_away(floats<Arch> a, floats<Arch> sign) noexcept {
+  const floats<Arch> sign_bit = sign & floats<Arch>(-0.0f);  // a + 0.49999997f > 0: or-ing the sign is copysign
+  return xsimd::batch_cast<std::int32_t>((a + floats<Arch>(0x1.fffffep-2f)) | sign_bit);
+}
+
+template <class Arch>
+ints<Arch> round_even(floats<Arch> v) noexcept {
+  return xsimd::batch_cast<std::int32_t>(quantize_ops<Arch>::round_even(v));
+}
+
+// The largest |x| of x[0, n), n a multiple of the batch size.
+template <class Arch>
+float absmax(const float* x, std::size_t n) noexcept {
+  floats<Arch> m(0.0f);
+  for (std::size_t i = 0; i < n; i += floats<Arch>::size) m = xsimd::max(m, xsimd::abs(floats<Arch>::load_unaligned(x + i)));
+  return xsimd::reduce_max(m);
+}
+
+// Q8_0 / Q8_1 codes round_away(x * id) of 32 values, id > 0.
+template <class Arch>
+void q8_codes(const float* x, float id, ints<Arch>* q) noexcept {
+  for (std::size_t i = 0; i < per32<Arch>; ++i) {  // |x * id| = |x| * id
+    const floats<Arch> v = floats<Arch>::load_unaligned(x + i * floats<Arch>::size);
+    q[i] = round_away(xsimd::abs(v) * floats<Arch>(id), v);
+  }
+}
+
+template <class Arch>
+int sum(const ints<Arch>* q, std::size_t n) noexcept {
+  ints<Arch> s = q[0];
+  for (std::size_t i = 1; i < n; ++i) s += q[i];
+  return xsimd::reduce_add(s);
+}
+
+// ggml's signed max of x[0, n) (the first value of largest magnitude) when it is not
+// zero; 0 for an all-zero block. n a multiple of the batch size.
+template <class Arch>
+float signed_max(const float* x, std::size_t n) noexcept {
+  floats<Arch> hi = floats<Arch>::load_unaligned(x), lo = hi;
+  for (std::size_t i = floats<Arch>::size; i < n; i += floats<Arch>::size) {
+    const floats<Arch> v = floats<Arch>::load_unaligned(x + i);
+    hi = xsimd::max(hi, v);
+    lo = xsimd::min(lo, v);
+  }
+  const float max = xsimd::reduce_max(hi), min = xsimd::reduce_min(lo);
+  if (max != -min) return max > -min ? max : min;
+  return ggml::detail::signed_absmax(x, n);  // both signs reach it (or all zero): the first wins
+}
+
+// ggml's legacy 4-bit codes of 32 values: min(trunc((x - min) * id + offset), 15), packed
+// two to a byte (value j in the low nibble of byte j, value j + 16 in the high one).
+template <class Arch>
+void legacy_nibbles(const float* x, float min, float id, float offset, std::uint8_t* qs) noexcept {
+  ints<Arch> q[per32<Arch>];
+  for (std::size_t i = 0; i < per32<Arch>; ++i) {
+    const floats<Arch> v = floats<Arch>::load_unaligned(x + i * floats<Arch>::size) - floats<Arch>(min);
+    q[i] = xsimd::min(xsimd::batch_cast<std::int32_t>(v * floats<Arch>(id) + floats<Arch>(offset)), ints<Arch>(15));
+  }
+  std::int8_t codes[32];
+  quantize_ops<Arch>::store32(q, codes);
+  for (std::size_t j = 0; j < 16; ++j) qs[j] = static_cast<std::uint8_t>(codes[j] | codes[j + 16] << 4);
+}
+
+}  // namespace simd
+
+// Q8_0 and Q8_1: d = max|x| / 127 and id = 1 / d (the symmetric scheme's), codes
+// round_away(x * id); Q8_1 adds s = d * sum of codes. `group` blocks at a time share the
+// two divisions of their scales (one vector division each instead of one per block).
+template <class Arch, class B>
+struct q8_step {
+  static constexpr std::size_t group = simd::floats<Arch>::size;
+
+  static void finish(const simd::ints<Arch>* q, float d, B& b) noexcept {
+    quantize_ops<Arch>::store32(q, b.qs);
+    b.d = quantize_ops<Arch>::to_half(d);
+    if constexpr (std::same_as<B, ggml::block_q8_1>)
+      b.s = quantize_ops<Arch>::to_half(static_cast<float>(simd::sum<Arch>(q, simd::per32<Arch>)) * d);
+  }
+  static void run(const float* x, B& b) noexcept {
+    const float d = simd::absmax<Arch>(x, 32) / 127.0f;
+    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    if (!(d > 0.0f) || !std::isfinite(id)) return quantize_block(x, b);
+    simd::ints<Arch> q[simd::per32<Arch>];
+    simd::q8_codes<Arch>(x, id, q);
+    finish(q, d, b);
+  }
+  static void run_group(const float* x, B* out) noexcept {
+    using floats = simd::floats<Arch>;
+    alignas(floats::arch_type::alignment()) float d[group], id[group];
+    for (std::size_t k = 0; k < group; ++k) d[k] = simd::absmax<Arch>(x + 32 * k, 32);
+    const floats dv = floats::load_aligned(d) / floats(127.0f);
+    const auto positive = dv > floats(0.0f);
+    const floats idv = xsimd::select(positive, floats(1.0f) / dv, floats(0.0f));
+    const std::uint64_t fast = (positive && xsimd::isfinite(idv)).mask();
+    dv.store_aligned(d);
+    idv.store_aligned(id);
+    for (std::size_t k = 0; k < group; ++k) {
+      if (!((fast >> k) & 1u)) {
+        quantize_block(x + 32 * k, out[k]);
+        continue;
+      }
+      simd::ints<Arch> q[simd::per32<Arch>];
+      simd::q8_codes<Arch>(x + 32 * k, id[k], q);
+      finish(q, d[k], out[k]);
+    }
+  }
+};
+
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_q8_0> : q8_step<Arch, ggml::block_q8_0> {};
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_q8_1> : q8_step<Arch, ggml::block_q8_1> {};
+
+// Q8_K: codes nearest_int(iscale * x), iscale = -127 / signed max, d = 1 / iscale, and the
+// sums of each 16 codes.
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_q8_k> {
+  static void run(const float* x, ggml::block_q8_k& b) noexcept {
+    using floats = simd::floats<Arch>;
+    constexpr std::size_t per16 = simd::per32<Arch> / 2;
+    const float max = simd::signed_max<Arch>(x, ggml::qk_k);
+    const float iscale = -127.f / max;
+    if (max == 0.0f || !std::isfinite(iscale)) return quantize_block(x, b);
+    for (std::size_t c = 0; c < ggml::qk_k / 32; ++c) {
+      simd::ints<Arch> q[simd::per32<Arch>];
+      for (std::size_t i = 0; i < simd::per32<Arch>; ++i)
+        q[i] = simd::round_even(floats(iscale) * floats::load_unaligned(x + 32 * c + i * floats::size));
+      quantize_ops<Arch>::store32(q, b.qs + 32 * c);
+      b.bsums[2 * c] = static_cast<std::int16_t>(simd::sum<Arch>(q, per16));
+      b.bsums[2 * c + 1] = static_cast<std::int16_t>(simd::sum<Arch>(q + per16, per16));
+    }
+    b.d = 1 / iscale;
+  }
+};
+
+// Q4_0: d = (first value of largest magnitude) / -8, codes min(trunc(x * id + 8.5), 15),
+// id = 1 / d (the conversion truncates, as the scalar's static_cast<int>).
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_q4_0> {
+  static void run(const float* x, ggml::block_q4_0& b) noexcept {
+    const float max = simd::signed_max<Arch>(x, 32);
+    const float d = max / -8.0f;
+    const float id = ggml::detail::inverse(d);
+    if (max == 0.0f || !std::isfinite(id)) return quantize_block(x, b);  // -0 scale; 0 * Inf
+    simd::legacy_nibbles<Arch>(x, 0.0f, id, 8.5f, b.qs);
+    b.d = quantize_ops<Arch>::to_half(d);
+  }
+};
+
+// Q4_1: d = (max - min) / 15, m = min, codes min(trunc((x - min) / d + 0.5), 15). A zero
+// minimum takes the scalar step: which zero (+0, -0) a vector min keeps depends on order.
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_q4_1> {
+  static void run(const float* x, ggml::block_q4_1& b) noexcept {
+    using floats = simd::floats<Arch>;
+    floats hi = floats::load_unaligned(x), lo = hi;
+    for (std::size_t i = floats::size; i < 32; i += floats::size) {
+      hi = xsimd::max(hi, floats::load_unaligned(x + i));
+      lo = xsimd::min(lo, floats::load_unaligned(x + i));
+    }
+    const float min = xsimd::reduce_min(lo);
+    const float d = (xsimd::reduce_max(hi) - min) / 15.0f;
+    const float id = ggml::detail::inverse(d);
+    if (min == 0.0f || !(d > 0.0f) || !std::isfinite(d) || !std::isfinite(id)) return quantize_block(x, b);
+    simd::legacy_nibbles<Arch>(x, min, id, 0.5f, b.qs);
+    b.m = quantize_ops<Arch>::to_half(min);
+    b.d = quantize_ops<Arch>::to_half(d);
+  }
+};
+
+// TQ2_0: d = max|x|, codes lround(x / d) + 1 in 0..2, value 128c + 32n + m at bits 2n of
+// byte 32c + m.
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_tq2_0> {
+  static void run(const float* x, ggml::block_tq2_0& b) noexcept {
+    using floats = simd::floats<Arch>;
+    const float amax = simd::absmax<Arch>(x, ggml::qk_k);
+    const float id = ggml::detail::inverse(amax);
+    if (!std::isfinite(id)) return quantize_block(x, b);  // 0 * Inf
+    std::int8_t codes[ggml::qk_k];
+    for (std::size_t c = 0; c < ggml::qk_k; c += 32) {
+      simd::ints<Arch> q[simd::per32<Arch>];
+      for (std::size_t i = 0; i < simd::per32<Arch>; ++i) {
+        const floats v = floats::load_unaligned(x + c + i * floats::size);
+        q[i] = simd::round_away(xsimd::abs(v) * floats(id), v) + simd::ints<Arch>(1);
+      }
+      quantize_ops<Arch>::store32(q, codes + c);
+    }
+    for (std::size_t c = 0; c < 2; ++c)
+      for (std::size_t m = 0; m < 32; ++m) {
+        const std::int8_t* v = codes + 128 * c + m;
+        b.qs[32 * c + m] = static_cast<std::uint8_t>(v[0] | v[32] << 2 | v[64] << 4 | v[96] << 6);
+      }
+    b.d = quantize_ops<Arch>::to_half(amax);
+  }
+};
+
+// BitNet per token: s = 127 / max|x| twice rounded, codes clamp(round_even(x * s)); the
+// values past the last 32 go through the scalar element steps.
+template <simd_quantize_arch Arch>
+struct token_quantize<Arch> {
+  static float run(const float* x, std::size_t n, std::int8_t* codes) noexcept {
+    using floats = simd::floats<Arch>;
+    const std::size_t whole = n - n % floats::size;
+    float absmax = simd::absmax<Arch>(x, whole);
+    for (std::size_t j = whole; j < n; ++j) absmax = std::fmax(absmax, std::fabs(x[j]));
+    const float s = bitnet::activation_scale(absmax);
+    const std::size_t body = n - n % 32;
+    for (std::size_t c = 0; c < body; c += 32) {
+      simd::ints<Arch> q[simd::per32<Arch>];
+      for (std::size_t i = 0; i < simd::per32<Arch>; ++i)
+        q[i] = simd::round_even(floats::load_unaligned(x + c + i * floats::size) * floats(s));
+      quantize_ops<Arch>::store32(q, codes + c);
+    }
+    for (std::size_t j = body; j < n; ++j) codes[j] = bitnet::quantize_activation(x[j], s);
+    return s;
+  }
+};
+
+// Minifloat codes from the float's bits, F::encode's integer steps lane by lane: round
+// to nearest even at a shift of 23 - M bits (more below the format's smallest normal),
+// carry into the next binade, then the overflow, zero, Inf and NaN cases. The scalar
+// encode does the values past the last 32.
+template <simd_quantize_arch Arch, class F>
+struct minifloat_step<Arch, F> {
+  using ints = simd::ints<Arch>;
+  static ints codes(simd::floats<Arch> x, bool saturate) noexcept {
+    constexpr int M = F::mantissa_bits;
+    const ints b = xsimd::bitwise_cast<std::int32_t>(x);
+    const ints sign = xsimd::select(b < ints(0), ints(static_cast<std::int32_t>(F::sign_bit)), ints(0));
+    const ints a = b & ints(0x7fffffff);
+    const ints fexp = a >> 23;  // 0 .. 255
+    const ints extra = xsimd::max(ints(F::min_exponent + 127) - fexp, ints(0));  // below the smallest normal
+    const ints drop = xsimd::min(ints(23 - M) + extra, ints(25));               // 25: nothing is left
+    const ints significand = (a & ints(0x7fffff)) | ints(0x800000);
+    ints q = significand >> drop;
+    const ints rest = significand & ((ints(1) << drop) - ints(1));
+    const ints half = ints(1) << (drop - ints(1));
+    const auto up = (rest > half) || ((rest == half) && ((q & ints(1)) != ints(0)));
+    q = xsimd::select(up, q + ints(1), q);
+    ints field = xsimd::max(fexp, ints(F::min_exponent + 127)) - ints(127 - F::bias);
+    const auto carry = (q >> (M + 1)) != ints(0);
+    q = xsimd::select(carry, q >> 1, q);
+    field = xsimd::select(carry, field + ints(1), field);
+    field = xsimd::select(q < ints(1 << M), ints(0), field);
+    const ints mantissa = q & ints((1 << M) - 1);
+    const auto over = (field > ints(static_cast<std::int32_t>(F::top_field))) ||
+                      ((field == ints(static_cast<std::int32_t>(F::top_field))) &&
+                       (mantissa > ints(static_cast<std::int32_t>(F::top_mantissa))));
+    ints code = sign | (field << M) | mantissa;
+    std::int32_t overflowed = F::max_finite_code;
+    if (!saturate) {
+      if constexpr (F::has_inf) overflowed = F::inf_code;
+      else if constexpr (F::has_nan) overflowed = F::nan_code;
+    }
+    code = xsimd::select(over || (a == ints(0x7f800000)), sign | ints(overflowed), code);
+    code = xsimd::select(fexp == ints(0), sign, code);  // |x| < 2^-126, zeros included
+    const ints nan = F::has_nan ? sign | ints(F::nan_code) : ints(0);
+    return xsimd::select(a > ints(0x7f800000), nan, code);
+  }
+  static void run(const float* x, std::uint8_t* out, std::size_t n, bool saturate) noexcept {
+    using floats = simd::floats<Arch>;
+    const std::size_t body = n - n % 32;
+    for (std::size_t c = 0; c < body; c += 32) {
+      ints q[simd::per32<Arch>];
+      for (std::size_t i = 0; i < simd::per32<Arch>; ++i)  // bytes 128..255 as int8: no saturation
+        q[i] = (codes(floats::load_unaligned(x + c + i * floats::size), saturate) << 24) >> 24;
+      quantize_ops<Arch>::store32(q, reinterpret_cast<std::int8_t*>(out + c));
+    }
+    const auto overflow = saturate ? minifloat_overflow::saturate : minifloat_overflow::non_saturating;
+    for (std::size_t i = body; i < n; ++i) out[i] = F::encode(x[i], overflow);
+  }
+};
+
+QTL_STRICT_FP_END
+
+// A float is finite when its bits without the sign are below Inf's: one integer max per
+// vector (two chains) and one comparison at the end.
+template <simd_quantize_arch Arch>
+struct finite_scan<Arch> {
+  static bool run(const float* x, std::size_t n) noexcept {
+    using floats = simd::floats<Arch>;
+    using ints = simd::ints<Arch>;
+    constexpr std::size_t step = 2 * floats::size;
+    const std::size_t whole = n - n % step;
+    const ints magnitude(0x7fffffff);
+    ints m0(0), m1(0);
+    for (std::size_t i = 0; i < whole; i += step) {
+      m0 = xsimd::max(m0, xsimd::bitwise_cast<std::int32_t>(floats::load_unaligned(x + i)) & magnitude);
+      m1 = xsimd::max(m1, xsimd::bitwise_cast<std::int32_t>(floats::load_unaligned(x + i + floats::size)) & magnitude);
+    }
+    bool ok = xsimd::reduce_max(xsimd::max(m0, m1)) < 0x7f800000;
+    for (std::size_t j = whole; j < n; ++j) ok = ok && std::isfinite(x[j]);
+    return ok;
+  }
+};
+
+}  // namespace qtl::kernel
