@@ -11,6 +11,7 @@
 #include "qtl/kernel/block_quantize.hpp"
 #include "qtl/kernel/dequantize_step.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
+#include "qtl/kernel/nf4_dot.hpp"
 #include "qtl/kernel/simd_block_quantize.hpp"
 #include "qtl/kernel/tl_dot.hpp"
 #include "qtl/kernel/arm/block_dot.hpp"
@@ -22,6 +23,7 @@
 #include "qtl/kernel/x86/block_quantize.hpp"
 #include "qtl/kernel/x86/dequantize.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
+#include "qtl/kernel/x86/nf4_dot.hpp"
 #include "qtl/kernel/x86/tl_dot.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
 
@@ -65,6 +67,12 @@ using quantize_tokens_fn = void (*)(const float* x, std::size_t rows, std::size_
 
 // Minifloat element codes of x[0, n) (see encode_minifloat in block_quantize.hpp).
 using encode_fn = void (*)(const float* x, std::uint8_t* codes, std::size_t n, bool saturate) noexcept;
+// Rows [begin, end) of y = W x for bitsandbytes 4-bit weights (NF4 or FP4: `levels`) and
+// float or bfloat16 activations (see gemv_4bit_rows in nf4_dot.hpp).
+template <class X>
+using gemv_4bit_fn = void (*)(const std::uint8_t* packed, const float* absmax, const float* levels,
+                              std::size_t blocksize, std::size_t rows, std::size_t cols, const X* x, std::size_t batch,
+                              float* y, std::size_t begin, std::size_t end) noexcept;
 
 struct kernel_table {
   arch_id arch = arch_id::scalar;
@@ -95,6 +103,8 @@ struct kernel_table {
   encode_fn encode_fp8_e4m3 = nullptr;                                // FP8 element codes
   encode_fn encode_fp8_e5m2 = nullptr;
   bool (*all_finite)(const float* x, std::size_t n) noexcept = nullptr;  // the checks' pre-pass
+  gemv_4bit_fn<float> gemv_4bit_f32 = nullptr;                        // bnb NF4/FP4 x float
+  gemv_4bit_fn<bfloat16> gemv_4bit_bf16 = nullptr;                    // bnb NF4/FP4 x bfloat16
 };
 
 // Not inline: the runtime-dispatch sources (src/dispatch/) instantiate it once per arch
@@ -130,6 +140,8 @@ kernel_table make_table() {
   t.encode_fp8_e4m3 = &encode_minifloat<Arch, fp8_e4m3>;
   t.encode_fp8_e5m2 = &encode_minifloat<Arch, fp8_e5m2>;
   t.all_finite = &all_finite<Arch>;
+  t.gemv_4bit_f32 = &gemv_4bit_rows<Arch, float>;
+  t.gemv_4bit_bf16 = &gemv_4bit_rows<Arch, bfloat16>;
   return t;
 }
 
