@@ -49,6 +49,23 @@ struct gemv_traits<ggml::block_tq2_0> {
 
 inline constexpr std::size_t max_gemv_batch = 8;
 
+namespace detail {
+
+// The activation rows in x (1..max_gemv_batch rows of cols values), once x and the
+// output (as many rows of `rows` values) are checked; every GEMV's entry point uses it.
+inline std::size_t checked_batch(const char* what, std::size_t rows, std::size_t cols, std::size_t x_size,
+                                 std::size_t y_size) {
+  const std::size_t batch = cols == 0 ? 0 : x_size / cols;
+  if (batch == 0 || batch > max_gemv_batch || x_size != batch * cols)
+    throw error(errc::shape_mismatch, std::string(what) + ": activations of " + std::to_string(x_size) +
+                                          " values are not 1.." + std::to_string(max_gemv_batch) + " rows of " +
+                                          std::to_string(cols));
+  check_room(y_size, batch * rows, what, "output", "values");
+  return batch;
+}
+
+}  // namespace detail
+
 // W: rows x cols values as rows of cols / W::elements blocks; x: batch x cols floats;
 // y: batch x rows floats. Throws (before any work) on sizes that do not fit.
 template <class W>
@@ -62,13 +79,7 @@ void gemv(const kernel_table& k, std::span<const W> w, std::size_t rows, std::si
   if (w.size() < rows * blocks_per_row)
     throw error(errc::shape_mismatch, "gemv: " + std::to_string(w.size()) + " weight blocks for a " +
                                           std::to_string(rows) + " x " + std::to_string(cols) + " matrix");
-  const std::size_t batch = cols == 0 ? 0 : x.size() / cols;
-  if (batch == 0 || batch > max_gemv_batch || x.size() != batch * cols)
-    throw error(errc::shape_mismatch, "gemv: activations of " + std::to_string(x.size()) + " values are not 1.." +
-                                          std::to_string(max_gemv_batch) + " rows of " + std::to_string(cols));
-  if (y.size() < batch * rows)
-    throw error(errc::shape_mismatch, "gemv: output of " + std::to_string(y.size()) + " values, need " +
-                                          std::to_string(batch * rows));
+  const std::size_t batch = detail::checked_batch("gemv", rows, cols, x.size(), y.size());
   std::vector<A> a(batch * cols / A::elements);
   quantize<A>(k, x, std::span<A>(a), cols);
   const auto fn = gemv_traits<W>::fn(k);

@@ -25,16 +25,8 @@ inline void gemv_i2_s(const kernel_table& k, std::span<const std::uint8_t> w, st
                       const executor& run = {}) {
   bitnet::i2_s::check_shape(rows, cols, "gemv_i2_s");
   const float w_scale = bitnet::i2_s_scale(w, rows, cols);
-  const std::size_t batch = cols == 0 ? 0 : a.size() / cols;
-  if (batch == 0 || batch > max_gemv_batch || a.size() != batch * cols)
-    throw error(errc::shape_mismatch, "gemv_i2_s: activations of " + std::to_string(a.size()) + " values are not 1.." +
-                                          std::to_string(max_gemv_batch) + " rows of " + std::to_string(cols));
-  if (a_scales.size() < batch)
-    throw error(errc::shape_mismatch, "gemv_i2_s: " + std::to_string(a_scales.size()) + " activation scales for " +
-                                          std::to_string(batch) + " rows");
-  if (y.size() < batch * rows)
-    throw error(errc::shape_mismatch, "gemv_i2_s: output of " + std::to_string(y.size()) + " values, need " +
-                                          std::to_string(batch * rows));
+  const std::size_t batch = detail::checked_batch("gemv_i2_s", rows, cols, a.size(), y.size());
+  check_room(a_scales.size(), batch, "gemv_i2_s", "activation scales", "values");
   run(rows, [&](std::size_t begin, std::size_t end) {
     k.gemv_i2_s(w.data(), w_scale, rows, cols, a.data(), a_scales.data(), batch, y.data(), begin, end);
   });

@@ -42,13 +42,7 @@ void gemv_4bit(const kernel_table& k, bnb::quant_type type, std::span<const std:
   if (absmax.size() < n / bs)
     throw error(errc::shape_mismatch, "gemv_4bit: " + std::to_string(absmax.size()) + " absmax values for " +
                                           std::to_string(n / bs) + " blocks");
-  const std::size_t batch = cols == 0 ? 0 : x.size() / cols;
-  if (batch == 0 || batch > max_gemv_batch || x.size() != batch * cols)
-    throw error(errc::shape_mismatch, "gemv_4bit: activations of " + std::to_string(x.size()) + " values are not 1.." +
-                                          std::to_string(max_gemv_batch) + " rows of " + std::to_string(cols));
-  if (y.size() < batch * rows)
-    throw error(errc::shape_mismatch, "gemv_4bit: output of " + std::to_string(y.size()) + " values, need " +
-                                          std::to_string(batch * rows));
+  const std::size_t batch = detail::checked_batch("gemv_4bit", rows, cols, x.size(), y.size());
   if ((n != 0 && (packed.data() == nullptr || absmax.data() == nullptr)) || x.data() == nullptr ||
       (rows != 0 && y.data() == nullptr))
     throw error(errc::invalid_argument, "gemv_4bit: null data pointer");

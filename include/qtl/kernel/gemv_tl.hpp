@@ -28,16 +28,8 @@ inline void gemv_tl(const kernel_table& k, std::span<const std::uint8_t> w, std:
                     const executor& run = {}) {
   bitnet::tl::check_shape(rows, cols, "gemv_tl");
   const float w_scale = bitnet::tl_scale(w, rows, cols);
-  const std::size_t batch = cols == 0 ? 0 : a.size() / cols;
-  if (batch == 0 || batch > max_gemv_batch || a.size() != batch * cols)
-    throw error(errc::shape_mismatch, "gemv_tl: activations of " + std::to_string(a.size()) + " values are not 1.." +
-                                          std::to_string(max_gemv_batch) + " rows of " + std::to_string(cols));
-  if (a_scales.size() < batch)
-    throw error(errc::shape_mismatch, "gemv_tl: " + std::to_string(a_scales.size()) + " activation scales for " +
-                                          std::to_string(batch) + " rows");
-  if (y.size() < batch * rows)
-    throw error(errc::shape_mismatch, "gemv_tl: output of " + std::to_string(y.size()) + " values, need " +
-                                          std::to_string(batch * rows));
+  const std::size_t batch = detail::checked_batch("gemv_tl", rows, cols, a.size(), y.size());
+  check_room(a_scales.size(), batch, "gemv_tl", "activation scales", "values");
   const std::size_t lut_bytes = tl_lut_bytes(cols);
   std::vector<std::uint8_t> lut(batch * lut_bytes);
   for (std::size_t n = 0; n < batch; ++n) tl_lut(a.data() + n * cols, cols, lut.data() + n * lut_bytes);
