@@ -7,6 +7,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -49,6 +51,13 @@ template <class Arch>
 void dequantize_i2_s_blocks(const std::uint8_t* codes, std::size_t blocks, float scale, float* out) noexcept {
   for (std::size_t i = 0; i < blocks; ++i)
     i2_s_block_step<Arch>::run(codes + i * bitnet::i2_s::block_bytes, scale, out + i * bitnet::i2_s::block);
+}
+
+// A bitsandbytes 4-bit format's 16 levels, for the steps that look codes up in registers.
+template <class Format>
+constexpr const std::array<float, 16>& levels_of() noexcept {
+  if constexpr (std::same_as<Format, nf4>) return nf4_values;
+  else return bnb_fp4_values;
 }
 
 // ---- bitsandbytes 4-bit (NF4, FP4): `width` values (even) from width / 2 packed bytes,

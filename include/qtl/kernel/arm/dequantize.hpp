@@ -119,11 +119,7 @@ struct i2_s_block_step<neon> {
 template <class Format>
 struct dequantize_4bit_step<neon, Format> {
   static constexpr std::size_t width = 32;
-  static constexpr std::array<float, 16> levels = [] {
-    std::array<float, 16> v{};
-    for (int i = 0; i < 16; ++i) v[static_cast<std::size_t>(i)] = Format::decode(i);
-    return v;
-  }();
+  static constexpr std::array<float, 16> levels = levels_of<Format>();
   QTL_FORCEINLINE static void run(const std::uint8_t* packed, float absmax, float* y) noexcept {
     const auto* table_bytes = reinterpret_cast<const std::uint8_t*>(levels.data());
     const uint8x16x4_t table = {{vld1q_u8(table_bytes), vld1q_u8(table_bytes + 16), vld1q_u8(table_bytes + 32),

@@ -121,11 +121,7 @@ struct i2_s_block_step<Arch> {
 template <x86::simd_arch Arch, class Format>
 struct dequantize_4bit_step<Arch, Format> {
   static constexpr std::size_t width = 32;
-  static constexpr std::array<float, 16> levels = [] {
-    std::array<float, 16> v{};
-    for (int i = 0; i < 16; ++i) v[static_cast<std::size_t>(i)] = Format::decode(i);
-    return v;
-  }();
+  static constexpr std::array<float, 16> levels = levels_of<Format>();
   QTL_FORCEINLINE static void run(const std::uint8_t* packed, float absmax, float* y) noexcept {
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
     const __m128i high = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F));
