@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace qtl::ggml {
@@ -135,5 +136,54 @@ static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(blo
               sizeof(block_iq4_nl) == 18 && sizeof(block_mxfp4) == 17);
 static_assert(sizeof(block_q4_k) == 144 && sizeof(block_q6_k) == 210 && sizeof(block_q8_k) == 292 &&
               sizeof(block_tq1_0) == 54 && sizeof(block_tq2_0) == 66);
+
+// What a GGUF reader needs to size a tensor of any type id above: `elements` values take
+// `bytes` bytes (1 and the scalar's size for the plain types). The K-quants qtl has no
+// struct for (Q2_K, Q3_K, Q5_K) are sized by their ggml-common.h fields.
+struct type_traits {
+  std::string_view name;
+  std::size_t elements;
+  std::size_t bytes;
+};
+
+template <class B>
+constexpr type_traits traits_of_block() noexcept {
+  return {B::name, B::elements, sizeof(B)};
+}
+
+// std::nullopt for an id qtl does not know (removed, IQ, or newer than qtl).
+constexpr std::optional<type_traits> traits(type_id id) noexcept {
+  switch (id) {
+    case type_id::f32: return type_traits{"f32", 1, 4};
+    case type_id::f16: return type_traits{"f16", 1, 2};
+    case type_id::q4_0: return traits_of_block<block_q4_0>();
+    case type_id::q4_1: return traits_of_block<block_q4_1>();
+    case type_id::q5_0: return traits_of_block<block_q5_0>();
+    case type_id::q5_1: return traits_of_block<block_q5_1>();
+    case type_id::q8_0: return traits_of_block<block_q8_0>();
+    case type_id::q8_1: return traits_of_block<block_q8_1>();
+    case type_id::q2_k: return type_traits{"q2_K", qk_k, 2 + 2 + qk_k / 16 + qk_k / 4};  // d, dmin, scales, qs
+    case type_id::q3_k: return type_traits{"q3_K", qk_k, qk_k / 8 + qk_k / 4 + 12 + 2};  // hmask, qs, scales, d
+    case type_id::q4_k: return traits_of_block<block_q4_k>();
+    case type_id::q5_k: return type_traits{"q5_K", qk_k, 2 + 2 + 12 + qk_k / 8 + qk_k / 2};  // d, dmin, scales, qh, qs
+    case type_id::q6_k: return traits_of_block<block_q6_k>();
+    case type_id::q8_k: return traits_of_block<block_q8_k>();
+    case type_id::iq4_nl: return traits_of_block<block_iq4_nl>();
+    case type_id::i8: return type_traits{"i8", 1, 1};
+    case type_id::i16: return type_traits{"i16", 1, 2};
+    case type_id::i32: return type_traits{"i32", 1, 4};
+    case type_id::i64: return type_traits{"i64", 1, 8};
+    case type_id::f64: return type_traits{"f64", 1, 8};
+    case type_id::bf16: return type_traits{"bf16", 1, 2};
+    case type_id::tq1_0: return traits_of_block<block_tq1_0>();
+    case type_id::tq2_0: return traits_of_block<block_tq2_0>();
+    case type_id::mxfp4: return traits_of_block<block_mxfp4>();
+  }
+  return std::nullopt;
+}
+
+static_assert(traits(type_id::q2_k)->bytes == 84 && traits(type_id::q3_k)->bytes == 110 &&
+              traits(type_id::q5_k)->bytes == 176 && traits(type_id::tq2_0)->bytes == 66 &&
+              !traits(static_cast<type_id>(16)).has_value());
 
 }  // namespace qtl::ggml
