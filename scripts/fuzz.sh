@@ -10,7 +10,8 @@ shift || true
 root=$PWD
 build=build/fuzz
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+clangxx=$(command -v clang++ || command -v clang++-14) || { echo "fuzz: needs clang++ (bash scripts/setup.sh)" >&2; exit 1; }
+cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DQTL_BUILD_FUZZERS=ON -DQTL_BUILD_TESTS=OFF -DQTL_BUILD_BENCH=OFF -DQTL_BUILD_EXAMPLES=OFF -DQTL_BUILD_TOOLS=OFF
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
