@@ -12,6 +12,8 @@ echo "== examples/quickstart"
 ./build/release/examples/quickstart
 echo "== examples/formats"
 ./build/release/examples/formats
+echo "== examples/kernels"
+./build/release/examples/kernels
 
 echo "== bench (short run; see docs/benchmarks.md for the full one)"
 # The stream baseline, the reference quantizers and the GEMV kernels at one LLaMA shape.
