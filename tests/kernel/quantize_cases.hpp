@@ -2,11 +2,15 @@
 // without Catch2): float blocks that reach every special case of the scalar quantizers.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <random>
 #include <vector>
+
+#include "qtl/format/bnb_fp4.hpp"
+#include "qtl/format/nf4.hpp"
 
 namespace qtl::test {
 
@@ -53,6 +57,25 @@ inline std::vector<float> scaled_blocks(std::vector<float> x, unsigned seed) {
     const float s = std::pow(10.0f, exponent(rng)) / 30.0f;
     for (std::size_t j = 0; j < B::elements; ++j) x[i + j] = x[i + j] * s;
   }
+  return x;
+}
+
+// bitsandbytes 4-bit: values exactly on each midpoint of the NF4 and FP4 levels times a
+// (and one float either side, and negated), with a itself first: ties for x * (1 / a)
+// when a is a power of two; then zeros, subnormals and FP4's smallest level's midpoint.
+inline std::vector<float> bnb_tie_values(float a) {
+  std::vector<float> x{a};
+  for (const auto& levels : {std::vector<float>(nf4_values.begin(), nf4_values.end()),
+                             std::vector<float>(bnb_fp4_values.begin(), bnb_fp4_values.end())}) {
+    std::vector<float> sorted = levels;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i + 1 < sorted.size(); ++i) {
+      const float m = (sorted[i] + sorted[i + 1]) / 2.0f * a;
+      x.insert(x.end(), {m, std::nextafter(m, -INFINITY), std::nextafter(m, INFINITY), -m});
+    }
+  }
+  x.insert(x.end(), {0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -std::numeric_limits<float>::denorm_min(),
+                     a / 384.0f, -a / 384.0f, std::nextafter(a / 384.0f, INFINITY), -a});
   return x;
 }
 

@@ -23,6 +23,7 @@
 #include "kernel/quantize_cases.hpp"
 #include "qtl/kernel/gemv.hpp"
 #include "qtl/kernel/gemv_i2_s.hpp"
+#include "qtl/kernel/gemv_nf4.hpp"
 #include "qtl/kernel/gemv_tl.hpp"
 #include "qtl/kernel/quantize.hpp"
 
@@ -48,6 +49,7 @@ static_assert(has_neon_step<ggml::block_q4_1, ggml::block_q8_1>);
 static_assert(has_neon_step<ggml::block_iq4_nl, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_tq2_0, ggml::block_q8_k>);
 static_assert(std::is_base_of_v<kernel::tl_simd_tile<kernel::arm::tl_step>, kernel::tl_dot<kernel::neon>>);
+static_assert(kernel::nf4_step<kernel::neon>::lanes == 4, "the NEON 4-bit GEMV step");
 
 int failures = 0;
 
@@ -320,6 +322,23 @@ void token_cases(const kernel::kernel_table& neon) {
   }
 }
 
+// BitNet weights: ternary codes and their I2_S packing (x86 layout), strided rows.
+void ternary_cases(const kernel::kernel_table& neon) {
+  const std::size_t rows = 3, cols = 384, stride = 389;
+  std::vector<float> w = random_floats(rows * stride, 49);
+  w[0] = 0.5f, w[1] = -0.5f;
+  const auto view = qtl::matrix_view<const float>(w.data(), rows, cols, stride);
+  std::vector<std::int8_t> want(rows * cols), got(rows * cols);
+  const auto ws = bitnet::quantize_weights(view, qtl::matrix_view<std::int8_t>(want.data(), rows, cols));
+  const auto gs = kernel::quantize_weights(neon, view, qtl::matrix_view<std::int8_t>(got.data(), rows, cols));
+  check(want == got && ws.s == gs.s, "ternary weight codes");
+  const auto codes = qtl::matrix_view<const std::int8_t>(want.data(), rows, cols);
+  std::vector<std::uint8_t> packed(bitnet::i2_s::bytes(rows, cols)), packed_neon(packed.size(), 0xEE);
+  bitnet::pack_i2_s(codes, ws.scale, std::span(packed));
+  kernel::pack_i2_s(neon, codes, ws.scale, std::span(packed_neon));
+  check(packed == packed_neon, "I2_S packing");
+}
+
 // FP8 codes of values around every code, beyond the range, NaN and Inf.
 template <class F>
 void fp8_cases(const kernel::kernel_table& neon) {
@@ -336,6 +355,95 @@ void fp8_cases(const kernel::kernel_table& neon) {
     kernel::minifloat_encode<F>(neon, x, got, overflow, qtl::nonfinite_policy::propagate);
     check(want == got, "fp8 codes, " + std::to_string(F::exponent_bits) + " exponent bits");
   }
+}
+
+// bitsandbytes NF4 / FP4 codes and absmax against bnb::quantize_4bit, bit for bit: random
+// values in whole and partial blocks (odd block sizes: bytes straddle blocks), ties on the
+// levels' midpoints, zero blocks.
+void bnb_4bit_case(const kernel::kernel_table& neon, const std::vector<float>& x, std::int64_t blocksize,
+                   const std::string& what) {
+  for (const auto type : {qtl::bnb::quant_type::nf4, qtl::bnb::quant_type::fp4}) {
+    std::vector<std::uint8_t> want(qtl::bnb::packed_4bit_size(x.size())), got(want.size(), 0xA5);
+    std::vector<float> want_absmax(qtl::bnb::block_count(x.size(), blocksize)), got_absmax(want_absmax.size(), -7.0f);
+    qtl::bnb::quantize_4bit(std::span<const float>(x), type, blocksize, std::span(want), std::span(want_absmax));
+    kernel::quantize_4bit(neon, x, type, blocksize, std::span(got), std::span(got_absmax));
+    check(want == got && std::memcmp(want_absmax.data(), got_absmax.data(), want_absmax.size() * sizeof(float)) == 0,
+          std::string(type == qtl::bnb::quant_type::nf4 ? "nf4 " : "fp4 ") + what + ", block size " +
+              std::to_string(blocksize) + ", n " + std::to_string(x.size()));
+  }
+}
+
+void bnb_4bit_cases(const kernel::kernel_table& neon) {
+  for (const std::int64_t bs : {64, 4096, 1, 33, 100})
+    for (const std::size_t n : {std::size_t{1}, std::size_t{64}, std::size_t{1001}, std::size_t{3 * 4096 + 70}})
+      bnb_4bit_case(neon, random_floats(n, static_cast<unsigned>(n + static_cast<std::size_t>(bs))), bs, "random");
+  for (const float a : {1.0f, 2.0f, 3.0f, 1e-20f}) {
+    std::vector<float> x = qtl::test::bnb_tie_values(a);
+    const std::size_t block = x.size();
+    for (std::size_t i = 0; i < 2 * block + 40; ++i) x.push_back(x[i % block]);
+    bnb_4bit_case(neon, x, static_cast<std::int64_t>(block), "ties");
+    bnb_4bit_case(neon, x, 64, "ties");
+  }
+  std::vector<float> zeros(200, 0.0f);
+  zeros[150] = 1e-40f;
+  bnb_4bit_case(neon, zeros, 64, "zeros");
+}
+
+// The bnb 4-bit GEMV of the neon table (its nf4_step) and of the scalar one against the
+// exact sum of the dequantized float weights times x, within gemv_nf4_test.cpp's bound;
+// float and bfloat16 activations, 1..8 rows, block sizes the vectors divide and one
+// they do not (the scalar step).
+template <class X>
+void gemv_4bit_case(const kernel::kernel_table& neon, const kernel::kernel_table& scalar, qtl::bnb::quant_type type,
+                    std::int64_t blocksize, std::size_t rows, std::size_t cols, std::size_t batch, unsigned seed) {
+  const std::size_t n = rows * cols;
+  std::vector<std::uint8_t> packed(qtl::bnb::packed_4bit_size(n));
+  std::vector<float> absmax(qtl::bnb::block_count(n, blocksize));
+  qtl::bnb::quantize_4bit(std::span<const float>(random_floats(n, seed)), type, blocksize, std::span(packed),
+                          std::span(absmax));
+  const auto xf = random_floats(batch * cols, seed + 1);
+  const std::vector<X> x(xf.begin(), xf.end());
+  std::vector<float> w(n);
+  qtl::bnb::dequantize_4bit(std::span<const std::uint8_t>(packed), std::span<const float>(absmax), type, blocksize,
+                            std::span(w));
+  std::vector<float> y_neon(batch * rows), y_scalar(batch * rows);
+  kernel::gemv_4bit(neon, type, packed, absmax, blocksize, rows, cols, std::span<const X>(x), y_neon);
+  kernel::gemv_4bit(scalar, type, packed, absmax, blocksize, rows, cols, std::span<const X>(x), y_scalar);
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t r = 0; r < rows; ++r) {
+      double exact = 0.0, magnitude = 0.0;
+      for (std::size_t j = 0; j < cols; ++j) {
+        const double term = static_cast<double>(w[r * cols + j]) * static_cast<double>(static_cast<float>(x[b * cols + j]));
+        exact += term;
+        magnitude += std::fabs(term);
+      }
+      const double bound = 8.0 * std::numeric_limits<float>::epsilon() * magnitude;
+      const std::size_t i = b * rows + r;
+      const std::string where = std::string("gemv_4bit ") + (type == qtl::bnb::quant_type::nf4 ? "nf4" : "fp4") +
+                                (sizeof(X) == 2 ? " bf16" : " f32") + " block " + std::to_string(blocksize) +
+                                " cols " + std::to_string(cols) + " batch " + std::to_string(batch) + " row " +
+                                std::to_string(r);
+      check(std::fabs(y_neon[i] - exact) <= bound, where + ": neon " + std::to_string(y_neon[i]) + ", exact " +
+                                                       std::to_string(exact));
+      check(std::fabs(y_scalar[i] - exact) <= 4.0 * bound, where + ": scalar " + std::to_string(y_scalar[i]));
+    }
+}
+
+void gemv_4bit_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scalar) {
+  for (const auto type : {qtl::bnb::quant_type::nf4, qtl::bnb::quant_type::fp4})
+    for (const std::int64_t bs : {64, 128, 4, 6})
+      for (const std::size_t batch : {1, 3, 8}) {
+        gemv_4bit_case<float>(neon, scalar, type, bs, 9, 384, batch, static_cast<unsigned>(bs + batch));
+        gemv_4bit_case<qtl::bfloat16>(neon, scalar, type, bs, 5, 384, batch, static_cast<unsigned>(bs * 3 + batch));
+      }
+  // One activation row of ones, NF4 codes 15 (level 1): every sum is a block absmax times
+  // the block size, exactly, on both tables.
+  std::vector<std::uint8_t> packed(64, 0xFF);
+  const std::vector<float> absmax{0.5f, 3.0f}, ones(64, 1.0f);
+  std::vector<float> y_neon(2), y_scalar(2);
+  kernel::gemv_4bit(neon, qtl::bnb::quant_type::nf4, packed, absmax, 64, 2, 64, std::span<const float>(ones), y_neon);
+  kernel::gemv_4bit(scalar, qtl::bnb::quant_type::nf4, packed, absmax, 64, 2, 64, std::span<const float>(ones), y_scalar);
+  check(y_neon[0] == 32.0f && y_neon[1] == 192.0f && y_scalar == y_neon, "gemv_4bit exact case");
 }
 
 }  // namespace
@@ -370,9 +478,13 @@ int main(int argc, char** argv) {
   quantize_cases<ggml::block_q4_0>(neon);
   quantize_cases<ggml::block_q4_1>(neon);
   quantize_cases<ggml::block_tq2_0>(neon);
+  quantize_cases<ggml::block_iq4_nl>(neon);
+  ternary_cases(neon);
   token_cases(neon);
   fp8_cases<qtl::fp8_e4m3>(neon);
   fp8_cases<qtl::fp8_e5m2>(neon);
+  bnb_4bit_cases(neon);
+  gemv_4bit_cases(neon, scalar);
 
   if (failures == 0) std::printf("all passed\n");
   else std::printf("%d failure(s)\n", failures);

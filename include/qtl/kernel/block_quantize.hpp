@@ -1,18 +1,25 @@
 // Float activations into the int8 blocks the GEMV kernels take (ggml's Q8_0, Q8_1 and
-// Q8_K blocks, BitNet's per-token int8 codes) and weights into ggml's Q4_0, Q4_1, TQ2_0. One shape for all: a row of blocks (or a
+// Q8_K blocks, BitNet's per-token int8 codes) and weights into ggml's Q4_0, Q4_1, TQ2_0
+// and bitsandbytes' NF4 / FP4. One shape for all: a row of blocks (or a
 // token) is quantized block by block; only the block's step is per arch. The primary
-// templates below are the scalar reference (layout/ggml/, layout/bitnet/quantize.hpp);
+// templates below are the scalar reference (layout/ggml/, layout/bitnet/quantize.hpp,
+// layout/bitsandbytes.hpp);
 // simd_block_quantize.hpp specializes them for the xsimd archs, byte for byte equal.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <span>
 
 #include "qtl/format/minifloat.hpp"
 #include "qtl/kernel/arch.hpp"
 #include "qtl/layout/bitnet/quantize.hpp"
+#include "qtl/layout/bitsandbytes.hpp"
+#include "qtl/layout/ggml/iq4_nl.hpp"
 #include "qtl/layout/ggml/k_quants.hpp"
 #include "qtl/layout/ggml/legacy.hpp"
 #include "qtl/layout/ggml/ternary.hpp"
@@ -78,6 +85,63 @@ struct minifloat_step {
 template <class Arch, class F>
 void encode_minifloat(const float* x, std::uint8_t* codes, std::size_t n, bool saturate) noexcept {
   minifloat_step<Arch, F>::run(x, codes, n, saturate);
+}
+
+// ---- bitsandbytes 4-bit (NF4, FP4): the largest magnitude of a block, and `width` values
+// (even) into width / 2 packed bytes, the first of a pair in the high nibble, each value
+// scaled as bnb::detail::scale_4bit (x * reciprocal in a full block, x / divisor in the
+// partial last one) and encoded to its nearest level (Format::encode).
+template <class Arch, class Format>
+struct quantize_4bit_step {
+  static constexpr std::size_t width = 2;
+  static float absmax(const float* x, std::size_t n) noexcept {
+    return bnb::detail::block_absmax(std::span<const float>(x, n), 0, n);
+  }
+  static void run(const float* x, float reciprocal, float divisor, bool full, std::uint8_t* packed) noexcept {
+    const auto code = [&](float v) { return Format::encode(bnb::detail::scale_4bit(v, reciprocal, divisor, full)); };
+    packed[0] = static_cast<std::uint8_t>(code(x[0]) << 4 | code(x[1]));
+  }
+};
+
+// bnb::quantize_4bit of x[0, n) (finite) in blocks of blocksize (> 0): packed_4bit_size(n)
+// bytes and block_count(n, blocksize) absmax values, the partial last block storing its
+// clamped absmax. A piece shorter than a step, or starting on a low nibble (an odd block
+// size), goes through the same step on a zero-padded copy; its nibbles are merged in.
+template <class Arch, class Format>
+void quantize_4bit_values(const float* x, std::size_t n, std::size_t blocksize, std::uint8_t* packed,
+                          float* absmax) noexcept {
+  using S = quantize_4bit_step<Arch, Format>;
+  constexpr float smallest = 1e-38f;  // bnb's absmax.clamp(min=1e-38)
+  const std::size_t full_end = n - n % blocksize;
+  const auto put = [packed](std::size_t i, unsigned code) {  // the high nibble comes first
+    std::uint8_t& byte = packed[i / 2];
+    byte = static_cast<std::uint8_t>(i % 2 == 0 ? code << 4 : (byte & 0xF0u) | code);
+  };
+  for (std::size_t begin = 0, b = 0; begin < n; begin += blocksize, ++b) {
+    const std::size_t end = std::min(begin + blocksize, n);
+    const bool full = end <= full_end;
+    const float amax = S::absmax(x + begin, end - begin);
+    const float divisor = amax > smallest ? amax : smallest;
+    absmax[b] = full ? amax : divisor;
+    const float reciprocal = 1.0f / divisor;
+    std::size_t i = begin;
+    while (i < end) {
+      if (i % 2 == 0 && end - i >= S::width) {
+        S::run(x + i, reciprocal, divisor, full, packed + i / 2);
+        i += S::width;
+        continue;
+      }
+      const std::size_t at = i % 2, count = at != 0 ? 1 : end - i;  // x[i] sits at copy[at]
+      float copy[S::width] = {};
+      std::uint8_t bytes[S::width / 2];
+      std::memcpy(copy + at, x + i, count * sizeof(float));
+      S::run(copy, reciprocal, divisor, full, bytes);
+      for (std::size_t k = at; k < at + count; ++k)
+        put(i - at + k, k % 2 == 0 ? bytes[k / 2] >> 4 : bytes[k / 2] & 0x0Fu);
+      i += count;
+    }
+  }
+  if (n % 2 != 0) put(n, Format::encode(0.0f));  // bnb pads with the code of 0
 }
 
 QTL_STRICT_FP_END

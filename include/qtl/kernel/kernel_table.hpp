@@ -11,6 +11,7 @@
 #include "qtl/kernel/block_quantize.hpp"
 #include "qtl/kernel/dequantize_step.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
+#include "qtl/kernel/i2_s_pack.hpp"
 #include "qtl/kernel/nf4_dot.hpp"
 #include "qtl/kernel/simd_block_quantize.hpp"
 #include "qtl/kernel/tl_dot.hpp"
@@ -18,6 +19,7 @@
 #include "qtl/kernel/arm/block_quantize.hpp"
 #include "qtl/kernel/arm/dequantize.hpp"
 #include "qtl/kernel/arm/i2_s_dot.hpp"
+#include "qtl/kernel/arm/nf4_dot.hpp"
 #include "qtl/kernel/arm/tl_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
 #include "qtl/kernel/x86/block_quantize.hpp"
@@ -65,6 +67,17 @@ using quantize_fn = void (*)(const float* x, B* out, std::size_t n) noexcept;
 using quantize_tokens_fn = void (*)(const float* x, std::size_t rows, std::size_t cols, std::size_t row_stride,
                                     std::int8_t* codes, std::size_t codes_stride, float* scales) noexcept;
 
+// n float values (finite) into bitsandbytes 4-bit codes, packed two a byte, and one absmax
+// per blocksize (see quantize_4bit_values in block_quantize.hpp).
+using quantize_4bit_fn = void (*)(const float* x, std::size_t n, std::size_t blocksize, std::uint8_t* packed,
+                                  float* absmax) noexcept;
+// rows x cols ternary codes (rows `stride` apart) into I2_S code bytes (see pack_i2_s_rows
+// in i2_s_pack.hpp); whether n codes are -1..1; BitNet's ternary weight codes of n floats.
+using i2_s_pack_fn = void (*)(const std::int8_t* codes, std::size_t rows, std::size_t cols, std::size_t stride,
+                              std::uint8_t* out) noexcept;
+using ternary_check_fn = bool (*)(const std::int8_t* codes, std::size_t n) noexcept;
+using ternary_codes_fn = void (*)(const float* w, std::size_t n, float s, std::int8_t* codes) noexcept;
+
 // Minifloat element codes of x[0, n) (see encode_minifloat in block_quantize.hpp).
 using encode_fn = void (*)(const float* x, std::uint8_t* codes, std::size_t n, bool saturate) noexcept;
 // Rows [begin, end) of y = W x for bitsandbytes 4-bit weights (NF4 or FP4: `levels`) and
@@ -100,6 +113,12 @@ struct kernel_table {
   quantize_fn<ggml::block_q4_0> quantize_q4_0 = nullptr;              // weights
   quantize_fn<ggml::block_q4_1> quantize_q4_1 = nullptr;
   quantize_fn<ggml::block_tq2_0> quantize_tq2_0 = nullptr;
+  quantize_4bit_fn quantize_nf4 = nullptr;                            // bitsandbytes NF4 weights
+  quantize_4bit_fn quantize_fp4 = nullptr;                            // bitsandbytes FP4 weights
+  quantize_fn<ggml::block_iq4_nl> quantize_iq4_nl = nullptr;          // llama-quantize's scale search
+  i2_s_pack_fn pack_i2_s = nullptr;                                   // BitNet weights, x86 I2_S
+  ternary_check_fn all_ternary = nullptr;                             // pack_i2_s's pre-pass
+  ternary_codes_fn quantize_ternary = nullptr;                        // bitnet::quantize_weight per value
   encode_fn encode_fp8_e4m3 = nullptr;                                // FP8 element codes
   encode_fn encode_fp8_e5m2 = nullptr;
   bool (*all_finite)(const float* x, std::size_t n) noexcept = nullptr;  // the checks' pre-pass
@@ -137,6 +156,12 @@ kernel_table make_table() {
   t.quantize_q4_0 = &quantize_blocks<Arch, ggml::block_q4_0>;
   t.quantize_q4_1 = &quantize_blocks<Arch, ggml::block_q4_1>;
   t.quantize_tq2_0 = &quantize_blocks<Arch, ggml::block_tq2_0>;
+  t.quantize_nf4 = &quantize_4bit_values<Arch, nf4>;
+  t.quantize_fp4 = &quantize_4bit_values<Arch, bnb_fp4>;
+  t.quantize_iq4_nl = &quantize_blocks<Arch, ggml::block_iq4_nl>;
+  t.pack_i2_s = &pack_i2_s_rows<Arch>;
+  t.all_ternary = &all_ternary<Arch>;
+  t.quantize_ternary = &ternary_weight_codes<Arch>;
   t.encode_fp8_e4m3 = &encode_minifloat<Arch, fp8_e4m3>;
   t.encode_fp8_e5m2 = &encode_minifloat<Arch, fp8_e5m2>;
   t.all_finite = &all_finite<Arch>;

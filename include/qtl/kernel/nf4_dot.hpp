@@ -7,7 +7,8 @@
 // `lanes` values look the codes up in the scaled table and multiply-add them with every
 // activation row. Only the step is per arch: the primary template below is the scalar
 // reference (one value at a time, sum += w * x in element order, unfused);
-// x86/nf4_dot.hpp specializes it with xsimd batches and a register table lookup.
+// x86/nf4_dot.hpp and arm/nf4_dot.hpp specialize it with xsimd batches and a register
+// table lookup.
 #pragma once
 
 #include <cstddef>

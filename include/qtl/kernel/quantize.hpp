@@ -1,9 +1,10 @@
 // Quantizing through a kernel table: float activations into ggml's Q8_0, Q8_1 and Q8_K
 // blocks (what kernel/gemv.hpp multiplies the weights with) and BitNet's per-token int8
-// codes (what kernel/gemv_i2_s.hpp takes); weights into ggml's Q4_0, Q4_1 and TQ2_0, and
-// FP8 element codes. Same arguments, checks and bytes as the scalar
-// quantizers (ggml::quantize in layout/ggml/row.hpp, bitnet::quantize_activations), on
-// the table's arch.
+// codes (what kernel/gemv_i2_s.hpp takes); weights into ggml's Q4_0, Q4_1, TQ2_0 and
+// IQ4_NL, bitsandbytes' NF4 and FP4, BitNet's ternary codes and I2_S, and FP8 element
+// codes. Same arguments, checks and bytes as the scalar quantizers (ggml::quantize in
+// layout/ggml/row.hpp, bitnet::quantize_activations, bitnet::quantize_weights,
+// bitnet::pack_i2_s, bnb::quantize_4bit), on the table's arch.
 #pragma once
 
 #include <cmath>
@@ -17,7 +18,9 @@
 #include "qtl/core/view.hpp"
 #include "qtl/format/minifloat.hpp"
 #include "qtl/kernel/kernel_table.hpp"
+#include "qtl/layout/bitnet/i2_s.hpp"
 #include "qtl/layout/bitnet/quantize.hpp"
+#include "qtl/layout/bitsandbytes.hpp"
 #include "qtl/layout/ggml/row.hpp"
 
 namespace qtl::kernel {
@@ -49,6 +52,10 @@ template <>
 struct quantize_traits<ggml::block_tq2_0> {
   static auto fn(const kernel_table& k) noexcept { return k.quantize_tq2_0; }
 };
+template <>  // iq4_nl_search::best_scale without importance weights (ggml::quantize's)
+struct quantize_traits<ggml::block_iq4_nl> {
+  static auto fn(const kernel_table& k) noexcept { return k.quantize_iq4_nl; }
+};
 
 template <class B>
 concept table_quantized_block = ggml::block<B> && requires(const kernel_table& k) { quantize_traits<B>::fn(k); };
@@ -79,6 +86,52 @@ inline void quantize_activations(const kernel_table& k, matrix_view<const float>
       bitnet::detail::check_finite(x, "kernel::quantize_activations");
   k.quantize_i8_per_token(x.data(), x.rows(), x.cols(), x.row_stride(), codes.data(), codes.row_stride(),
                           scales.data());
+}
+
+// bnb::quantize_4bit for float32 input on the table's arch: the same checks and errors
+// (all before the first write), packed bytes and absmax values. A tensor holding NaN or
+// Inf under nonfinite_policy::propagate goes through bnb::quantize_4bit itself; half and
+// bfloat16 input too (call it directly).
+inline void quantize_4bit(const kernel_table& k, std::span<const float> x, bnb::quant_type type,
+                          std::int64_t blocksize, std::span<std::uint8_t> packed, std::span<float> absmax,
+                          nonfinite_policy nonfinite = nonfinite_policy::error) {
+  bnb::detail::check_blocksize(blocksize, "kernel::quantize_4bit");
+  check_room(packed.size(), bnb::packed_4bit_size(x.size()), "kernel::quantize_4bit", "packed", "bytes");
+  check_room(absmax.size(), bnb::block_count(x.size(), blocksize), "kernel::quantize_4bit", "absmax", "values");
+  if (!k.all_finite(x.data(), x.size())) {
+    bnb::detail::check_finite(x, nonfinite);  // throws under nonfinite_policy::error, naming the first
+    return bnb::quantize_4bit(x, type, blocksize, packed, absmax, nonfinite);
+  }
+  const auto fn = type == bnb::quant_type::nf4 ? k.quantize_nf4 : k.quantize_fp4;
+  fn(x.data(), x.size(), static_cast<std::size_t>(blocksize), packed.data(), absmax.data());
+}
+
+// BitNet's weight_quant as bitnet::quantize_weights: the scale is its scalar torch-order
+// sum, the codes clamp(round half even (w * s), -1, 1) run on the table's arch. Nothing is
+// written unless w and codes are valid.
+inline bitnet::weight_scale quantize_weights(const kernel_table& k, matrix_view<const float> w,
+                                             matrix_view<std::int8_t> codes, int torch_threads = 1) {
+  bitnet::detail::check_same_shape(w, codes, "kernel::quantize_weights");
+  const bitnet::weight_scale ws = bitnet::absmean_weight_scale(w, torch_threads);
+  for (std::size_t r = 0; r < w.rows(); ++r)
+    k.quantize_ternary(w.data() + r * w.row_stride(), w.cols(), ws.s, codes.data() + r * codes.row_stride());
+  return ws;
+}
+
+// bitnet::pack_i2_s for the x86 layout (blocks of 128) on the table's arch: same bytes,
+// checks and errors (all before the first write).
+inline void pack_i2_s(const kernel_table& k, matrix_view<const std::int8_t> codes, float scale,
+                      std::span<std::uint8_t> out) {
+  using L = bitnet::i2_s;
+  const std::size_t rows = codes.rows(), cols = codes.cols();
+  L::check_shape(rows, cols, "kernel::pack_i2_s");
+  check_room(out.size(), L::bytes(rows, cols), "kernel::pack_i2_s");
+  for (std::size_t r = 0; r < rows; ++r)
+    if (!k.all_ternary(codes.data() + r * codes.row_stride(), cols))
+      return bitnet::pack_i2_s<L>(codes, scale, out);  // throws, naming the first bad code
+  k.pack_i2_s(codes.data(), rows, cols, codes.row_stride(), out.data());
+  for (std::size_t b = L::code_bytes(rows, cols); b < L::bytes(rows, cols); ++b) out[b] = 0;
+  bitnet::detail::write_scale<L>(scale, rows, cols, out);
 }
 
 // The table entry that encodes minifloat format F.

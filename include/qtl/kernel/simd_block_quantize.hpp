@@ -1,8 +1,9 @@
 // The SIMD steps of kernel/block_quantize.hpp (activations: Q8_0, Q8_1, Q8_K, BitNet int8;
-// weights: Q4_0, Q4_1, TQ2_0; FP8 element codes), written once with xsimd batches for
-// every SIMD arch (AVX2, AVX-512, NEON); the arch headers (x86/, arm/block_quantize.hpp)
-// give only what xsimd lacks: quantize_ops<Arch> (32 int32 codes narrowed to int8 with
-// saturation, a float to its half bits, ties-to-even rounding).
+// weights: Q4_0, Q4_1, TQ2_0, bitsandbytes NF4 / FP4; FP8 element codes), written once
+// with xsimd batches for every SIMD arch (AVX2, AVX-512, NEON); the arch headers (x86/,
+// arm/block_quantize.hpp) give only what xsimd lacks: quantize_ops<Arch> (32 int32 codes
+// narrowed to int8 with saturation or packed two 4-bit codes a byte, a float to its half
+// bits, ties-to-even rounding, IEEE division).
 // Byte for byte the scalar reference: max and |x| are order independent, and every code is
 // the same IEEE product rounded the same way. Blocks the fast path would treat differently
 // (all zeros, or a zero minimum: the scalar keeps the sign of a zero; a multiplier that
@@ -14,14 +15,19 @@
 // addition as one fused operation would round once instead of twice.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include <xsimd/xsimd.hpp>
 
 #include "qtl/core/config.hpp"
+#include "qtl/format/bnb_fp4.hpp"
+#include "qtl/format/nf4.hpp"
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/block_quantize.hpp"
 
@@ -29,8 +35,12 @@ namespace qtl::kernel {
 
 // Per-arch operations xsimd has no portable form of (defined in x86/, arm/block_quantize.hpp):
 //   static void store32(const xsimd::batch<std::int32_t, Arch>* q, std::int8_t* out); // saturating
+//   static void store_nibbles(const xsimd::batch<std::int32_t, Arch>* q, std::uint8_t* out);
+//       // 32 codes 0..15 into 16 bytes, code 2j in the high nibble of byte j
 //   static std::uint16_t to_half(float f);                                           // nearest even
 //   static xsimd::batch<float, Arch> round_even(xsimd::batch<float, Arch> v);        // any FP mode
+//   static xsimd::batch<float, Arch> divide(xsimd::batch<float, Arch> a, xsimd::batch<float, Arch> b);
+//       // IEEE a / b (xsimd's NEON division is a reciprocal estimate refined twice: not exact)
 template <class Arch>
 struct quantize_ops;
 
@@ -117,6 +127,91 @@ void legacy_nibbles(const float* x, float min, float id, float offset, std::uint
   for (std::size_t j = 0; j < 16; ++j) qs[j] = static_cast<std::uint8_t>(codes[j] | codes[j + 16] << 4);
 }
 
+// bitsandbytes' 4-bit levels in increasing order: bucketize_16's midpoints (format/nf4.hpp)
+// and the code of each rank. NF4 codes are the ranks; FP4 codes are sign-magnitude bit
+// patterns, rank 8 + k -> P(k) and rank 7 - k -> P(k) | 8 except that rank 8 (the +0 level
+// torch.argsort puts second) is code 8 and rank 7 code 0, with P(k) = k ^ (k & 2) << 1.
+template <class Format>
+struct bnb_levels;
+template <>
+struct bnb_levels<nf4> {
+  static constexpr float level(int rank) noexcept { return nf4::decode(rank); }
+  template <class I>
+  static constexpr I code(I rank) noexcept { return rank; }
+};
+template <>
+struct bnb_levels<bnb_fp4> {
+  static constexpr float level(int rank) noexcept { return bnb_fp4::decode(bnb_fp4::sorted_code(rank)); }
+  template <class I>  // int or an int32 batch: shifts, masks and products only
+  static constexpr I code(I rank) noexcept {
+    const I positive = rank >> 3;
+    const I k = (rank & I(7)) ^ (I(7) * (I(1) - positive));
+    const I zero = ((k - I(1)) >> 31) & I(1);  // k == 0
+    return (k ^ ((k & I(2)) << 1)) | ((positive ^ zero ^ I(1)) << 3);
+  }
+};
+static_assert([] {
+  for (int r = 0; r < 16; ++r)
+    if (bnb_levels<bnb_fp4>::code(r) != bnb_fp4::sorted_code(r)) return false;
+  return true;
+}(), "bnb_levels<bnb_fp4>::code is torch.argsort's order");
+
+// The 15 midpoints of the sorted levels as bucketize_16 computes them, then +Inf.
+template <class Format>
+inline constexpr std::array<float, 16> bnb_midpoints = [] {
+  using L = bnb_levels<Format>;
+  std::array<float, 16> m{};
+  for (int i = 0; i < 15; ++i) m[static_cast<std::size_t>(i)] = (L::level(i) + L::level(i + 1)) / 2.0f;
+  m[15] = std::numeric_limits<float>::infinity();
+  return m;
+}();
+
+// t[idx] lane by lane for a table of 16 floats: dynamic swizzles of its vector-sized parts.
+template <class Arch>
+floats<Arch> lookup16(const float* t, xsimd::batch<std::uint32_t, Arch> idx) noexcept {
+  using uints = xsimd::batch<std::uint32_t, Arch>;
+  constexpr std::uint32_t n = floats<Arch>::size;
+  if constexpr (n == 16) {
+    return xsimd::swizzle(floats<Arch>::load_unaligned(t), idx);
+  } else {
+    const uints low = idx & uints(n - 1);
+    floats<Arch> r = xsimd::swizzle(floats<Arch>::load_unaligned(t), low);
+    for (std::uint32_t k = n; k < 16; k += n)
+      r = xsimd::select(xsimd::batch_bool_cast<float>(idx >= uints(k)),
+                        xsimd::swizzle(floats<Arch>::load_unaligned(t + k), low), r);
+    return r;
+  }
+}
+
+// The codes of 4 .. 16 values v already divided by their absmax: how many midpoints lie
+// below v, with bucketize_16's own comparisons (so a tie takes the lower level; the clamp
+// to [-1, 1] moves no value across a midpoint). 8 or 16 lanes: a binary search, c += s
+// where midpoint c + s - 1 < v for s = 8, 4, 2, 1, the midpoints looked up per lane
+// (lookup16); 4 lanes (NEON): all 15 comparisons, counted.
+template <class Arch, class Format>
+ints<Arch> bnb_codes(floats<Arch> v) noexcept {
+  constexpr const std::array<float, 16>& m = bnb_midpoints<Format>;
+  if constexpr (floats<Arch>::size >= 8) {
+    using uints = xsimd::batch<std::uint32_t, Arch>;
+    static constexpr auto shifted = [] {  // shifted[k][c] = m[c + s - 1] for s = 4 >> k
+      std::array<std::array<float, 16>, 3> t{};
+      for (std::size_t k = 0; k < 3; ++k)
+        for (std::size_t c = 0; c < 16; ++c) t[k][c] = m[std::min<std::size_t>(c + (4u >> k) - 1, 15)];
+      return t;
+    }();
+    uints c = xsimd::select(xsimd::batch_bool_cast<std::uint32_t>(floats<Arch>(m[7]) < v), uints(8), uints(0));
+    for (std::size_t k = 0; k < 3; ++k) {
+      const auto below = xsimd::batch_bool_cast<std::uint32_t>(lookup16<Arch>(shifted[k].data(), c) < v);
+      c = xsimd::select(below, c + uints(4u >> k), c);
+    }
+    return bnb_levels<Format>::code(xsimd::bitwise_cast<std::int32_t>(c));
+  } else {
+    floats<Arch> rank(0.0f);
+    for (std::size_t i = 0; i < 15; ++i) rank = xsimd::select(floats<Arch>(m[i]) < v, rank + floats<Arch>(1.0f), rank);
+    return bnb_levels<Format>::code(xsimd::batch_cast<std::int32_t>(rank));
+  }
+}
+
 }  // namespace simd
 
 // Q8_0 and Q8_1: d = max|x| / 127 and id = 1 / d (the symmetric scheme's), codes
@@ -144,9 +239,9 @@ struct q8_step {
     using floats = simd::floats<Arch>;
     alignas(floats::arch_type::alignment()) float d[group], id[group];
     for (std::size_t k = 0; k < group; ++k) d[k] = simd::absmax<Arch>(x + 32 * k, 32);
-    const floats dv = floats::load_aligned(d) / floats(127.0f);
+    const floats dv = quantize_ops<Arch>::divide(floats::load_aligned(d), floats(127.0f));
     const auto positive = dv > floats(0.0f);
-    const floats idv = xsimd::select(positive, floats(1.0f) / dv, floats(0.0f));
+    const floats idv = xsimd::select(positive, quantize_ops<Arch>::divide(floats(1.0f), dv), floats(0.0f));
     const std::uint64_t fast = (positive && xsimd::isfinite(idv)).mask();
     dv.store_aligned(d);
     idv.store_aligned(id);
@@ -251,6 +346,28 @@ struct block_quantize<Arch, ggml::block_tq2_0> {
   }
 };
 
+// bitsandbytes NF4 / FP4: the block's absmax over whole vectors (order-independent), 32
+// values at a time scaled by the same IEEE product or quotient as the scalar code.
+template <simd_quantize_arch Arch, class Format>
+struct quantize_4bit_step<Arch, Format> {
+  static constexpr std::size_t width = 32;
+  static float absmax(const float* x, std::size_t n) noexcept {
+    const std::size_t whole = n - n % simd::floats<Arch>::size;
+    float amax = simd::absmax<Arch>(x, whole);
+    for (std::size_t j = whole; j < n; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    return amax;
+  }
+  static void run(const float* x, float reciprocal, float divisor, bool full, std::uint8_t* packed) noexcept {
+    using floats = simd::floats<Arch>;
+    simd::ints<Arch> q[simd::per32<Arch>];
+    for (std::size_t i = 0; i < simd::per32<Arch>; ++i) {
+      const floats v = floats::load_unaligned(x + i * floats::size);
+      q[i] = simd::bnb_codes<Arch, Format>(full ? v * floats(reciprocal) : quantize_ops<Arch>::divide(v, floats(divisor)));
+    }
+    quantize_ops<Arch>::store_nibbles(q, packed);
+  }
+};
+
 // BitNet per token: s = 127 / max|x| twice rounded, codes clamp(round_even(x * s)); the
 // values past the last 32 go through the scalar element steps.
 template <simd_quantize_arch Arch>
@@ -325,6 +442,81 @@ struct minifloat_step<Arch, F> {
     }
     const auto overflow = saturate ? minifloat_overflow::saturate : minifloat_overflow::non_saturating;
     for (std::size_t i = body; i < n; ++i) out[i] = F::encode(x[i], overflow);
+  }
+};
+
+// IQ4_NL, llama-quantize's scale search (ggml::quantize_block, iq4_nl_search::best_scale,
+// no importance: weights x^2): 16 candidate scales (the first least-squares step and the
+// 15 tries), one per lane, so that each lane sums its 32 products in the scalar's order;
+// the choice between them then runs as the scalar's loop over the lane sums. The nearest
+// level is the scalar's bisection result without branches: the last level v is not below
+// (levels rise, so a select per level), then the same float test `v - lower < upper - v`.
+// A NaN v (a block whose sums overflow: d is NaN) ends at 15 as in the bisection.
+template <simd_quantize_arch Arch>
+struct block_quantize<Arch, ggml::block_iq4_nl> {
+  using floats = simd::floats<Arch>;
+  static constexpr std::size_t lanes = 16;
+  static constexpr std::size_t batches = lanes / floats::size;
+  static_assert(lanes % floats::size == 0);
+
+  struct nearest {
+    floats index, level;
+  };
+  // As ggml::detail::nearest_level (v <= -127 gives 0, v >= 113 gives 15 by the same test).
+  static nearest level_of(floats v) noexcept {
+    const std::int8_t* values = ggml::iq4_nl_levels;
+    floats index(0.0f), lower(static_cast<float>(values[0])), upper(static_cast<float>(values[1]));
+    for (int i = 1; i < 15; ++i) {
+      const auto below = v < floats(static_cast<float>(values[i]));  // false for NaN, as the bisection's test
+      index = xsimd::select(below, index, floats(static_cast<float>(i)));
+      lower = xsimd::select(below, lower, floats(static_cast<float>(values[i])));
+      upper = xsimd::select(below, upper, floats(static_cast<float>(values[i + 1])));
+    }
+    const auto down = (v - lower) < (upper - v);
+    return {xsimd::select(down, index, index + floats(1.0f)), xsimd::select(down, lower, upper)};
+  }
+
+  static void run(const float* x, ggml::block_iq4_nl& b) noexcept {
+    const std::int8_t* values = ggml::iq4_nl_levels;
+    const float max = simd::signed_max<Arch>(x, 32);
+    float d = 0.0f;
+    if (std::fabs(max) >= 1e-15f) {
+      alignas(floats::arch_type::alignment()) float id[lanes], sumqx[lanes], sumq2[lanes];
+      id[0] = 1 / (-max / values[0]);
+      for (int itry = -7; itry <= 7; ++itry) id[itry + 8] = static_cast<float>(itry + values[0]) / max;
+      floats ids[batches], qx[batches], q2[batches];
+      for (std::size_t k = 0; k < batches; ++k) {
+        ids[k] = floats::load_aligned(id + k * floats::size);
+        qx[k] = q2[k] = floats(0.0f);
+      }
+      for (std::size_t j = 0; j < 32; ++j) {
+        const floats xj(x[j]), wj(x[j] * x[j]);
+        for (std::size_t k = 0; k < batches; ++k) {
+          const floats q = level_of(ids[k] * xj).level;
+          qx[k] += wj * q * xj;
+          q2[k] += wj * q * q;
+        }
+      }
+      for (std::size_t k = 0; k < batches; ++k) {
+        qx[k].store_aligned(sumqx + k * floats::size);
+        q2[k].store_aligned(sumq2 + k * floats::size);
+      }
+      d = sumq2[0] > 0 ? sumqx[0] / sumq2[0] : 0.f;
+      float best = d * sumqx[0];
+      for (std::size_t k = 1; k < lanes; ++k)
+        if (sumq2[k] > 0 && sumqx[k] * sumqx[k] > best * sumq2[k]) {
+          d = sumqx[k] / sumq2[k];
+          best = d * sumqx[k];
+        }
+    }
+    b.d = quantize_ops<Arch>::to_half(d);
+    const floats id(d != 0.0f ? 1 / d : 0);
+    simd::ints<Arch> q[simd::per32<Arch>];
+    for (std::size_t i = 0; i < simd::per32<Arch>; ++i)
+      q[i] = xsimd::batch_cast<std::int32_t>(level_of(id * floats::load_unaligned(x + i * floats::size)).index);
+    std::int8_t codes[32];
+    quantize_ops<Arch>::store32(q, codes);
+    ggml::detail::pack_nibbles(reinterpret_cast<const std::uint8_t*>(codes), b.qs);
   }
 };
 

@@ -26,7 +26,7 @@ QTL_STRICT_FP_BEGIN
 
 namespace detail {
 
-// Index of the level nearest to v (the lower one on ties), by bisection as ggml does.
+// Index of the level nearest to v (the upper one on ties), by bisection as ggml does.
 inline std::uint8_t nearest_level(float v) noexcept {
   const std::int8_t* values = iq4_nl_levels;
   if (v <= values[0]) return 0;
