@@ -1,0 +1,97 @@
+#!/bin/sh
+# End-to-end test of the qtl tool. Usage: qtl_tool.sh QTL MAKE_MODEL WORKDIR
+set -u
+qtl=$1 make_model=$2 work=$3
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# expect STATUS COMMAND...: runs it (output in out.txt, err.txt), checks the exit status
+expect() {
+  want=$1; shift
+  "$@" >out.txt 2>err.txt; got=$?
+  [ "$got" -eq "$want" ] || { fail "exit $got, not $want: $*"; cat out.txt err.txt; }
+}
+contains() { grep -q -- "$2" "$1" || { fail "$1 lacks '$2'"; cat "$1"; }; }
+
+expect 0 "$make_model" model.safetensors
+
+# inspect lists every tensor, dtype and shape
+expect 0 "$qtl" inspect model.safetensors
+for t in model.embed_tokens.weight model.layers.0.mlp.up_proj.weight model.layers.0.self_attn.q_proj.weight; do
+  contains out.txt "$t"
+done
+contains out.txt "BF16"
+contains out.txt "5 tensors"
+
+# q8_0 GGUF: quantized weights, kept norm/embedding/odd rows, SQNR > 30 dB by compare
+expect 0 "$qtl" quantize model.safetensors -o q8.gguf --format q8_0 --threads 2 --report q8.json
+[ -s q8.gguf ] || fail "q8.gguf missing"
+contains out.txt "fewer than 2 dims"
+contains out.txt "embedding, norm or bias"
+contains out.txt "not a multiple of q8_0's block of 32"
+contains q8.json '"compression_ratio"'
+expect 0 "$qtl" inspect q8.gguf
+contains out.txt "model.layers.0.mlp.up_proj.weight *q8_0"
+contains out.txt "general.file_type = 7"
+expect 0 "$qtl" compare model.safetensors q8.gguf --min-sqnr 30
+contains out.txt "F32 -> q8_0"
+# a 4-bit file does not reach 30 dB: --min-sqnr must notice (exit 2)
+expect 0 "$qtl" quantize model.safetensors -o q4.gguf --format q4_0
+expect 2 "$qtl" compare model.safetensors q4.gguf --min-sqnr 30
+# the SIMD quantizers write the scalar reference's bytes
+QTL_ARCH=scalar "$qtl" quantize model.safetensors -o q4_scalar.gguf --format q4_0 >/dev/null 2>&1 || fail "QTL_ARCH=scalar"
+cmp -s q4.gguf q4_scalar.gguf || fail "q4_0 output differs between the selected arch and scalar"
+expect 0 "$qtl" compare model.safetensors q4.gguf --min-sqnr 15
+contains out.txt "F32 -> q4_0"
+
+# nf4 safetensors in the transformers + bitsandbytes layout
+expect 0 "$qtl" quantize model.safetensors -o nf4.safetensors --format nf4
+expect 0 "$qtl" inspect nf4.safetensors
+contains out.txt "model.layers.0.mlp.up_proj.weight *U8 *\[4096, 1\]"
+contains out.txt "model.layers.0.mlp.up_proj.weight.absmax *F32 *\[128\]"
+contains out.txt "model.layers.0.mlp.up_proj.weight.quant_map *F32 *\[16\]"
+contains out.txt "up_proj.weight.quant_state.bitsandbytes__nf4 *U8"
+contains nf4.safetensors '{"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": \[64, 128\]}'
+
+# compare decodes the nf4 layout: 4-bit quality, not 8-bit
+expect 0 "$qtl" compare model.safetensors nf4.safetensors --min-sqnr 15
+contains out.txt "F32 -> nf4"
+expect 2 "$qtl" compare model.safetensors nf4.safetensors --min-sqnr 30
+
+# int8 per channel, and a recipe that keeps q_proj and sends up_proj to q4_0
+expect 0 "$qtl" quantize model.safetensors -o int8.safetensors --format int8
+expect 0 "$qtl" inspect int8.safetensors
+contains out.txt "model.layers.0.mlp.up_proj.weight_scale *F32 *\[64, 1\]"
+expect 0 "$qtl" compare model.safetensors int8.safetensors --min-sqnr 30
+contains out.txt "BF16 -> int8"
+expect 0 "$qtl" quantize model.safetensors -o int8a.safetensors --format int8 --scheme asym
+expect 0 "$qtl" compare model.safetensors int8a.safetensors --min-sqnr 30
+contains out.txt "5 tensors compared, 0 not comparable"
+expect 1 "$qtl" quantize model.safetensors -o q4a.gguf --format q4_0 --scheme asym
+printf '{"rules": [{"match": "q_proj", "format": "keep"}, {"match": "up_proj", "format": "q4_0"}]}' >recipe.json
+expect 0 "$qtl" quantize model.safetensors -o mixed.gguf --format q8_0 --recipe recipe.json
+expect 0 "$qtl" inspect mixed.gguf
+contains out.txt "self_attn.q_proj.weight *bf16"
+contains out.txt "up_proj.weight *q4_0"
+
+# failures: one "qtl: <file>: ..." line, exit 1, no output file
+head -c 200 model.safetensors >truncated.safetensors
+expect 1 "$qtl" quantize truncated.safetensors -o bad.gguf --format q8_0
+[ -e bad.gguf ] && fail "bad.gguf left behind"
+contains err.txt "^qtl: truncated.safetensors: "
+[ "$(wc -l <err.txt)" -eq 1 ] || fail "error is not one line"
+expect 1 "$qtl" quantize model.safetensors -o no/such/dir/out.gguf --format q8_0
+contains err.txt "^qtl: .*no/such/dir/out.gguf"
+expect 1 "$qtl" quantize model.safetensors -o wrong.safetensors --format q8_0
+contains err.txt "^qtl: wrong.safetensors: format q8_0"
+[ -e wrong.safetensors ] && fail "wrong.safetensors left behind"
+expect 1 "$qtl" quantize model.safetensors -o q.gguf --format q3_x
+expect 1 "$qtl" quantize model.safetensors --format q8_0
+contains err.txt "^qtl: .*--output"
+expect 0 "$qtl" quantize --help
+expect 1 "$qtl" inspect missing.gguf
+contains err.txt "^qtl: missing.gguf"
+ls ./*qtl-tmp* >/dev/null 2>&1 && fail "temporary files left behind"
+
+[ "$failures" -eq 0 ] && echo "all qtl tool checks passed"
+exit "$failures"

@@ -1,0 +1,30 @@
+// The qtl tool's subcommands: their options and entry points (main.cpp parses the
+// command line into these; each command lives in its own .cpp). A command returns the
+// exit status and throws qtl::tool::failure or qtl::error for "qtl: <file>: <problem>".
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace qtl::tool {
+
+struct inspect_options {
+  std::string input;
+};
+int run_inspect(const inspect_options& options);
+
+struct quantize_options {
+  std::string input, output, format, scheme = "sym", recipe, report;
+  std::optional<long> group_size;
+  std::optional<double> warn_sqnr;  // dB; else the format's default (docs/tool.md)
+  unsigned threads = 0;             // 0: every hardware thread
+};
+int run_quantize(const quantize_options& options);
+
+struct compare_options {
+  std::string a, b;
+  std::optional<double> min_sqnr;  // exit 2 when a compared tensor falls below it
+};
+int run_compare(const compare_options& options);
+
+}  // namespace qtl::tool

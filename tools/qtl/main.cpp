@@ -1,0 +1,63 @@
+// qtl: inspect, quantize and compare model files (safetensors, GGUF). Parses the command
+// line and turns every error into one line "qtl: <file>: <problem>" and exit status 1.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "model_file.hpp"
+
+int main(int argc, char** argv) {
+  using namespace qtl::tool;
+  CLI::App app{"qtl: inspect, quantize and compare safetensors and GGUF model files"};
+  app.require_subcommand(1);
+
+  inspect_options inspect;
+  auto* inspect_cmd = app.add_subcommand("inspect", "list a file's tensors (name, dtype, shape, bytes) and metadata");
+  inspect_cmd->add_option("file", inspect.input, "a .safetensors or .gguf file")->required();
+
+  quantize_options quantize;
+  auto* quantize_cmd = app.add_subcommand("quantize", "quantize a model's weights into a GGUF or safetensors file");
+  quantize_cmd->add_option("input", quantize.input, "a .safetensors or .gguf file")->required();
+  quantize_cmd->add_option("-o,--output", quantize.output, "output file: .gguf (ggml formats) or .safetensors")
+      ->required();
+  quantize_cmd
+      ->add_option("-f,--format", quantize.format,
+                   "q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl tq1_0 tq2_0 mxfp4 (GGUF); nf4 fp4 int8 fp8_e4m3 (safetensors)")
+      ->required();
+  quantize_cmd->add_option("--group-size", quantize.group_size, "nf4/fp4 block size (default 64)");
+  quantize_cmd->add_option("--scheme", quantize.scheme, "int8: sym (default) or asym")
+      ->check(CLI::IsMember({"sym", "asym"}));
+  quantize_cmd->add_option("--recipe", quantize.recipe, "JSON rules {\"rules\": [{\"match\": regex, \"format\": f}]}");
+  quantize_cmd->add_option("--threads", quantize.threads, "threads per tensor (default: all)");
+  quantize_cmd->add_option("--report", quantize.report, "also write the summary as JSON to this file");
+  quantize_cmd->add_option("--warn-sqnr", quantize.warn_sqnr, "warn below this SQNR in dB (default by format)");
+
+  compare_options compare;
+  auto* compare_cmd = app.add_subcommand("compare", "per-tensor SQNR, cosine and max error between two files");
+  compare_cmd->add_option("a", compare.a, "reference file")->required();
+  compare_cmd->add_option("b", compare.b, "file to compare with it")->required();
+  compare_cmd->add_option("--min-sqnr", compare.min_sqnr, "exit 2 if a tensor's SQNR (dB) is below this");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    fmt::print(stderr, "qtl: {} (see qtl --help)\n", e.what());
+    return 1;
+  }
+  try {
+    if (*inspect_cmd) return run_inspect(inspect);
+    if (*quantize_cmd) return run_quantize(quantize);
+    return run_compare(compare);
+  } catch (const failure& e) {
+    fmt::print(stderr, "qtl: {}\n", e.what());
+  } catch (const qtl::error& e) {
+    fmt::print(stderr, "qtl: {}\n", problem_of(e));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "qtl: {}\n", e.what());
+  }
+  return 1;
+}
