@@ -10,6 +10,7 @@
 #include "golden/golden.hpp"
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/error.hpp"
+#include "layout/ternary_cases.hpp"
 
 namespace bitnet = qtl::bitnet;
 using qtl::matrix_view;
@@ -27,13 +28,7 @@ float golden_scalar(const std::string& name) { return golden().get<float>(name).
 
 std::size_t dim(const std::string& name, std::size_t d) { return static_cast<std::size_t>(golden().shape(name).at(d)); }
 
-std::vector<std::int8_t> random_ternary(std::size_t n, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> pick(-1, 1);
-  std::vector<std::int8_t> v(n);
-  for (auto& x : v) x = static_cast<std::int8_t>(pick(gen));
-  return v;
-}
+using qtl::test::random_ternary;
 
 // The reference mean of |w| the way a plain C++ port would take it: in double.
 float double_mean_s(const std::vector<float>& w) {

@@ -7,19 +7,14 @@
 
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/error.hpp"
+#include "layout/ternary_cases.hpp"
 
 namespace bitnet = qtl::bitnet;
 using qtl::matrix_view;
 
 namespace {
 
-std::vector<std::int8_t> random_ternary(std::size_t n, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> pick(-1, 1);
-  std::vector<std::int8_t> v(n);
-  for (auto& x : v) x = static_cast<std::int8_t>(pick(gen));
-  return v;
-}
+using qtl::test::random_ternary;
 
 }  // namespace
 
