@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up a fresh Debian machine, build qtl optimised, run the quickstart
-# example and a short benchmark, and print the benchmark table.
+# The main job: set up a fresh Debian machine, build qtl optimised, run the examples,
+# quantize a real model with the qtl tool (reports, comparison, plot) and run a short
+# benchmark, and print the benchmark table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,25 @@ echo "== examples/formats"
 ./build/release/examples/formats
 echo "== examples/kernels"
 ./build/release/examples/kernels
+
+echo "== qtl on a real model: all-MiniLM-L6-v2 (scripts/fetch_model.sh) to q8_0, q4_0 and nf4"
+if model=$(bash scripts/fetch_model.sh); then
+  qtl=./build/release/tools/qtl demo=build/release/demo
+  mkdir -p "$demo"
+  "$qtl" inspect "$model" | sed -n '1p;$p'
+  for f in q8_0 q4_0 nf4; do
+    out=$demo/minilm-$f.gguf
+    [ "$f" = nf4 ] && out=$demo/minilm-$f.safetensors  # the transformers + bitsandbytes layout
+    echo "-- qtl quantize --format $f"
+    "$qtl" quantize "$model" -o "$out" --format "$f" --report "$demo/minilm-$f.json"
+  done
+  echo "-- qtl compare (original vs q4_0, decoded again), last lines"
+  "$qtl" compare "$model" "$demo/minilm-q4_0.gguf" | tail -n 2
+  echo "-- qtl report"
+  "$qtl" report "$demo"/minilm-{q8_0,q4_0,nf4}.json --summary --plot "$demo/minilm.svg"
+else
+  echo "the model could not be fetched (offline?): demo skipped" >&2
+fi
 
 echo "== bench (short run; see docs/benchmarks.md for the full one)"
 # The stream baseline, the reference quantizers and the GEMV kernels at one LLaMA shape.

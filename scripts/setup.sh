@@ -13,7 +13,7 @@ fi
 as_root() { "${sudo_cmd[@]}" "$@"; }
 
 base_packages=(build-essential cmake ninja-build pkg-config python3 python3-venv
-  libeigen3-dev libbenchmark-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  libeigen3-dev libbenchmark-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcairo2-dev
   clang-14 libclang-rt-14-dev)  # clang: the libFuzzer targets (scripts/fuzz.sh)
 
 have_version() { # package, minimum version

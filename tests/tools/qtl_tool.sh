@@ -45,7 +45,7 @@ expect 0 "$qtl" compare model.safetensors q4.gguf --min-sqnr 15
 contains out.txt "F32 -> q4_0"
 
 # nf4 safetensors in the transformers + bitsandbytes layout
-expect 0 "$qtl" quantize model.safetensors -o nf4.safetensors --format nf4
+expect 0 "$qtl" quantize model.safetensors -o nf4.safetensors --format nf4 --report nf4.json
 expect 0 "$qtl" inspect nf4.safetensors
 contains out.txt "model.layers.0.mlp.up_proj.weight *U8 *\[4096, 1\]"
 contains out.txt "model.layers.0.mlp.up_proj.weight.absmax *F32 *\[128\]"
@@ -91,6 +91,43 @@ contains err.txt "^qtl: .*--output"
 expect 0 "$qtl" quantize --help
 expect 1 "$qtl" inspect missing.gguf
 contains err.txt "^qtl: missing.gguf"
+# report: prints the quantize table again from the JSON, sums it up, plots it
+expect 0 "$qtl" quantize model.safetensors -o q4r.gguf --format q4_0 --report q4.json
+grep -v '^wrote ' out.txt >quantize_table.txt
+expect 0 "$qtl" report q4.json
+cmp -s out.txt quantize_table.txt || { fail "qtl report prints another table than quantize"; diff out.txt quantize_table.txt; }
+expect 0 "$qtl" report q8.json q4.json --summary
+contains out.txt "^q8.json  *q8_0   *2 of 5 "
+contains out.txt "^q4.json  *q4_0   *2 of 5 "
+# width and height of a PNG (big-endian words at bytes 16 and 20)
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8}'; }
+expect 0 "$qtl" report q8.json --plot one.png
+expect 0 "$qtl" report q8.json q4.json nf4.json --plot three.png
+contains out.txt "^wrote three.png"
+[ "$(od -An -c -N4 three.png | tr -d ' ')" = "211PNG" ] || fail "three.png is not a PNG"
+set -- $(png_size one.png) $(png_size three.png)
+[ "$1" -gt 600 ] && [ "$2" -gt 100 ] || fail "one.png is $1 x $2"
+[ "$4" -gt "$2" ] || fail "three reports must make a taller plot than one ($4 <= $2)"
+expect 0 "$qtl" report q8.json q4.json --plot two.svg
+contains two.svg "^<svg"
+contains two.svg 'width="[0-9.]*pt" height="[0-9.]*pt"'
+# bad reports and plot paths: one line naming the file, no plot left behind
+expect 1 "$qtl" report q8.json --plot chart.pdf
+contains err.txt "^qtl: chart.pdf: the plot must be a .svg or .png file"
+[ -e chart.pdf ] && fail "chart.pdf left behind"
+printf '{"tensors": [' >broken.json
+expect 1 "$qtl" report broken.json --plot broken.png
+contains err.txt "^qtl: broken.json: report is not valid JSON"
+[ -e broken.png ] && fail "broken.png left behind"
+printf '{"input": "a", "output": "b", "format": "q8_0", "tensors": [{"name": "w", "shape": [2, 32], "dtype": "F32", "format": "q8_0", "bytes_before": 256}]}' >short.json
+expect 1 "$qtl" report short.json
+contains err.txt "^qtl: short.json: tensor \"w\" has no \"bytes_after\""
+printf '{"input": "a", "output": "b", "format": "q8_0", "tensors": [{"name": "w", "shape": [2, 32], "dtype": "F32", "format": "keep", "bytes_before": 256, "bytes_after": 256}]}' >kept.json
+expect 1 "$qtl" report kept.json --plot kept.svg
+contains err.txt "^qtl: kept.svg: nothing to plot"
+expect 1 "$qtl" report missing.json
+contains err.txt "^qtl: missing.json: cannot open the report"
+
 ls ./*qtl-tmp* >/dev/null 2>&1 && fail "temporary files left behind"
 
 [ "$failures" -eq 0 ] && echo "all qtl tool checks passed"

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace qtl::tool {
 
@@ -26,5 +27,12 @@ struct compare_options {
   std::optional<double> min_sqnr;  // exit 2 when a compared tensor falls below it
 };
 int run_compare(const compare_options& options);
+
+struct report_options {
+  std::vector<std::string> reports;  // JSON files written by quantize --report
+  std::string plot;                  // .svg or .png; empty: print only
+  bool summary = false;              // one line per report instead of the tables
+};
+int run_report(const report_options& options);
 
 }  // namespace qtl::tool

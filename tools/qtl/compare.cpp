@@ -12,7 +12,7 @@
 #include "model_file.hpp"
 #include "qtl/kernel/dispatch.hpp"
 #include "qtl/metrics.hpp"
-#include "report.hpp"
+#include "terminal.hpp"
 
 namespace qtl::tool {
 

@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "model_file.hpp"
-#include "report.hpp"
+#include "terminal.hpp"
 
 namespace qtl::tool {
 

@@ -1,5 +1,6 @@
-// qtl: inspect, quantize and compare model files (safetensors, GGUF). Parses the command
-// line and turns every error into one line "qtl: <file>: <problem>" and exit status 1.
+// qtl: inspect, quantize and compare model files (safetensors, GGUF) and plot the
+// quantization reports. Parses the command line into the commands.hpp options and turns
+// every error into one line "qtl: <file>: <problem>" and exit status 1.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -41,6 +42,13 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("b", compare.b, "file to compare with it")->required();
   compare_cmd->add_option("--min-sqnr", compare.min_sqnr, "exit 2 if a tensor's SQNR (dB) is below this");
 
+  report_options report;
+  auto* report_cmd =
+      app.add_subcommand("report", "print quantize --report files again and plot per-tensor SQNR and sizes");
+  report_cmd->add_option("reports", report.reports, "one or more JSON reports (plotted side by side)")->required();
+  report_cmd->add_option("--plot", report.plot, "draw the chart to this .svg or .png file");
+  report_cmd->add_flag("--summary", report.summary, "print one line per report instead of its table");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,7 +59,8 @@ int main(int argc, char** argv) {
   try {
     if (*inspect_cmd) return run_inspect(inspect);
     if (*quantize_cmd) return run_quantize(quantize);
-    return run_compare(compare);
+    if (*compare_cmd) return run_compare(compare);
+    return run_report(report);
   } catch (const failure& e) {
     fmt::print(stderr, "qtl: {}\n", e.what());
   } catch (const qtl::error& e) {

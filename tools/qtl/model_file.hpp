@@ -202,6 +202,14 @@ class model_file {
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> metadata_text() const;
   [[nodiscard]] const gg::file* gguf() const noexcept { return std::get_if<gg::file>(&file_); }
   [[nodiscard]] const st::file* safetensors() const noexcept { return std::get_if<st::file>(&file_); }
+  // Drops the pages of tensors()[i] from resident memory: quantize calls it after each
+  // tensor, so a file larger than RAM does not fill the resident set.
+  void release(std::size_t i) const noexcept {
+    if (const auto* g = gguf())
+      g->release(g->tensors()[i]);
+    else
+      safetensors()->release(safetensors()->tensors()[i]);
+  }
 
  private:
   std::filesystem::path path_;

@@ -18,6 +18,7 @@
 #include "qtl/kernel/dispatch.hpp"
 #include "qtl/metrics.hpp"
 #include "report.hpp"
+#include "terminal.hpp"
 
 namespace qtl::tool {
 namespace {
@@ -229,36 +230,13 @@ void check_finite(const tensor_entry& t, std::span<const float> x) {
       throw failure(t.name, fmt::format("value {} at flat index {} cannot be quantized", x[i], i));
 }
 
-void write_report(const std::string& path, const quantize_options& o, const std::vector<item>& items,
-                  std::uint64_t before, std::uint64_t after, const std::vector<std::string>& warnings) {
-  nlohmann::ordered_json j;
-  j["input"] = o.input;
-  j["output"] = o.output;
-  j["format"] = o.format;
-  j["tensors"] = nlohmann::ordered_json::array();
-  for (const auto& it : items) {
-    nlohmann::ordered_json t;
-    t["name"] = it.in->name;
-    t["shape"] = it.in->shape;
-    t["dtype"] = it.in->dtype;
-    t["format"] = it.format ? std::string(it.format->name) : "keep";
-    if (!it.note.empty()) t["note"] = it.note;
-    t["bytes_before"] = it.in->data.size();
-    t["bytes_after"] = it.bytes_out;
-    if (it.format) {
-      if (std::isinf(it.sqnr)) t["exact"] = true;
-      t["sqnr_db"] = std::isfinite(it.sqnr) ? nlohmann::ordered_json(it.sqnr) : nlohmann::ordered_json();
-    }
-    j["tensors"].push_back(t);
-  }
-  j["totals"] = {{"bytes_before", before},
-                 {"bytes_after", after},
-                 {"compression_ratio", after ? static_cast<double>(before) / static_cast<double>(after) : 0.0}};
-  j["warnings"] = warnings;
-  const std::string text = j.dump(2) + "\n";
-  io::output_file out(path);
-  out.write(std::as_bytes(std::span(text)));
-  out.commit();
+quant_report make_report(const quantize_options& o, const std::vector<item>& items,
+                         std::vector<std::string> warnings) {
+  quant_report r{o.input, o.output, o.format, {}, std::move(warnings)};
+  for (const auto& it : items)
+    r.rows.push_back({it.in->name, it.in->shape, it.in->dtype, it.format ? std::string(it.format->name) : "keep",
+                      it.note, it.in->data.size(), it.bytes_out, it.sqnr});
+  return r;
 }
 
 }  // namespace
@@ -300,6 +278,7 @@ int run_quantize(const quantize_options& o) {
   const auto kernels = kernel::select_kernels();
   const double threshold = o.warn_sqnr.value_or(f->warn_sqnr_db);
   std::vector<std::string> warnings;
+  quant_report report;
   {
     writer w(o.output, out, in, *f, items);
     const progress bar(items.size());
@@ -307,6 +286,11 @@ int run_quantize(const quantize_options& o) {
       auto& it = items[i];
       const auto& t = *it.in;
       bar.step(i + 1, t.name);
+      const struct release_when_done {  // the input's pages leave the resident set (mapped_file::release)
+        const model_file& file;
+        std::size_t index;
+        ~release_when_done() { file.release(index); }
+      } guard{in, i};
       try {
         if (it.copy) {
           w.write(t.name, t.data);  // copied as is
@@ -329,26 +313,11 @@ int run_quantize(const quantize_options& o) {
         throw failure(o.input, "tensor \"" + t.name + "\": " + problem_of(e));
       }
     }
-    std::uint64_t before = 0, after = 0;
-    for (const auto& it : items) before += it.in->data.size(), after += it.bytes_out;
-    if (!o.report.empty()) write_report(o.report, o, items, before, after, warnings);
+    report = make_report(o, items, std::move(warnings));
+    if (!o.report.empty()) write_report(report, o.report);
     w.commit();
   }
-
-  table t({"tensor", "shape", "format", "before", "after", "SQNR dB", "note"}, true);
-  std::uint64_t before = 0, after = 0;
-  std::size_t quantized = 0;
-  for (const auto& it : items) {
-    t.add({it.in->name, shape_text(it.in->shape), it.format ? std::string(it.format->name) : it.in->dtype,
-           bytes_text(it.in->data.size()), bytes_text(it.bytes_out), it.format ? db_text(it.sqnr) : "-", it.note});
-    before += it.in->data.size();
-    after += it.bytes_out;
-    quantized += it.format != nullptr;
-  }
-  t.print();
-  fmt::print("\n{} of {} tensors quantized; {} -> {} ({:.2f}x smaller)\n", quantized, items.size(), bytes_text(before),
-             bytes_text(after), after ? static_cast<double>(before) / static_cast<double>(after) : 0.0);
-  for (const auto& w : warnings) fmt::print(stderr, "qtl: warning: {}\n", w);
+  print_report(report);
   fmt::print("wrote {}\n", o.output);
   return 0;
 }

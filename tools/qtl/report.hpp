@@ -1,96 +1,46 @@
-// Terminal output of the qtl tool: byte counts and shapes as text, aligned tables on
-// stdout, and progress on stderr (a bar on a terminal, one line per step otherwise).
+// The quantization report: what `qtl quantize` did to every tensor (format or why kept,
+// bytes before/after, SQNR). quantize fills it, prints it and writes it as JSON;
+// `qtl report` reads the JSON back, prints the same table and plots it (plot.hpp).
 #pragma once
 
-#include <fmt/format.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace qtl::tool {
 
-inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  return "[" + fmt::format("{}", fmt::join(shape, ", ")) + "]";
-}
+struct report_row {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  std::string dtype;   // of the input tensor
+  std::string format;  // "keep" when not quantized
+  std::string note;    // why kept, or the recipe rule that chose the format
+  std::uint64_t bytes_before = 0, bytes_after = 0;
+  double sqnr_db = std::numeric_limits<double>::quiet_NaN();  // +inf: exact; NaN: kept
 
-inline std::string bytes_text(std::uint64_t n) {
-  if (n < 1024) return fmt::format("{} B", n);
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = -1;
-  while (v >= 1024 && u < 3) v /= 1024, ++u;
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
-
-inline std::string db_text(double db) {
-  if (std::isnan(db)) return "-";
-  return std::isinf(db) ? "exact" : fmt::format("{:.2f}", db);
-}
-
-// Columns sized to their widest cell; names (the first column) and a trailing note column
-// left-aligned, numbers right-aligned.
-class table {
- public:
-  explicit table(std::vector<std::string> header, bool note_column = false) : note_column_(note_column) {
-    rows_.push_back(std::move(header));
-  }
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void print(std::FILE* out = stdout) const {
-    std::vector<std::size_t> width(rows_[0].size(), 0);
-    for (const auto& r : rows_)
-      for (std::size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], r[c].size());
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      std::string line;
-      for (std::size_t c = 0; c < width.size(); ++c) {
-        const std::string& cell = c < rows_[i].size() ? rows_[i][c] : std::string();
-        const bool left = c == 0 || (note_column_ && c + 1 == width.size());
-        line +=
-            (c ? "  " : "") + (left ? fmt::format("{:<{}}", cell, width[c]) : fmt::format("{:>{}}", cell, width[c]));
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      fmt::print(out, "{}\n", line);
-      if (i == 0) {
-        std::size_t total = 2 * (width.size() - 1);
-        for (const auto w : width) total += w;
-        fmt::print(out, "{}\n", std::string(total, '-'));
-      }
-    }
-  }
-
- private:
-  std::vector<std::vector<std::string>> rows_;
-  bool note_column_;
+  [[nodiscard]] bool quantized() const { return format != "keep"; }
 };
 
-// "[#####.....] 5/10 name" redrawn in place on a terminal; "[5/10] name" lines otherwise.
-class progress {
- public:
-  explicit progress(std::size_t total) : total_(total), tty_(::isatty(2) != 0) {}
-  void step(std::size_t done, const std::string& what) const {
-    if (!tty_) {
-      fmt::print(stderr, "[{}/{}] {}\n", done, total_, what);
-      return;
-    }
-    constexpr std::size_t bar = 30;
-    const std::size_t filled = total_ == 0 ? bar : bar * done / total_;
-    fmt::print(stderr, "\r\033[K[{}{}] {}/{} {}", std::string(filled, '#'), std::string(bar - filled, '.'), done,
-               total_, what.substr(0, 60));
-    std::fflush(stderr);
-  }
-  progress(const progress&) = delete;
-  progress& operator=(const progress&) = delete;
-  ~progress() {  // also when an error ends the run: the message starts on a clean line
-    if (tty_) fmt::print(stderr, "\r\033[K");
-  }
+struct quant_report {
+  std::string input, output, format;
+  std::vector<report_row> rows;
+  std::vector<std::string> warnings;
 
- private:
-  std::size_t total_;
-  bool tty_;
+  [[nodiscard]] std::uint64_t bytes_before() const;
+  [[nodiscard]] std::uint64_t bytes_after() const;
+  [[nodiscard]] double compression_ratio() const;
 };
+
+// Writes path atomically (temp file + rename).
+void write_report(const quant_report& r, const std::string& path);
+
+// Throws failure naming path and the first field that is missing or of the wrong type.
+quant_report read_report(const std::string& path);
+
+// The table (tensor, shape, format, before, after, SQNR dB, note) and the totals line on
+// stdout, the warnings on stderr.
+void print_report(const quant_report& r);
 
 }  // namespace qtl::tool

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <span>
@@ -64,6 +65,18 @@ class mapped_file {
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+  // Drops the pages wholly inside `part` (a span of this mapping; anything else is
+  // ignored) from the process's resident set; reading them again faults them in from the
+  // file. A reader walking a file larger than RAM calls it on each tensor it is done
+  // with, so its resident set stays near one tensor instead of growing to the file.
+  void release(std::span<const std::byte> part) const noexcept {
+    if (data_ == nullptr || part.data() < data_ || part.data() + part.size() > data_ + size_) return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<std::uintptr_t>(part.data()) + page - 1) / page * page;
+    const auto end = reinterpret_cast<std::uintptr_t>(part.data() + part.size()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 
  private:
   [[noreturn]] void fail(const char* what) const {

@@ -283,6 +283,8 @@ class file {
   [[nodiscard]] const tensor_view& at(std::string_view name) const { return reader_.at(name); }
   [[nodiscard]] const metadata_map& metadata() const noexcept { return reader_.metadata(); }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return mapped_.path(); }
+  // Drops a tensor's pages from resident memory (mapped_file::release) once it is used.
+  void release(const tensor_view& t) const noexcept { mapped_.release(t.data); }
 
  private:
   mapped_file mapped_;

@@ -198,6 +198,11 @@ class file {
     if (const gguf::tensor* t = find_tensor(name)) return *t;
     throw error(errc::out_of_range, source_ + ": no tensor " + detail::quote(name));
   }
+  // Drops a tensor's pages from resident memory once it is used (mapped_file::release);
+  // nothing for a file from parse().
+  void release(const gguf::tensor& t) const noexcept {
+    if (mapping_) mapping_->release(t.data);
+  }
 
  private:
   friend file parse(std::span<const std::byte> bytes, std::string_view source);
