@@ -22,10 +22,12 @@ if model=$(bash scripts/fetch_model.sh); then
   mkdir -p "$demo"
   "$qtl" inspect "$model" | sed -n '1p;$p'
   for f in q8_0 q4_0 nf4; do
-    out=$demo/minilm-$f.gguf
-    [ "$f" = nf4 ] && out=$demo/minilm-$f.safetensors  # the transformers + bitsandbytes layout
-    echo "-- qtl quantize --format $f"
-    "$qtl" quantize "$model" -o "$out" --format "$f" --report "$demo/minilm-$f.json"
+    args=(--format "$f" -o "$demo/minilm-$f.gguf")
+    [ "$f" = nf4 ] && args=(--format nf4 -o "$demo/minilm-nf4.safetensors")  # transformers + bitsandbytes layout
+    # q4_0 also takes the token embeddings (kept by default) to q8_0, as llama.cpp does
+    [ "$f" = q4_0 ] && args+=(--recipe examples/recipes/embeddings_q8_0.json)
+    echo "-- qtl quantize ${args[*]}"
+    "$qtl" quantize "$model" "${args[@]}" --report "$demo/minilm-$f.json"
   done
   echo "-- qtl compare (original vs q4_0, decoded again), last lines"
   "$qtl" compare "$model" "$demo/minilm-q4_0.gguf" | tail -n 2

@@ -173,6 +173,29 @@ inline std::vector<float> to_float(const kernel::kernel_table& k, const tensor_e
   return out;
 }
 
+// A tensor's values as float without a copy where the file holds them as aligned F32
+// (a view of the mapping), else converted by to_float(): quantize keeps one fewer copy of
+// its largest tensor in memory.
+class float_values {
+ public:
+  float_values(const kernel::kernel_table& k, const tensor_entry& t) {
+    const auto* s = std::get_if<st::dtype>(&t.type);
+    const auto* g = std::get_if<ggml::type_id>(&t.type);
+    const bool f32 = !t.decode && ((s && *s == st::dtype::f32) || (g && *g == ggml::type_id::f32));
+    if (f32 && reinterpret_cast<std::uintptr_t>(t.data.data()) % alignof(float) == 0) {
+      view_ = {reinterpret_cast<const float*>(t.data.data()), static_cast<std::size_t>(t.elements())};
+    } else {
+      owned_ = to_float(k, t);
+      view_ = owned_;
+    }
+  }
+  [[nodiscard]] std::span<const float> span() const noexcept { return view_; }
+
+ private:
+  std::vector<float> owned_;
+  std::span<const float> view_;
+};
+
 // A mapped model file, either container. Tensor views stay valid while it lives.
 class model_file {
  public:

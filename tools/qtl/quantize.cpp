@@ -296,15 +296,16 @@ int run_quantize(const quantize_options& o) {
           w.write(t.name, t.data);  // copied as is
           continue;
         }
-        const auto x = to_float(kernels, t);
+        const float_values values(kernels, t);
+        const auto x = values.span();
         if (it.format == nullptr) {  // ggml blocks kept as F32 in safetensors
-          w.write(t.name, std::as_bytes(std::span(x)));
+          w.write(t.name, std::as_bytes(x));
           continue;
         }
         check_finite(t, x);
         const auto e = encode(kernels, *it.format, t, x, eo);
         for (std::size_t k = 0; k < it.outs.size(); ++k) w.write(it.outs[k].name, e.tensors[k]);
-        it.sqnr = sqnr_db(std::span<const float>(x), std::span<const float>(e.dequantized));
+        it.sqnr = sqnr_db(x, std::span<const float>(e.dequantized));
         if (it.sqnr < threshold)
           warnings.push_back(fmt::format("{}: SQNR {:.2f} dB is below {:.1f} dB", t.name, it.sqnr, threshold));
       } catch (const failure& e) {
