@@ -67,6 +67,28 @@ contains out.txt "BF16 -> int8"
 expect 0 "$qtl" quantize model.safetensors -o int8a.safetensors --format int8 --scheme asym
 expect 0 "$qtl" compare model.safetensors int8a.safetensors --min-sqnr 30
 contains out.txt "5 tensors compared, 0 not comparable"
+# int8 per group; int4 in compressed-tensors' pack-quantized layout (groups of 128 by default)
+expect 0 "$qtl" quantize model.safetensors -o int8g.safetensors --format int8 --group-size 32
+expect 0 "$qtl" inspect int8g.safetensors
+contains out.txt "model.layers.0.mlp.up_proj.weight_scale *F32 *\[64, 4\]"
+expect 0 "$qtl" compare model.safetensors int8g.safetensors --min-sqnr 30
+expect 0 "$qtl" quantize model.safetensors -o int4.safetensors --format int4
+contains out.txt "kept: row of 64 is not a multiple of the group size 128"
+expect 0 "$qtl" inspect int4.safetensors
+contains out.txt "model.layers.0.mlp.up_proj.weight_packed *I32 *\[64, 16\]"
+contains out.txt "model.layers.0.mlp.up_proj.weight_scale *F32 *\[64, 1\]"
+contains out.txt "model.layers.0.mlp.up_proj.weight_shape *I64 *\[2\]"
+expect 0 "$qtl" compare model.safetensors int4.safetensors --min-sqnr 15
+contains out.txt "F32 -> int4"
+expect 2 "$qtl" compare model.safetensors int4.safetensors --min-sqnr 30
+expect 0 "$qtl" quantize model.safetensors -o int4a.safetensors --format int4 --scheme asym --group-size 32
+expect 0 "$qtl" inspect int4a.safetensors
+contains out.txt "model.layers.0.mlp.up_proj.weight_zero_point *I32 *\[8, 4\]"
+contains out.txt "model.layers.0.self_attn.q_proj.weight_zero_point *I32 *\[4, 2\]"
+expect 0 "$qtl" compare model.safetensors int4a.safetensors --min-sqnr 15
+contains out.txt "BF16 -> int4"
+expect 1 "$qtl" quantize model.safetensors -o g.gguf --format q8_0 --group-size 32
+contains err.txt "group-size applies to nf4, fp4, int8 and int4 only"
 expect 1 "$qtl" quantize model.safetensors -o q4a.gguf --format q4_0 --scheme asym
 printf '{"rules": [{"match": "q_proj", "format": "keep"}, {"match": "up_proj", "format": "q4_0"}]}' >recipe.json
 expect 0 "$qtl" quantize model.safetensors -o mixed.gguf --format q8_0 --recipe recipe.json

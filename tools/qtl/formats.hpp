@@ -28,7 +28,7 @@
 
 namespace qtl::tool {
 
-enum class family { ggml, bnb_4bit, int8, fp8 };
+enum class family { ggml, bnb_4bit, integer, fp8 };
 
 struct format_info {
   std::string_view name;
@@ -36,9 +36,10 @@ struct format_info {
   ggml::type_id ggml_type = ggml::type_id::f32;  // family::ggml only
   std::optional<std::uint32_t> file_type;        // llama.cpp's general.file_type (LLAMA_FTYPE_MOSTLY_*)
   double warn_sqnr_db;                           // default warning threshold
+  int bits = 0;                                  // family::integer only
 };
 
-inline constexpr std::array<format_info, 13> formats{{
+inline constexpr std::array<format_info, 14> formats{{
     {"q8_0", family::ggml, ggml::type_id::q8_0, 7, 30.0},
     {"q4_0", family::ggml, ggml::type_id::q4_0, 2, 15.0},
     {"q4_1", family::ggml, ggml::type_id::q4_1, 3, 15.0},
@@ -50,7 +51,8 @@ inline constexpr std::array<format_info, 13> formats{{
     {"mxfp4", family::ggml, ggml::type_id::mxfp4, 38, 15.0},
     {"nf4", family::bnb_4bit, {}, {}, 15.0},
     {"fp4", family::bnb_4bit, {}, {}, 12.0},
-    {"int8", family::int8, {}, {}, 30.0},
+    {"int8", family::integer, {}, {}, 30.0, 8},
+    {"int4", family::integer, {}, {}, 15.0, 4},
     {"fp8_e4m3", family::fp8, {}, {}, 25.0},
 }};
 
@@ -64,10 +66,19 @@ inline container container_for(const format_info& f) {
 }
 
 struct encode_options {
-  std::int64_t group_size = 64;  // bnb blocksize
-  bool asymmetric = false;       // int8
+  std::int64_t group_size = 0;  // --group-size; 0: each format's default (group_size())
+  bool asymmetric = false;      // integer formats
   unsigned threads = 1;
 };
+
+// The block or group size f uses for a tensor with rows of `cols`: --group-size, else the
+// format's default: 64 for nf4/fp4 (bitsandbytes'), 128 for int4 (the W4A16 convention),
+// a whole row for int8 (per channel). ggml and fp8 fix their own.
+inline std::int64_t group_size(const format_info& f, const encode_options& o, std::int64_t cols) {
+  if (o.group_size > 0) return o.group_size;
+  if (f.kind == family::bnb_4bit) return 64;
+  return f.kind == family::integer && f.bits == 4 ? 128 : cols;
+}
 
 // One tensor of the output: row-major shape.
 struct out_tensor {
@@ -77,7 +88,7 @@ struct out_tensor {
 };
 
 // Why `f` cannot hold tensor t (empty when it can): rows that are not whole blocks.
-inline std::string unfit_reason(const format_info& f, const tensor_entry& t) {
+inline std::string unfit_reason(const format_info& f, const tensor_entry& t, const encode_options& o) {
   if (f.kind == family::ggml) {
     const auto block = ggml::traits(f.ggml_type)->elements;
     if (t.row_length() % block != 0)
@@ -85,6 +96,12 @@ inline std::string unfit_reason(const format_info& f, const tensor_entry& t) {
              "'s block of " + std::to_string(block);
   }
   if (f.kind == family::bnb_4bit && t.elements() % 2 != 0) return "odd element count for packed 4-bit";
+  if (f.kind == family::integer) {
+    if (f.bits == 4 && t.shape.size() != 2) return "int4 packs 2-D weights only";
+    const auto g = group_size(f, o, t.row_length());
+    if (t.row_length() % g != 0)
+      return "row of " + std::to_string(t.row_length()) + " is not a multiple of the group size " + std::to_string(g);
+  }
   return {};
 }
 
@@ -112,17 +129,27 @@ inline std::vector<out_tensor> plan_tensors(const format_info& f, const tensor_e
     case family::ggml:
       return {{t.name, f.ggml_type, t.shape}};
     case family::bnb_4bit: {
-      const std::uint64_t blocks = bnb::block_count(t.elements(), o.group_size);
+      const auto bs = group_size(f, o, t.row_length());
       return {{t.name, st::dtype::u8, {t.elements() / 2, 1}},
-              {t.name + ".absmax", st::dtype::f32, {blocks}},
+              {t.name + ".absmax", st::dtype::f32, {bnb::block_count(t.elements(), bs)}},
               {t.name + ".quant_map", st::dtype::f32, {16}},
               {t.name + ".quant_state.bitsandbytes__" + std::string(f.name),
                st::dtype::u8,
-               {quant_state_json(f, t, o.group_size).size()}}};
+               {quant_state_json(f, t, bs).size()}}};
     }
-    case family::int8: {
-      std::vector<out_tensor> out{{t.name, st::dtype::i8, t.shape}, {t.name + "_scale", st::dtype::f32, {rows, 1}}};
-      if (o.asymmetric) out.push_back({t.name + "_zero_point", st::dtype::i8, {rows, 1}});
+    case family::integer: {
+      const std::uint64_t cols = t.row_length();
+      const std::uint64_t groups = cols / static_cast<std::uint64_t>(group_size(f, o, t.row_length()));
+      std::vector<out_tensor> out;
+      if (f.bits == 8) {
+        out = {{t.name, st::dtype::i8, t.shape}, {t.name + "_scale", st::dtype::f32, {rows, groups}}};
+        if (o.asymmetric) out.push_back({t.name + "_zero_point", st::dtype::i8, {rows, groups}});
+      } else {  // compressed-tensors pack-quantized: 8 codes an int32 along rows, zero points along columns
+        out = {{t.name + "_packed", st::dtype::i32, {rows, (cols + 7) / 8}},
+               {t.name + "_scale", st::dtype::f32, {rows, groups}},
+               {t.name + "_shape", st::dtype::i64, {2}}};
+        if (o.asymmetric) out.push_back({t.name + "_zero_point", st::dtype::i32, {(rows + 7) / 8, groups}});
+      }
       return out;
     }
     case family::fp8:
@@ -170,49 +197,87 @@ encoded encode_ggml(const kernel::kernel_table& k, std::span<const float> x, std
 inline encoded encode_bnb(const format_info& f, const tensor_entry& t, std::span<const float> x,
                           const encode_options& o) {
   const auto type = f.name == "nf4" ? bnb::quant_type::nf4 : bnb::quant_type::fp4;
-  const std::size_t bs = static_cast<std::size_t>(o.group_size);
-  const std::size_t blocks = bnb::block_count(x.size(), o.group_size);
+  const std::int64_t block = group_size(f, o, t.row_length());
+  const std::size_t bs = static_cast<std::size_t>(block);
+  const std::size_t blocks = bnb::block_count(x.size(), block);
   std::vector<std::uint8_t> packed(x.size() / 2);
   std::vector<float> absmax(blocks), back(x.size());
   kernel::parallel_for(blocks, bs % 2 == 0 ? o.threads : 1, [&](std::size_t b0, std::size_t b1) {
     const std::size_t begin = b0 * bs, end = std::min(b1 * bs, x.size());
     const auto p = std::span(packed).subspan(begin / 2, (end - begin) / 2);
     const auto a = std::span(absmax).subspan(b0, b1 - b0);
-    bnb::quantize_4bit(x.subspan(begin, end - begin), type, o.group_size, p, a);
-    bnb::dequantize_4bit<float>(p, a, type, o.group_size, std::span(back).subspan(begin, end - begin));
+    bnb::quantize_4bit(x.subspan(begin, end - begin), type, block, p, a);
+    bnb::dequantize_4bit<float>(p, a, type, block, std::span(back).subspan(begin, end - begin));
   });
   const auto& levels = type == bnb::quant_type::nf4 ? nf4_values : bnb_fp4_values;
-  const std::string state = quant_state_json(f, t, o.group_size);
+  const std::string state = quant_state_json(f, t, block);
   return {{bytes_of(std::span<const std::uint8_t>(packed)), bytes_of(std::span<const float>(absmax)),
            bytes_of(std::span<const float>(levels)), bytes_of(std::span<const char>(state))},
           std::move(back)};
 }
 
-// Per row: symmetric codes in [-127, 127] with scale absmax / 127, or asymmetric codes in
-// [-128, 127] with scale (max - min) / 255 and a zero point; x = scale * (q - zero_point).
-inline encoded encode_int8(std::span<const float> x, std::size_t cols, const encode_options& o) {
-  const std::size_t rows = x.size() / cols;
-  std::vector<std::int8_t> codes(x.size()), zero(rows);
-  std::vector<float> scale(rows), back(x.size());
+// Packs signed codes of `bits` bits as compressed-tensors' pack_to_int32 does: offset to
+// unsigned (q + 2^(bits-1)), 32/bits of them to an int32 along `stride`-apart elements of
+// each line, the first in the lowest bits, the last word of a line padded with 0.
+inline std::vector<std::int32_t> pack_int32(std::span<const std::int8_t> q, std::size_t lines, std::size_t length,
+                                            std::size_t line_step, std::size_t step, int bits) {
+  const std::size_t per_word = 32 / static_cast<std::size_t>(bits), words = (length + per_word - 1) / per_word;
+  std::vector<std::int32_t> out(lines * words);
+  for (std::size_t l = 0; l < lines; ++l)
+    for (std::size_t i = 0; i < length; ++i) {
+      const auto u = static_cast<std::uint32_t>(q[l * line_step + i * step] + (1 << (bits - 1)));
+      out[l * words + i / per_word] |= static_cast<std::int32_t>(u << (bits * (i % per_word)));
+    }
+  return out;
+}
+
+// Groups of `group` columns as compressed-tensors (llm-compressor's RTN, vLLM's loader)
+// computes them in float32, codes in [-2^(bits-1), 2^(bits-1) - 1]: symmetric scale =
+// absmax / (range / 2), asymmetric scale = (max - min) / range and zero point =
+// round(clamp(qmin - min / scale)), range = 2^bits - 1, min <= 0 <= max, a zero scale
+// replaced by FLT_EPSILON; q = round_half_even(clamp(x / scale + zero_point)); x =
+// scale * (q - zero_point). int8 keeps one code a byte, int4 packs them (pack_int32).
+inline encoded encode_integer(std::span<const float> x, std::size_t cols, std::size_t group, int bits,
+                              const encode_options& o) {
+  const std::size_t rows = x.size() / cols, groups = cols / group;
+  const float qmin = -std::ldexp(1.0f, bits - 1), qmax = -qmin - 1, range = qmax - qmin;
+  std::vector<std::int8_t> codes(x.size()), zero(rows * groups);
+  std::vector<float> scale(rows * groups), back(x.size());
   kernel::parallel_for(rows, o.threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const auto row = x.subspan(r * cols, cols);
-      const float lo = std::min(0.0f, *std::min_element(row.begin(), row.end()));
-      const float hi = std::max(0.0f, *std::max_element(row.begin(), row.end()));
-      const float s = o.asymmetric ? (hi - lo) / 255.0f : std::max(hi, -lo) / 127.0f;
-      const float z = o.asymmetric && s > 0 ? std::clamp(std::nearbyint(-128.0f - lo / s), -128.0f, 127.0f) : 0.0f;
-      const float qmin = o.asymmetric ? -128.0f : -127.0f;
-      for (std::size_t c = 0; c < cols; ++c) {
-        const float q = s > 0 ? std::clamp(std::nearbyint(row[c] / s) + z, qmin, 127.0f) : 0.0f;
-        codes[r * cols + c] = static_cast<std::int8_t>(q);
-        back[r * cols + c] = s * (q - z);
+    for (std::size_t g = r0 * groups; g < r1 * groups; ++g) {
+      const auto v = x.subspan(g * group, group);
+      const float lo = std::min(0.0f, *std::min_element(v.begin(), v.end()));
+      const float hi = std::max(0.0f, *std::max_element(v.begin(), v.end()));
+      float s = o.asymmetric ? (hi - lo) / range : std::max(hi, -lo) / (range / 2);
+      const float z = o.asymmetric && s > 0 ? std::nearbyint(std::clamp(qmin - lo / s, qmin, qmax)) : 0.0f;
+      if (s == 0) s = std::numeric_limits<float>::epsilon();
+      for (std::size_t i = 0; i < group; ++i) {
+        const float q = std::nearbyint(std::clamp(v[i] / s + z, qmin, qmax));
+        codes[g * group + i] = static_cast<std::int8_t>(q);
+        back[g * group + i] = (q - z) * s;
       }
-      scale[r] = s;
-      zero[r] = static_cast<std::int8_t>(z);
+      scale[g] = s;
+      zero[g] = static_cast<std::int8_t>(z);
     }
   });
-  encoded e{{bytes_of(std::span<const std::int8_t>(codes)), bytes_of(std::span<const float>(scale))}, std::move(back)};
-  if (o.asymmetric) e.tensors.push_back(bytes_of(std::span<const std::int8_t>(zero)));
+  encoded e;
+  if (bits == 8) {
+    e.tensors = {bytes_of(std::span<const std::int8_t>(codes)), bytes_of(std::span<const float>(scale))};
+    if (o.asymmetric) e.tensors.push_back(bytes_of(std::span<const std::int8_t>(zero)));
+  } else {
+    const std::int64_t shape[2] = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)};
+    e.tensors = {bytes_of(std::span<const std::int32_t>(pack_int32(codes, rows, cols, cols, 1, bits))),
+                 bytes_of(std::span<const float>(scale)), bytes_of(std::span<const std::int64_t>(shape))};
+    if (o.asymmetric) {  // packed along the rows (packed_dim=0): [groups][words], stored [words][groups]
+      const auto by_group = pack_int32(zero, groups, rows, 1, groups, bits);
+      const std::size_t words = by_group.size() / groups;
+      std::vector<std::int32_t> packed(by_group.size());
+      for (std::size_t g = 0; g < groups; ++g)
+        for (std::size_t w = 0; w < words; ++w) packed[w * groups + g] = by_group[g * words + w];
+      e.tensors.push_back(bytes_of(std::span<const std::int32_t>(packed)));
+    }
+  }
+  e.dequantized = std::move(back);
   return e;
 }
 
@@ -255,8 +320,8 @@ inline encoded encode(const kernel::kernel_table& k, const format_info& f, const
     }
     case family::bnb_4bit:
       return detail::encode_bnb(f, t, x, o);
-    case family::int8:
-      return detail::encode_int8(x, cols, o);
+    case family::integer:
+      return detail::encode_integer(x, cols, static_cast<std::size_t>(group_size(f, o, t.row_length())), f.bits, o);
     case family::fp8:
       return detail::encode_fp8(k, x, cols, o.threads);
   }

@@ -26,10 +26,11 @@ int main(int argc, char** argv) {
       ->required();
   quantize_cmd
       ->add_option("-f,--format", quantize.format,
-                   "q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl tq1_0 tq2_0 mxfp4 (GGUF); nf4 fp4 int8 fp8_e4m3 (safetensors)")
+                   "q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl tq1_0 tq2_0 mxfp4 (GGUF); nf4 fp4 int8 int4 fp8_e4m3 (safetensors)")
       ->required();
-  quantize_cmd->add_option("--group-size", quantize.group_size, "nf4/fp4 block size (default 64)");
-  quantize_cmd->add_option("--scheme", quantize.scheme, "int8: sym (default) or asym")
+  quantize_cmd->add_option("--group-size", quantize.group_size,
+                            "block/group size: nf4/fp4 (default 64), int4 (default 128), int8 (default: a row)");
+  quantize_cmd->add_option("--scheme", quantize.scheme, "int8/int4: sym (default) or asym")
       ->check(CLI::IsMember({"sym", "asym"}));
   quantize_cmd->add_option("--recipe", quantize.recipe, "JSON rules {\"rules\": [{\"match\": regex, \"format\": f}]}");
   quantize_cmd->add_option("--threads", quantize.threads, "threads per tensor (default: all)");

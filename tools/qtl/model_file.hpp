@@ -243,9 +243,29 @@ class model_file {
 
 // The tensors of `raw` with the layouts `qtl quantize` writes to safetensors read back as
 // one logical tensor each: bitsandbytes nf4/fp4 (<name> with .absmax, .quant_map and
-// .quant_state.bitsandbytes__*, not double-quantized) and per-row int8/fp8_e4m3 codes with
-// <name>_scale (and <name>_zero_point). Other tensors pass through.
+// .quant_state.bitsandbytes__*, not double-quantized), int8/fp8_e4m3 codes with a
+// <name>_scale per row or group (and <name>_zero_point), and compressed-tensors'
+// pack-quantized int4 (<name>_packed, _scale, _shape, _zero_point). Others pass through.
+namespace detail {
+
+inline float f32_at(std::span<const std::byte> bytes, std::size_t i) {
+  float v;
+  std::memcpy(&v, bytes.data() + 4 * i, 4);
+  return v;
+}
+
+// The signed 4-bit code k (0..7) of int32 word w, stored as q + 8 from the low bits up.
+inline int nibble(std::span<const std::byte> words, std::size_t w, std::size_t k) {
+  std::uint32_t v;
+  std::memcpy(&v, words.data() + 4 * w, 4);
+  return static_cast<int>((v >> (4 * k)) & 15u) - 8;
+}
+
+}  // namespace detail
+
 inline std::vector<tensor_entry> decoded_view(std::span<const tensor_entry> raw) {
+  using detail::f32_at;
+  const auto nibble = detail::nibble;
   const auto find = [&](const std::string& name) -> const tensor_entry* {
     for (const auto& t : raw)
       if (t.name == name) return &t;
@@ -253,6 +273,19 @@ inline std::vector<tensor_entry> decoded_view(std::span<const tensor_entry> raw)
   };
   const auto is = [](const tensor_entry* t, st::dtype d) {
     return t != nullptr && std::holds_alternative<st::dtype>(t->type) && std::get<st::dtype>(t->type) == d;
+  };
+  // Groups per row of a [rows, groups] F32 scale for a tensor of `shape` (nullopt when the
+  // scale does not tile it), checking the zero point (I8 per group, or I32 packed by 8 rows).
+  const auto scale_groups = [&](const std::vector<std::uint64_t>& shape, const tensor_entry* scale,
+                                const tensor_entry* zero, st::dtype zero_type) -> std::optional<std::uint64_t> {
+    std::uint64_t elements = 1;
+    for (const auto d : shape) elements *= d;
+    const std::uint64_t cols = shape.empty() ? 1 : shape.back(), rows = cols ? elements / cols : 0;
+    const std::uint64_t n = scale->data.size() / 4;
+    if (rows == 0 || n % rows != 0 || n / rows == 0 || cols % (n / rows) != 0) return std::nullopt;
+    const std::uint64_t zero_bytes = zero_type == st::dtype::i8 ? n : (rows + 7) / 8 * (n / rows) * 4;
+    if (zero != nullptr && !(is(zero, zero_type) && zero->data.size() == zero_bytes)) return std::nullopt;
+    return n / rows;
   };
   std::vector<tensor_entry> out;
   std::vector<std::string> hidden;
@@ -290,27 +323,52 @@ inline std::vector<tensor_entry> decoded_view(std::span<const tensor_entry> raw)
                                     qt, blocksize, y);
       };
       hidden.insert(hidden.end(), {absmax->name, t.name + ".quant_map", state->name});
-    } else if ((is(&t, st::dtype::i8) || is(&t, st::dtype::f8_e4m3)) && is(scale, st::dtype::f32) &&
-               scale->data.size() / 4 * t.row_length() == t.elements()) {
+    } else if ((is(&t, st::dtype::i8) || is(&t, st::dtype::f8_e4m3)) && is(scale, st::dtype::f32)) {
       const auto* zero = find(t.name + "_zero_point");
-      if (zero != nullptr && !(is(zero, st::dtype::i8) && zero->data.size() == scale->data.size() / 4)) {
+      const bool fp8 = is(&t, st::dtype::f8_e4m3);
+      const auto groups = scale_groups(t.shape, scale, zero, st::dtype::i8);
+      if (!groups || (fp8 && zero)) {
         out.push_back(t);
         continue;
       }
-      const bool fp8 = is(&t, st::dtype::f8_e4m3);
       e.dtype = fp8 ? "fp8_e4m3" : "int8";
       e.decode = [codes = t.data, s = scale->data, z = zero ? zero->data : std::span<const std::byte>(), fp8,
-                  cols = t.row_length()](std::span<float> y) {
+                  groups = *groups, cols = t.row_length()](std::span<float> y) {
         for (std::size_t i = 0; i < y.size(); ++i) {
-          const std::size_t r = i / cols;
-          float sc;
-          std::memcpy(&sc, s.data() + 4 * r, 4);
+          const std::size_t g = i / cols * groups + i % cols / (cols / groups);
           const auto c = std::to_integer<std::uint8_t>(codes[i]);
-          const float zp = z.empty() ? 0.0f : static_cast<float>(static_cast<std::int8_t>(z[r]));
-          y[i] = fp8 ? fp8_e4m3::decode(c) * sc : (static_cast<float>(static_cast<std::int8_t>(c)) - zp) * sc;
+          const float zp = z.empty() ? 0.0f : static_cast<float>(static_cast<std::int8_t>(z[g]));
+          y[i] = fp8 ? fp8_e4m3::decode(c) * f32_at(s, g)
+                     : (static_cast<float>(static_cast<std::int8_t>(c)) - zp) * f32_at(s, g);
         }
       };
       hidden.push_back(scale->name);
+      if (zero) hidden.push_back(zero->name);
+    } else if (const auto base = t.name.substr(0, t.name.size() - std::min<std::size_t>(t.name.size(), 7));
+               t.name.ends_with("_packed") && is(&t, st::dtype::i32) && is(find(base + "_scale"), st::dtype::f32) &&
+               is(find(base + "_shape"), st::dtype::i64) && find(base + "_shape")->data.size() == 16) {
+      // compressed-tensors pack-quantized int4: 8 codes (q + 8) an int32, low bits first
+      scale = find(base + "_scale");
+      const auto* zero = find(base + "_zero_point");
+      std::int64_t dims[2];
+      std::memcpy(dims, find(base + "_shape")->data.data(), sizeof dims);
+      const std::vector<std::uint64_t> shape{static_cast<std::uint64_t>(dims[0]), static_cast<std::uint64_t>(dims[1])};
+      const auto groups = scale_groups(shape, scale, zero, st::dtype::i32);
+      const auto words = (shape[1] + 7) / 8;
+      if (dims[0] < 0 || dims[1] < 0 || !groups || t.data.size() != shape[0] * words * 4) {
+        out.push_back(t);
+        continue;
+      }
+      e.name = base, e.dtype = "int4", e.shape = shape;
+      e.decode = [packed = t.data, s = scale->data, z = zero ? zero->data : std::span<const std::byte>(),
+                  groups = *groups, cols = shape[1], words, nibble](std::span<float> y) {
+        for (std::size_t i = 0; i < y.size(); ++i) {
+          const std::size_t r = i / cols, c = i % cols, g = r * groups + c / (cols / groups);
+          const float zp = z.empty() ? 0.0f : static_cast<float>(nibble(z, (r / 8) * groups + g % groups, r % 8));
+          y[i] = (static_cast<float>(nibble(packed, r * words + c / 8, c % 8)) - zp) * f32_at(s, g);
+        }
+      };
+      hidden.insert(hidden.end(), {scale->name, base + "_shape"});
       if (zero) hidden.push_back(zero->name);
     }
     out.push_back(std::move(e));

@@ -148,7 +148,7 @@ item plan_item(const tensor_entry& t, const format_info& fallback, const std::ve
   if (f != nullptr && !t.has_floats()) f = nullptr, it.note = "kept: dtype " + t.dtype + " has no float values";
   if (f != nullptr && t.elements() == 0) f = nullptr, it.note = "kept: empty";
   if (f != nullptr)
-    if (const auto why = unfit_reason(*f, t); !why.empty()) f = nullptr, it.note = "kept: " + why;
+    if (const auto why = unfit_reason(*f, t, o); !why.empty()) f = nullptr, it.note = "kept: " + why;
   it.format = f;
   if (f != nullptr) {
     it.outs = plan_tensors(*f, t, o);
@@ -256,13 +256,14 @@ int run_quantize(const quantize_options& o) {
   encode_options eo;
   eo.threads = o.threads == 0 ? kernel::hardware_threads() : o.threads;
   eo.asymmetric = o.scheme == "asym";
-  if (eo.asymmetric && f->kind != family::int8)
-    throw failure(o.output, "--scheme asym applies to int8 only (q4_1 and q5_1 are the asymmetric ggml formats)");
+  if (eo.asymmetric && f->kind != family::integer)
+    throw failure(o.output,
+                  "--scheme asym applies to int8 and int4 only (q4_1 and q5_1 are the asymmetric ggml formats)");
   if (o.group_size) {
-    if (f->kind != family::bnb_4bit)
-      throw failure(o.output, "--group-size applies to nf4 and fp4 only (" + o.format + " fixes its block)");
-    if (*o.group_size <= 0 || *o.group_size % 2 != 0)
-      throw failure(o.output, "--group-size must be a positive even number");
+    if (f->kind != family::bnb_4bit && f->kind != family::integer)
+      throw failure(o.output, "--group-size applies to nf4, fp4, int8 and int4 only (" + o.format + " fixes its block)");
+    if (*o.group_size <= 0 || (f->kind == family::bnb_4bit && *o.group_size % 2 != 0))
+      throw failure(o.output, "--group-size must be positive (and even for nf4/fp4)");
     eo.group_size = *o.group_size;
   }
   const auto rules = o.recipe.empty() ? std::vector<rule>{} : read_recipe(o.recipe, out);

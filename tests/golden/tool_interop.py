@@ -1,0 +1,190 @@
+"""The safetensors layouts `qtl quantize` writes, checked with the packages that load them.
+
+    python tests/golden/tool_interop.py --qtl build/dev/tools/qtl [--work DIR] [--model DIR]
+
+Writes a small F32 model (numpy + safetensors), quantizes it with the qtl tool and checks:
+(a) int8 and int4 (sym/asym, per row and per group) against compressed-tensors (the
+    format llm-compressor writes and vLLM loads): its calculate_qparams + quantize on the
+    same groups, and pack_to_int32 for int4 codes and zero points, must give exactly the
+    bytes qtl wrote (scales, codes, zero points, weight_shape);
+(b) nf4 and fp4 against bitsandbytes: quantize_4bit on the CPU gives qtl's packed bytes
+    and absmax, and QuantState.from_dict (what transformers calls on a pre-quantized
+    checkpoint) reads qtl's companion tensors into a state that dequantizes qtl's bytes.
+(c) with --model DIR (a BERT-style model.safetensors + config.json, e.g. the demo's
+    build/models/all-MiniLM-L6-v2): qtl's nf4 file with a bitsandbytes
+    quantization_config loads in transformers (Linear4bit layers), and its output equals,
+    bit for bit, that of transformers quantizing the F32 checkpoint to NF4 itself.
+All need torch (not installed in CI: too large); each part skips without its package.
+Exits 77 (skip) when neither runs, 1 on a mismatch.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import torch
+    from safetensors.numpy import load_file, save_file
+except ImportError as missing:
+    print(f"{missing.name} is not installed: skipping the qtl tool interop test")
+    sys.exit(77)
+
+failures = []
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+        print("MISMATCH:", what)
+
+
+def model():
+    """F32 weights with outliers, an all-zero row and an all-positive row; 24 rows test
+    the int4 zero points' padding (rows not a multiple of 8)."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((64, 256)).astype(np.float32) * 0.02
+    a[3, 17] = 0.9
+    a[5] = 0.0
+    a[9] = np.abs(a[9]) + 0.01
+    b = rng.standard_t(3, (24, 96)).astype(np.float32) * 0.05
+    b[0, :32] = 0.0
+    return {"layers.0.mlp.weight": a, "layers.0.attn.weight": b}
+
+
+def quantize(qtl, src, out, *args):
+    subprocess.run([qtl, "quantize", src, "-o", out, *args], check=True, stdout=subprocess.DEVNULL)
+    return load_file(out)
+
+
+def check_integer(qtl, src, weights, work):
+    try:
+        try:  # moved between releases
+            from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
+        except ImportError:
+            from compressed_tensors.compressors.quantized_compressors.pack_quantized import pack_to_int32
+        from compressed_tensors.quantization import QuantizationArgs
+        from compressed_tensors.quantization.lifecycle.forward import quantize as ct_quantize
+        from compressed_tensors.quantization.utils import calculate_qparams
+    except ImportError:
+        print("compressed-tensors is not installed: int8/int4 part skipped")
+        return False
+    for bits, scheme, group in [(8, "sym", None), (8, "asym", None), (8, "sym", 32), (8, "asym", 32),
+                                (4, "sym", None), (4, "asym", None), (4, "sym", 32), (4, "asym", 32)]:
+        args = ["--format", f"int{bits}", "--scheme", scheme] + (["--group-size", str(group)] if group else [])
+        got = quantize(qtl, src, os.path.join(work, f"int{bits}_{scheme}_{group}.safetensors"), *args)
+        for name, w in weights.items():
+            g = group or (w.shape[1] if bits == 8 else 128)
+            if w.shape[1] % g:
+                continue
+            what = f"int{bits} {scheme} group {g} {name}"
+            qa = QuantizationArgs(num_bits=bits, type="int", symmetric=scheme == "sym",
+                                  strategy="group" if g < w.shape[1] else "channel",
+                                  **({"group_size": g} if g < w.shape[1] else {}))
+            x = torch.from_numpy(w)
+            groups = x.reshape(w.shape[0], -1, g)
+            scale, zp = calculate_qparams(groups.amin(-1), groups.amax(-1), qa)
+            q = ct_quantize(x, scale, zp, qa, dtype=torch.int8)
+            check(np.array_equal(got[name + "_scale"], scale.numpy().astype(np.float32)), what + ": scales")
+            if bits == 8:
+                check(np.array_equal(got[name], q.numpy()), what + ": codes")
+                if scheme == "asym":
+                    check(np.array_equal(got[name + "_zero_point"], zp.to(torch.int8).numpy()), what + ": zero points")
+            else:
+                check(np.array_equal(got[name + "_packed"], pack_to_int32(q, 4).numpy()), what + ": packed codes")
+                check(list(got[name + "_shape"]) == list(w.shape), what + ": weight_shape")
+                if scheme == "asym":
+                    want = pack_to_int32(zp.to(torch.int8), 4, packed_dim=0).numpy()
+                    check(np.array_equal(got[name + "_zero_point"], want), what + ": packed zero points")
+            print("checked", what)
+    return True
+
+
+def check_bnb(qtl, src, weights, work):
+    try:
+        import bitsandbytes.functional as F
+    except ImportError:
+        print("bitsandbytes is not installed: nf4/fp4 part skipped")
+        return False
+    for kind in ("nf4", "fp4"):
+        for block in (64, 128):
+            got = quantize(qtl, src, os.path.join(work, f"{kind}_{block}.safetensors"),
+                           "--format", kind, "--group-size", str(block))
+            for name, w in weights.items():
+                what = f"{kind} block {block} {name}"
+                packed, state = F.quantize_4bit(torch.from_numpy(w), blocksize=block, quant_type=kind,
+                                                compress_statistics=False)
+                check(np.array_equal(got[name], packed.numpy()), what + ": packed bytes")
+                check(np.array_equal(got[name + ".absmax"], state.absmax.numpy()), what + ": absmax")
+                prefix = name + "."
+                loaded = F.QuantState.from_dict({k[len(prefix):]: torch.from_numpy(v) for k, v in got.items()
+                                                 if k.startswith(prefix)}, device=torch.device("cpu"))
+                check(loaded.quant_type == kind and loaded.blocksize == block and
+                      list(loaded.shape) == list(w.shape) and loaded.dtype == torch.float32, what + ": quant state")
+                back = F.dequantize_4bit(torch.from_numpy(got[name]), loaded)
+                check(torch.equal(back, F.dequantize_4bit(packed, state)), what + ": dequantized through from_dict")
+                print("checked", what)
+    return True
+
+
+def check_transformers(qtl, model_dir, work):
+    try:
+        import json
+        import shutil
+
+        import accelerate  # noqa: F401  (transformers needs it for bitsandbytes models)
+        from transformers import AutoModel, BitsAndBytesConfig
+    except ImportError:
+        print("transformers/accelerate not installed: transformers part skipped")
+        return False
+    out = os.path.join(work, "hf_nf4")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run([qtl, "quantize", os.path.join(model_dir, "model.safetensors"), "-o",
+                    os.path.join(out, "model.safetensors"), "--format", "nf4"], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    config["quantization_config"] = {"quant_method": "bitsandbytes", "load_in_4bit": True,
+                                     "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": False,
+                                     "bnb_4bit_compute_dtype": "float32", "bnb_4bit_quant_storage": "uint8"}
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f)
+    loaded = AutoModel.from_pretrained(out, device_map="cpu")
+    own = AutoModel.from_pretrained(model_dir, device_map="cpu", quantization_config=BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32))
+    layers = [type(m).__name__ for m in loaded.modules()]
+    check(layers.count("Linear4bit") > 0, "transformers: no Linear4bit layer in qtl's nf4 model")
+    ids = torch.tensor([[101, 7592, 2088, 2003, 1037, 3231, 1012, 102]])
+    with torch.no_grad():
+        a, b = (m(input_ids=ids).last_hidden_state for m in (loaded, own))
+    check(torch.equal(a, b), f"transformers: qtl's nf4 file gives other outputs (max diff {float((a - b).abs().max())})")
+    print(f"checked transformers: {layers.count('Linear4bit')} Linear4bit layers, outputs identical")
+    shutil.rmtree(out)
+    return True
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--qtl", required=True)
+    p.add_argument("--work", default=None)
+    p.add_argument("--model", default=None, help="a directory with model.safetensors and config.json")
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = a.work or tmp
+        os.makedirs(work, exist_ok=True)
+        weights = model()
+        src = os.path.join(work, "model.safetensors")
+        save_file(weights, src)
+        ran = [check_integer(a.qtl, src, weights, work), check_bnb(a.qtl, src, weights, work)]
+        if a.model:
+            ran.append(check_transformers(a.qtl, a.model, work))
+    if not any(ran):
+        sys.exit(77)
+    if failures:
+        print(f"{len(failures)} mismatches")
+        sys.exit(1)
+    print("qtl tool output matches compressed-tensors, bitsandbytes and transformers" if all(ran) else "checked what was installed")
+
+
+if __name__ == "__main__":
+    main()
