@@ -14,8 +14,11 @@ Writes a small F32 model (numpy + safetensors), quantizes it with the qtl tool a
     build/models/all-MiniLM-L6-v2): qtl's nf4 file with a bitsandbytes
     quantization_config loads in transformers (Linear4bit layers), and its output equals,
     bit for bit, that of transformers quantizing the F32 checkpoint to NF4 itself.
-All need torch (not installed in CI: too large); each part skips without its package.
-Exits 77 (skip) when neither runs, 1 on a mismatch.
+(d) GGUF: the gguf package (llama.cpp's gguf-py) reads qtl's q8_0/q4_0/q4_1/q5_0/q5_1/
+    tq2_0 files and finds the metadata qtl writes and, per tensor, exactly the bytes of
+    gguf.quants.quantize on the same weights.
+(a)-(c) need torch (not installed in CI: too large), (d) only gguf; each part skips
+without its package. Exits 77 (skip) when no part runs, 1 on a mismatch.
 """
 import argparse
 import os
@@ -25,7 +28,6 @@ import tempfile
 
 try:
     import numpy as np
-    import torch
     from safetensors.numpy import load_file, save_file
 except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the qtl tool interop test")
@@ -60,6 +62,7 @@ def quantize(qtl, src, out, *args):
 
 def check_integer(qtl, src, weights, work):
     try:
+        import torch
         try:  # moved between releases
             from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
         except ImportError:
@@ -103,6 +106,7 @@ def check_integer(qtl, src, weights, work):
 
 def check_bnb(qtl, src, weights, work):
     try:
+        import torch
         import bitsandbytes.functional as F
     except ImportError:
         print("bitsandbytes is not installed: nf4/fp4 part skipped")
@@ -134,6 +138,7 @@ def check_transformers(qtl, model_dir, work):
         import shutil
 
         import accelerate  # noqa: F401  (transformers needs it for bitsandbytes models)
+        import torch
         from transformers import AutoModel, BitsAndBytesConfig
     except ImportError:
         print("transformers/accelerate not installed: transformers part skipped")
@@ -163,6 +168,34 @@ def check_transformers(qtl, model_dir, work):
     return True
 
 
+def check_gguf(qtl, src, weights, work):
+    try:
+        import gguf
+    except ImportError:
+        print("gguf is not installed: GGUF part skipped")
+        return False
+    for fmt in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "tq2_0"):
+        out = os.path.join(work, f"{fmt}.gguf")
+        subprocess.run([qtl, "quantize", src, "-o", out, "--format", fmt], check=True, stdout=subprocess.DEVNULL)
+        reader = gguf.GGUFReader(out)
+        fields = {f.name: f for f in reader.fields.values()}
+        check("general.quantization_version" in fields and "general.file_type" in fields, f"{fmt}: metadata keys")
+        tensors = {t.name: t for t in reader.tensors}
+        kind = gguf.GGMLQuantizationType[fmt.upper()]
+        block = gguf.GGML_QUANT_SIZES[kind][0]
+        for name, w in weights.items():
+            if w.shape[1] % block:
+                check(tensors[name].tensor_type == gguf.GGMLQuantizationType.F32, f"{fmt} {name}: kept as F32")
+                continue
+            t = tensors[name]
+            check(t.tensor_type == kind, f"{fmt} {name}: type {t.tensor_type}")
+            want = gguf.quants.quantize(w, kind)
+            check(np.array_equal(np.asarray(t.data).reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8)),
+                  f"{fmt} {name}: bytes differ from gguf.quants.quantize")
+            print("checked", fmt, name)
+    return True
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--qtl", required=True)
@@ -175,7 +208,8 @@ def main():
         weights = model()
         src = os.path.join(work, "model.safetensors")
         save_file(weights, src)
-        ran = [check_integer(a.qtl, src, weights, work), check_bnb(a.qtl, src, weights, work)]
+        ran = [check_integer(a.qtl, src, weights, work), check_bnb(a.qtl, src, weights, work),
+               check_gguf(a.qtl, src, weights, work)]
         if a.model:
             ran.append(check_transformers(a.qtl, a.model, work))
     if not any(ran):
@@ -183,7 +217,7 @@ def main():
     if failures:
         print(f"{len(failures)} mismatches")
         sys.exit(1)
-    print("qtl tool output matches compressed-tensors, bitsandbytes and transformers" if all(ran) else "checked what was installed")
+    print("qtl tool output matches compressed-tensors, bitsandbytes, transformers and gguf" if all(ran) else "checked what was installed")
 
 
 if __name__ == "__main__":
