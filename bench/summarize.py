@@ -30,6 +30,7 @@ def main(path: str) -> None:
     compare_with_ggml(rows)
     compare_tl_with_i2_s(rows)
     compare_dequantize(rows, baseline)
+    compare_observers(rows)
 
 
 def compare_tl_with_i2_s(rows) -> None:
@@ -45,6 +46,17 @@ def compare_tl_with_i2_s(rows) -> None:
         key = name[len("BM_gemv_ternary/tl/"):].replace("/real_time", "")
         print(f"{key:<48} {tl['GB/s']:8.2f} {i2_s['GB/s']:10.2f} {tl.get('GOP/s', 0.0):9.1f}"
               f" {tl['GB/s'] / i2_s['GB/s']:7.2f}")
+
+
+def compare_observers(rows) -> None:
+    """Each observer's one-batch calibration (observer_bench.cpp) against minmax's in the same run."""
+    cases = {n: b for n, b in rows.items() if n.startswith("BM_observer/")}
+    minmax = cases.get("BM_observer/minmax", {}).get("GB/s")
+    if not cases or not minmax:
+        return
+    print(f"\n{'observer (GB/s of float input)':<44} {'GB/s':>8} {'x minmax':>9}")
+    for name, b in cases.items():
+        print(f"{name[len('BM_observer/'):]:<44} {b['GB/s']:8.3f} {b['GB/s'] / minmax:9.3f}")
 
 
 def compare_dequantize(rows, stream) -> None:

@@ -3,17 +3,15 @@
 #pragma once
 
 #include <span>
-#include <string>
 #include <utility>
 #include <vector>
 
 #include "qtl/core/concepts.hpp"
-#include "qtl/core/error.hpp"
 #include "qtl/core/nonfinite_policy.hpp"
-#include "qtl/observer/accumulate_statistics.hpp"
 #include "qtl/core/tensor_stats.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/observer/observed_batch.hpp"
 
 namespace qtl {
 
@@ -27,21 +25,16 @@ class minmax {
   // Every batch must tile into the same number of groups as the first.
   void observe(matrix_view<const float> batch) {
     if (batch.empty()) return;
-    const group_grid g = make_grid(granularity_, batch.rows(), batch.cols());
-    if (!stats_.empty() && stats_.size() != g.size())
-      throw error(errc::shape_mismatch, "minmax: batch has " + std::to_string(g.size()) +
-                                            " groups, earlier batches had " + std::to_string(stats_.size()));
-    std::vector<tensor_stats> seen(g.size());
-    accumulate_statistics(g, batch, nonfinite_, std::span<tensor_stats>(seen));  // a bad batch changes nothing
+    observed_batch b = observe_batch(granularity_, batch, nonfinite_, stats_.size(), "minmax");
     if (stats_.empty()) {
-      stats_ = std::move(seen);
+      stats_ = std::move(b.stats);
     } else {
-      for (std::size_t i = 0; i < seen.size(); ++i) stats_[i].merge(seen[i]);
+      for (std::size_t i = 0; i < b.stats.size(); ++i) stats_[i].merge(b.stats[i]);
     }
   }
 
   [[nodiscard]] std::span<const tensor_stats> stats() const {
-    if (stats_.empty()) throw error(errc::invalid_argument, "minmax: no data observed yet");
+    require_observed(!stats_.empty(), "minmax");
     return stats_;
   }
 
