@@ -14,4 +14,5 @@ TEST_CASE("error: carries its code and a readable message", "[error]") {
     REQUIRE(q->code() == qtl::errc::group_size);
   }
   REQUIRE(qtl::to_string(qtl::errc::non_finite) == "non-finite value");
+  REQUIRE(qtl::to_string(qtl::errc::device) == "device error");
 }

@@ -18,6 +18,7 @@ enum class errc {
   unsupported,        // a dtype, format or feature qtl does not handle
   io,                 // the operating system refused a file operation
   corrupt_file,       // a truncated file or a header that lies
+  device,             // the CUDA runtime reported an error (qtl/cuda/ host wrappers)
 };
 
 constexpr std::string_view to_string(errc code) noexcept {
@@ -30,6 +31,7 @@ constexpr std::string_view to_string(errc code) noexcept {
     case errc::unsupported: return "unsupported";
     case errc::io: return "i/o error";
     case errc::corrupt_file: return "corrupt file";
+    case errc::device: return "device error";
   }
   return "unknown";
 }
