@@ -31,6 +31,7 @@ def main(path: str) -> None:
     compare_tl_with_i2_s(rows)
     compare_dequantize(rows, baseline)
     compare_observers(rows)
+    compare_ptq(rows)
 
 
 def compare_tl_with_i2_s(rows) -> None:
@@ -106,6 +107,17 @@ def compare_with_ggml(rows) -> None:
         arch = best.get("run_name", best["name"]).split("/")[2]
         print(f"{kind + ' ' + shape + ' ' + threads + ' (' + arch + ')':<44} {best['GB/s']:9.2f} {g['GB/s']:10.2f}"
               f" {best['GB/s'] / g['GB/s']:7.2f}")
+
+
+def compare_ptq(rows) -> None:
+    """The PTQ linear layers (ptq_bench.cpp) against the fp32 reference of the same run."""
+    cases = {n.split("/")[1]: b for n, b in rows.items() if n.startswith("BM_ptq_linear/")}
+    fp32 = cases.get("fp32", {}).get("GOP/s")
+    if not fp32:
+        return
+    print(f"\n{'PTQ linear 16x4096x4096 vs fp32 (Eigen)':<44} {'GOP/s':>9} {'x fp32':>7}")
+    for kind, b in cases.items():
+        print(f"{kind:<44} {b.get('GOP/s', 0.0):9.2f} {b.get('GOP/s', 0.0) / fp32:7.2f}")
 
 
 if __name__ == "__main__":
