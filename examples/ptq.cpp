@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <qtl/qtl.hpp>
 #include <random>
-#include <span>
 #include <vector>
 
 namespace {
@@ -32,26 +31,6 @@ matrix activations(std::mt19937& rng) {
     for (std::size_t r = 0; r < tokens; ++r) x.data[r * features + 127 * k + 5] *= 20.0f + 5.0f * k;
   return x;
 }
-
-// A user's observer: minmax's range narrowed by a ratio (values beyond it will saturate).
-class clipping_minmax {
- public:
-  explicit clipping_minmax(float ratio) : ratio_(ratio) {}
-  void observe(qtl::matrix_view<const float> batch) { inner_.observe(batch); }
-  std::span<const qtl::tensor_stats> stats() const {
-    clipped_.assign(inner_.stats().begin(), inner_.stats().end());
-    for (auto& s : clipped_) {
-      s.min *= ratio_;
-      s.max *= ratio_;
-    }
-    return clipped_;
-  }
-
- private:
-  qtl::minmax<> inner_;
-  float ratio_;
-  mutable std::vector<qtl::tensor_stats> clipped_;
-};
 
 void row(const char* name, const matrix& ref, const matrix& y) {
   double diff = 0.0, norm = 0.0;
@@ -122,12 +101,14 @@ int main() {
   row("SmoothQuant a=0.5 + int8 per-token", ref, y);
 
   // Which observer calibrates the static activation scale best, by SQNR on the
-  // calibration set: any observer plugs in, here minmax and a user's clipping one.
+  // calibration set: any observer plugs in (docs/calibration.md).
   const auto report = qtl::ptq::calibrate_best(
       qtl::int8_per_tensor_symmetric{}, batches, qtl::ptq::named("minmax", qtl::minmax<>{}),
-      qtl::ptq::named("minmax x 0.5", clipping_minmax(0.5f)), qtl::ptq::named("minmax x 0.25", clipping_minmax(0.25f)));
+      qtl::ptq::named("histogram", qtl::histogram<qtl::int8>{}),
+      qtl::ptq::named("mse_observer", qtl::mse_observer<qtl::int8, qtl::symmetric>{}),
+      qtl::ptq::named("percentile 99.99", qtl::percentile<>(99.99f)), qtl::ptq::named("kl", qtl::kl<qtl::int8>{}));
   std::printf("\nstatic activation scale, candidates scored on the calibration set:\n");
-  for (const auto& c : report.candidates) std::printf("  %-14s %6.2f dB\n", c.name.c_str(), c.sqnr_db);
+  for (const auto& c : report.candidates) std::printf("  %-16s %6.2f dB\n", c.name.c_str(), c.sqnr_db);
   std::printf("  winner: %s (%+.2f dB over %s)\n", report.winner().name.c_str(), report.gain_db(),
               report.candidates[0].name.c_str());
 }
