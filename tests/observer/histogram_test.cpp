@@ -15,9 +15,7 @@ TEST_CASE("histogram: histogram, range growth, search and qparams equal torch.ao
           "[observer][golden]") {
   using namespace qtl::test;
   const auto& g = observer_golden();
-  const float eps = golden_eps();
-  const qtl::quantizer<qtl::uint8, qtl::affine, qtl::per_tensor> affine{qtl::affine{eps}};
-  const qtl::quantizer<qtl::int8, qtl::symmetric, qtl::per_tensor> symmetric{qtl::symmetric{qtl::symmetric_range::full, eps}};
+  const torch_quantizers<qtl::per_tensor> q;
   for (const auto& name : observer_cases()) {
     const auto batches = observer_batches(name);
     qtl::histogram<qtl::uint8> obs_affine;
@@ -36,10 +34,11 @@ TEST_CASE("histogram: histogram, range growth, search and qparams equal torch.ao
       const auto stats = obs_affine.stats();
       CHECK(bits_of(stats[0].min) == bits_of(search[0]));
       CHECK(bits_of(stats[0].max) == bits_of(search[1]));
-      const auto p = affine.params_from(obs_affine);
+      const auto p = q.affine_u8.params_from(obs_affine);
       CHECK(bits_of(p[0].scale) == bits_of(g.get<float>(key + ".affine.scale")[0]));
       CHECK(p[0].zero_point == g.get<std::int32_t>(key + ".affine.zero_point")[0]);
-      CHECK(bits_of(symmetric.params_from(obs_symmetric)[0].scale) == bits_of(g.get<float>(key + ".symmetric.scale")[0]));
+      CHECK(bits_of(q.symmetric_s8.params_from(obs_symmetric)[0].scale) ==
+            bits_of(g.get<float>(key + ".symmetric.scale")[0]));
     }
   }
 }

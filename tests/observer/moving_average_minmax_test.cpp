@@ -26,12 +26,6 @@ TEST_CASE("moving_average_minmax: range and qparams equal torch.ao MovingAverage
           "[observer][golden]") {
   using namespace qtl::test;
   const auto& g = observer_golden();
-  const float eps = golden_eps();
-  const qtl::quantizer<qtl::uint8, qtl::affine, qtl::per_tensor> affine{qtl::affine{eps}};
-  const qtl::quantizer<qtl::int8, qtl::symmetric, qtl::per_tensor> symmetric{qtl::symmetric{qtl::symmetric_range::full, eps}};
-  const qtl::quantizer<qtl::uint8, qtl::affine, qtl::per_channel<0>> affine_ch{qtl::affine{eps}};
-  const qtl::quantizer<qtl::int8, qtl::symmetric, qtl::per_channel<0>> symmetric_ch{
-      qtl::symmetric{qtl::symmetric_range::full, eps}};
   for (const auto& name : observer_cases()) {
     INFO(name);
     const auto batches = observer_batches(name);
@@ -42,23 +36,8 @@ TEST_CASE("moving_average_minmax: range and qparams equal torch.ao MovingAverage
       tensor.observe(batches[i]);
       rows.observe(batches[i]);
     }
-    auto check = [&](const std::string& kind, std::span<const qtl::tensor_stats> stats, const auto& p_affine,
-                     const auto& p_symmetric) {
-      const auto min = g.get<float>(name + "." + kind + ".min"), max = g.get<float>(name + "." + kind + ".max");
-      const auto scale = g.get<float>(name + "." + kind + ".affine.scale");
-      const auto zp = g.get<std::int32_t>(name + "." + kind + ".affine.zero_point");
-      const auto sym = g.get<float>(name + "." + kind + ".symmetric.scale");
-      REQUIRE(stats.size() == min.size());
-      for (std::size_t i = 0; i < stats.size(); ++i) {
-        CHECK(bits_of(stats[i].min) == bits_of(min[i]));
-        CHECK(bits_of(stats[i].max) == bits_of(max[i]));
-        CHECK(bits_of(p_affine[i].scale) == bits_of(scale[i]));
-        CHECK(p_affine[i].zero_point == zp[i]);
-        CHECK(bits_of(p_symmetric[i].scale) == bits_of(sym[i]));
-      }
-    };
-    check("moving", tensor.stats(), affine.params_from(tensor), symmetric.params_from(tensor));
-    check("moving_ch", rows.stats(), affine_ch.params_from(rows), symmetric_ch.params_from(rows));
+    check_range_golden<qtl::per_tensor>(name + ".moving", tensor);
+    check_range_golden<qtl::per_channel<0>>(name + ".moving_ch", rows);
   }
 }
 

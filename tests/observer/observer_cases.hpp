@@ -2,6 +2,7 @@
 // heavy-tailed data, and the SQNR a quantizer reaches with an observer's params.
 #pragma once
 
+#include <catch2/catch_test_macros.hpp>
 #include <qtl/core/bit_cast.hpp>
 #include <qtl/metrics.hpp>
 #include <qtl/quantizer.hpp>
@@ -50,6 +51,38 @@ inline golden_batches observer_batches(const std::string& name) {
 }
 
 inline float golden_eps() { return observer_golden().get<float>("eps").at(0); }
+
+// The qparams torch.ao derives from a range, as qtl quantizers: per_tensor_affine with
+// quint8 and per_tensor_symmetric with qint8 (full range), per tensor and per row.
+template <granularity G>
+struct torch_quantizers {
+  quantizer<uint8, affine, G> affine_u8{affine{golden_eps()}};
+  quantizer<int8, symmetric, G> symmetric_s8{symmetric{symmetric_range::full, golden_eps()}};
+};
+
+// Checks an observer's per-group range and the qparams torch_quantizers<G> derive from it,
+// bit for bit, against the golden entries <key>.min, .max, .affine.scale,
+// .affine.zero_point and .symmetric.scale.
+template <granularity G, class Observer>
+void check_range_golden(const std::string& key, const Observer& obs) {
+  const auto& g = observer_golden();
+  const torch_quantizers<G> q;
+  const auto stats = obs.stats();
+  const auto p_affine = q.affine_u8.params_from(obs);
+  const auto p_symmetric = q.symmetric_s8.params_from(obs);
+  const auto min = g.get<float>(key + ".min"), max = g.get<float>(key + ".max");
+  const auto scale = g.get<float>(key + ".affine.scale");
+  const auto zp = g.get<std::int32_t>(key + ".affine.zero_point");
+  const auto sym = g.get<float>(key + ".symmetric.scale");
+  REQUIRE(stats.size() == min.size());
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    CHECK(bits_of(stats[i].min) == bits_of(min[i]));
+    CHECK(bits_of(stats[i].max) == bits_of(max[i]));
+    CHECK(bits_of(p_affine[i].scale) == bits_of(scale[i]));
+    CHECK(p_affine[i].zero_point == zp[i]);
+    CHECK(bits_of(p_symmetric[i].scale) == bits_of(sym[i]));
+  }
+}
 
 // Student-t samples (3 degrees of freedom, heavy tails) as rows x cols.
 inline std::vector<float> student_t(std::size_t n, unsigned seed, float scale = 1.0f) {
