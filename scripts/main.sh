@@ -15,6 +15,10 @@ echo "== examples/formats"
 ./build/release/examples/formats
 echo "== examples/kernels"
 ./build/release/examples/kernels
+echo "== examples/calibration (every observer on heavy-tailed data)"
+./build/release/examples/calibration
+echo "== examples/ptq (every post-training quantization mode on one linear layer)"
+./build/release/examples/ptq
 
 echo "== qtl on a real model: all-MiniLM-L6-v2 (scripts/fetch_model.sh) to q8_0, q4_0 and nf4"
 if model=$(bash scripts/fetch_model.sh); then
