@@ -8,6 +8,7 @@
 // activation rows per weight pass, at 4096x4096 on 1 thread (GOP/s counts every row).
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
+#include <qtl/kernel/quantize.hpp>
 #include <qtl/layout/bitnet/i2_s.hpp>
 #include <qtl/layout/bitnet/quantize.hpp>
 
@@ -24,12 +25,30 @@ namespace {
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
 
+// The weights of one shape, quantized once for all the cases (archs, threads, batches)
+// that share them: the reference IQ4_NL search alone takes seconds at LLaMA shapes. The
+// table's quantizer writes the reference bytes (tests/kernel), only faster.
+template <class W>
+const std::vector<W>& weights_of(std::size_t rows, std::size_t cols) {
+  static std::size_t made_rows = 0, made_cols = 0;
+  static std::vector<W> w;
+  if (made_rows != rows || made_cols != cols) {
+    w.assign(rows * cols / W::elements, W{});
+    const auto x = qtl_bench::weights(rows * cols);
+    if constexpr (kernel::table_quantized_block<W>)
+      kernel::quantize<W>(kernel::select_kernels(), std::span<const float>(x), std::span<W>(w), cols);
+    else
+      ggml::quantize<W>(x, std::span<W>(w), cols);
+    made_rows = rows, made_cols = cols;
+  }
+  return w;
+}
+
 template <class W>
 void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols, unsigned threads,
              std::size_t batch = 1) {
   using A = typename kernel::gemv_traits<W>::activation;
-  std::vector<W> w(rows * cols / W::elements);
-  ggml::quantize<W>(qtl_bench::weights(rows * cols), std::span<W>(w), cols);
+  const std::vector<W>& w = weights_of<W>(rows, cols);
   std::vector<A> a(batch * cols / A::elements);
   ggml::quantize<A>(qtl_bench::weights(batch * cols, 2), std::span<A>(a), cols);
   std::vector<float> y(batch * rows);
