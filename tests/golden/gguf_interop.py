@@ -26,13 +26,7 @@ except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the GGUF interop test")
     sys.exit(77)
 
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("MISMATCH:", what)
+from mismatches import check, count  # noqa: E402  (after the skip on a missing package)
 
 
 def sample_values(n):
@@ -174,8 +168,7 @@ def main():
         os.makedirs(work, exist_ok=True)
         python_writes(args.tool, work)
         qtl_writes(args.tool, work)
-    if failures:
-        print(f"{len(failures)} mismatches")
+    if count():
         return 1
     print(f"gguf {version('gguf')}: qtl and gguf-py agree")
     return 0
