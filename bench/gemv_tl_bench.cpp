@@ -74,7 +74,7 @@ const bool registered = [] {
   const std::pair<std::size_t, std::size_t> shapes[] = {{2560, 2560}, {2560, 6912}, {6912, 2560}, {4096, 4096},
                                                         {512, 2560}};
   for (const auto arch : kernel::usable_archs())
-    for (const auto [rows, cols] : shapes)
+    for (const auto& [rows, cols] : shapes)
       for (const unsigned threads : {1u, kernel::hardware_threads()})
         for (const packing pack : {packing::tl, packing::i2_s}) {
           const std::string name = std::string("BM_gemv_ternary/") + (pack == packing::tl ? "tl" : "i2_s") + "/" +

@@ -64,6 +64,21 @@ TEST_CASE("e8m0 matches ml_dtypes float8_e8m0fnu") {
   CHECK(qtl::e8m0::encode(NAN) == 0xFF);
 }
 
+// Float32 subnormal inputs round to the nearer of 2^-127 (code 0) and 2^-126 (code 1),
+// the tie 1.5 * 2^-127 going up: ml_dtypes 0.7.0. (0.6.0 sent everything above 2^-127 to
+// code 1, so the first three rows were 1 there.)
+TEST_CASE("e8m0 rounds float32 subnormals to the nearest power of two") {
+  const float tie = 1.5f * 0x1p-127f;
+  const struct { float input; int code; } cases[] = {
+      {std::nextafter(tie, 0.0f), 0}, {1.2f * 0x1p-127f, 0}, {1.4f * 0x1p-127f, 0}, {tie, 1},
+      {0x1p-127f, 0}, {1.49f * 0x1p-126f, 1}, {1.51f * 0x1p-126f, 2}, {3e-39f, 0}, {1e-45f, 0},
+      {std::nextafter(0x1p-127f, 0.0f), 0}, {std::nextafter(tie, 1.0f), 1}, {std::nextafter(0x1p-126f, 0.0f), 1}};
+  for (const auto& c : cases) {
+    INFO("input " << c.input << " (bits 0x" << std::hex << qtl::bit_cast<std::uint32_t>(c.input) << ")");
+    CHECK(int(qtl::e8m0::encode(c.input)) == c.code);
+  }
+}
+
 TEST_CASE("minifloat specials and overflow options") {
   using qtl::fp8_e4m3;
   using qtl::fp8_e5m2;

@@ -25,6 +25,10 @@ except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the BitNet golden vectors")
     sys.exit(77)
 
+from pins import require_pinned  # noqa: E402
+
+require_pinned("torch")
+
 
 # --- BitNet's numerics, as its Python writes them (torch evaluates 1 / t as t.reciprocal()).
 

@@ -33,6 +33,10 @@ except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the bitsandbytes golden vectors")
     sys.exit(77)
 
+from pins import require_pinned  # noqa: E402
+
+require_pinned("bitsandbytes", "torch")
+
 BLOCKS_4BIT = [64, 128, 256, 4096, 100]
 BLOCKS_8BIT = [64, 256, 4096, 100]
 

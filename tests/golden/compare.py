@@ -7,6 +7,19 @@ import sys
 
 
 
+def first_difference(name, committed, regenerated):
+    """One line: how many elements differ, and the first one's index with its old and new bytes."""
+    import numpy as np
+
+    a, b = committed.reshape(-1), regenerated.reshape(-1)
+    bytes_a, bytes_b = a.view(np.uint8).reshape(a.size, -1), b.view(np.uint8).reshape(b.size, -1)
+    differ = np.flatnonzero((bytes_a != bytes_b).any(axis=1))
+    i = int(differ[0])
+    index = np.unravel_index(i, committed.shape)
+    return (f"{name}: {differ.size} of {a.size} elements differ, first at {list(map(int, index))}: "
+            f"committed {a[i:i + 1].tobytes().hex(' ')} ({a[i]}), regenerated {b[i:i + 1].tobytes().hex(' ')} ({b[i]})")
+
+
 def main():
     if not os.path.exists(sys.argv[2]):
         print(f"{sys.argv[2]} was not regenerated (its reference package is missing): skipped")
@@ -25,8 +38,7 @@ def main():
         if a.dtype != b.dtype or a.shape != b.shape:
             problems.append(f"{name}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}")
         elif a.tobytes() != b.tobytes():
-            diff = np.flatnonzero(a.reshape(-1).view(np.uint8) != b.reshape(-1).view(np.uint8))
-            problems.append(f"{name}: {diff.size} bytes differ, first at byte {diff[0]}")
+            problems.append(first_difference(name, a, b))
     for p in problems:
         print(p)
     if problems:

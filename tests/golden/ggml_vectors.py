@@ -28,6 +28,10 @@ except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the ggml golden vectors")
     sys.exit(77)
 
+from pins import require_pinned  # noqa: E402
+
+require_pinned("gguf", "numpy")
+
 ROW = 512  # values per row: a multiple of every block size (32 and 256)
 GGUF_QUANTIZED = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4"]
 C_QUANTIZED = ["Q8_1", "Q8_K", "Q4_K", "Q6_K", "IQ4_NL"]

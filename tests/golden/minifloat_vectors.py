@@ -18,6 +18,10 @@ except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the minifloat golden vectors")
     sys.exit(77)
 
+from pins import require_pinned  # noqa: E402
+
+require_pinned("ml-dtypes", "numpy")
+
 # qtl name -> (ml_dtypes type, bits, has NaN)
 MINIFLOATS = {
     "fp8_e4m3": (ml_dtypes.float8_e4m3fn, 8, True),
@@ -49,9 +53,15 @@ def cast_inputs(rng, dtype, bits, has_nan):
 
 def e8m0_inputs(rng):
     powers = np.float32(2.0) ** np.arange(-127, 128).astype(np.float32)
+    # float32 subnormals: the whole range below 2^-126 in 64 steps, every power of two
+    # down to 2^-149 and the ties with their float neighbours (ml_dtypes 0.6 and 0.7 differ here)
+    tie = np.float32([1.5 * 2.0**-127])
+    subnormals = np.concatenate([np.arange(1, 1 << 23, (1 << 23) // 64, dtype=np.uint32).view(np.float32),
+                                 np.float32(2.0) ** np.arange(-149, -126).astype(np.float32),
+                                 tie, np.nextafter(tie, np.float32(0)), np.nextafter(tie, np.float32(1))])
     return np.concatenate([powers, powers * np.float32(1.5), np.nextafter(powers * np.float32(1.5), np.float32(0)),
                            np.nextafter(powers * np.float32(1.5), np.float32(np.inf)),
-                           np.exp(rng.uniform(-80, 80, 512)).astype(np.float32)]).astype(np.float32)
+                           np.exp(rng.uniform(-80, 80, 512)).astype(np.float32), subnormals]).astype(np.float32)
 
 
 def mx_inputs(rng, maxv):

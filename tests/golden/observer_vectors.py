@@ -27,6 +27,10 @@ except ImportError as missing:
     print(f"{missing.name} is not installed: skipping the observer golden vectors")
     sys.exit(77)
 
+from pins import require_pinned  # noqa: E402
+
+require_pinned("torch")
+
 EPS = torch.finfo(torch.float32).eps
 
 
