@@ -3,7 +3,8 @@
 # cmake/aarch64-linux-gnu.cmake and runs each with ctest under qemu-aarch64:
 #   build/neon-dotprod  -march=armv8.2-a+dotprod, qemu -cpu max         (the sdot path)
 #   build/neon-armv8a   -march=armv8-a,           qemu -cpu cortex-a53  (the widening path)
-# Installs the cross compiler and qemu with apt when missing (as root or via sudo).
+# Installs the cross compiler and qemu with apt when missing (as root or via sudo); when
+# that fails (offline) it exits 77, which ctest reports as skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +21,11 @@ for p in g++-aarch64-linux-gnu qemu-user cmake; do installed "$p" || missing+=("
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test_neon: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if ! { "${sudo_cmd[@]}" apt-get update -qq &&
+         "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; then
+    echo "test_neon: SKIPPED: cannot install ${missing[*]} (offline?)"
+    exit 77
+  fi
 fi
 # xsimd >= 13 (header-only, shared with the host build) comes from the project's set-up.
 [ -f /usr/include/xsimd/config/xsimd_config.hpp ] && installed libxsimd-dev || bash scripts/setup.sh

@@ -15,7 +15,7 @@
 namespace qtl::tool {
 
 inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  return "[" + fmt::format("{}", fmt::join(shape, ", ")) + "]";
+  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
 inline std::string bytes_text(std::uint64_t n) {

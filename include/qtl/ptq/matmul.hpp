@@ -2,7 +2,17 @@
 // reference) and in int8 x int8 codes with int32 accumulation, rescaled per row and column.
 #pragma once
 
+// g++ 12 reports a false -Wmaybe-uninitialized from its own avx512fintrin.h (the
+// self-initialised _mm512_undefined_ps, GCC bug 105593) wherever Eigen's AVX-512 GEMM is
+// inlined: silenced for Eigen's headers only, and only on that compiler.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
+#pragma GCC diagnostic pop
+#else
+#include <Eigen/Core>
+#endif
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -29,9 +30,13 @@ namespace qtl::io::gguf {
 
 namespace detail {
 
+// resize + memcpy rather than insert(end, first, last): g++ 12 -O2 reports a false
+// -Wstringop-overflow for the insert into the empty header vector (GCC bug 106199).
 inline void put_bytes(std::vector<std::byte>& out, std::string_view s) {
-  const auto* p = reinterpret_cast<const std::byte*>(s.data());
-  out.insert(out.end(), p, p + s.size());
+  if (s.empty()) return;
+  const std::size_t at = out.size();
+  out.resize(at + s.size());
+  std::memcpy(out.data() + at, s.data(), s.size());
 }
 
 template <class T>
