@@ -41,8 +41,8 @@ else
 fi
 
 echo "== bench (short run; see docs/benchmarks.md for the full one)"
-# Debian's libbenchmark is built without NDEBUG, so it warns "Library was built as
-# DEBUG": that is the harness's own build; qtl's kernels here are -O3 -march=native.
+echo "(Google Benchmark's \"Library was built as DEBUG\" is about Debian's build of the harness;"
+echo " qtl's kernels here are -O3 -march=native: docs/benchmarks.md)"
 # The stream baselines (read, write), the reference quantizers and the GEMV kernels at one LLaMA shape.
 ./build/release/bench/qtl_bench --benchmark_min_time=0.2 \
   --benchmark_filter='BM_stream_|BM_(de)?quantize/|ggml_(de)?quantize/(q8_0|q4_0)$|gemv/.*/11008x4096/' \
