@@ -6,6 +6,8 @@
 
 #include <qtl/quantizer.hpp>
 
+#include "policy_product.hpp"
+
 #include <catch2/catch_tostring.hpp>
 #include <cmath>
 #include <span>
@@ -17,45 +19,6 @@
 #include <vector>
 
 namespace qtl_test {
-
-template <class... T>
-using cat = decltype(std::tuple_cat(std::declval<T>()...));
-
-// One quantizer<F, S, G, R> when S is a scheme for F, none otherwise (named lazily: an
-// invalid composition must not even be spelled).
-template <bool Valid, class F, class S, class G, class R>
-struct cell {
-  using type = std::tuple<>;
-};
-template <class F, class S, class G, class R>
-struct cell<true, F, S, G, R> {
-  using type = std::tuple<qtl::quantizer<F, S, G, R>>;
-};
-
-template <class F, class S, class G, class Rs>
-struct over_r;
-template <class F, class S, class G, class... R>
-struct over_r<F, S, G, std::tuple<R...>> {
-  using type = cat<typename cell<qtl::scheme<S, F>, F, S, G, R>::type...>;
-};
-template <class F, class S, class Gs, class Rs>
-struct over_g;
-template <class F, class S, class... G, class Rs>
-struct over_g<F, S, std::tuple<G...>, Rs> {
-  using type = cat<typename over_r<F, S, G, Rs>::type...>;
-};
-template <class F, class Ss, class Gs, class Rs>
-struct over_s;
-template <class F, class... S, class Gs, class Rs>
-struct over_s<F, std::tuple<S...>, Gs, Rs> {
-  using type = cat<typename over_g<F, S, Gs, Rs>::type...>;
-};
-template <class Fs, class Ss, class Gs, class Rs>
-struct product;
-template <class... F, class Ss, class Gs, class Rs>
-struct product<std::tuple<F...>, Ss, Gs, Rs> {
-  using type = cat<typename over_s<F, Ss, Gs, Rs>::type...>;
-};
 
 using schemes = std::tuple<qtl::symmetric, qtl::affine, qtl::absmax, qtl::absmean, qtl::mid_rise, qtl::dead_zone>;
 // per_channel<0> tiles like per_group<cols>; ceil and toward_zero share floor's bound and

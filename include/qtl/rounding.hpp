@@ -1,5 +1,7 @@
 // Rounding policies: how a real value (already divided by the scale) becomes an
 // integral one. Deterministic ones ignore the element index; stochastic uses it as its counter.
+// Each has a batch step next to its scalar one (lane i is element first + i), bit for bit
+// the scalar result in every floating-point rounding mode.
 #pragma once
 
 #include <cmath>
@@ -8,6 +10,7 @@
 
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 
 namespace qtl {
 
@@ -33,23 +36,50 @@ struct nearest_even {
     return detail::round_half_even_portable(v);
 #endif
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  simd::floats<A> operator()(simd::floats<A> v, std::uint64_t) const noexcept {
+    return xsimd::nearbyint(v);  // the mode is in the instruction (roundps 0, frintn)
+  }
+#endif
 };
 
 // Round to nearest, ties away from zero (C's round(); ggml's roundf in its reference quantizers).
 struct nearest_away {
   QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::round(v); }
+#if QTL_HAS_SIMD
+  // trunc(|v| + 0.49999997f) with v's sign: |v| + 1/2 - 2^-25 reaches the next integer
+  // exactly when the fraction is >= 1/2 (floor(|v| + 0.5f) would send 0.49999997f to 1).
+  template <class A>
+  simd::floats<A> operator()(simd::floats<A> v, std::uint64_t) const noexcept {
+    const simd::floats<A> sign = v & simd::floats<A>(-0.0f);
+    return xsimd::trunc(xsimd::abs(v) + simd::floats<A>(0x1.fffffep-2f)) | sign;
+  }
+#endif
 };
 
 struct floor {
   QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::floor(v); }
+#if QTL_HAS_SIMD
+  template <class A>
+  simd::floats<A> operator()(simd::floats<A> v, std::uint64_t) const noexcept { return simd::floor(v); }
+#endif
 };
 
 struct ceil {
   QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::ceil(v); }
+#if QTL_HAS_SIMD
+  template <class A>
+  simd::floats<A> operator()(simd::floats<A> v, std::uint64_t) const noexcept { return simd::ceil(v); }
+#endif
 };
 
 struct toward_zero {
   QTL_HOST_DEVICE float operator()(float v, std::uint64_t = 0) const noexcept { return std::trunc(v); }
+#if QTL_HAS_SIMD
+  template <class A>
+  simd::floats<A> operator()(simd::floats<A> v, std::uint64_t) const noexcept { return simd::trunc(v); }
+#endif
 };
 
 // A counter-based generator: 64 random bits as a pure function of (seed, counter), so
@@ -79,6 +109,19 @@ struct stochastic {
     const float u = static_cast<float>(Generator::bits(seed, index) >> 40) * 0x1p-24f;  // [0, 1)
     return u < v - f ? f + 1.0f : f;
   }
+#if QTL_HAS_SIMD
+  // The same draws, element first + i in lane i; the 64-bit generator runs in scalar
+  // registers (AVX2 and NEON have no 64-bit vector multiply).
+  template <class A>
+  simd::floats<A> operator()(simd::floats<A> v, std::uint64_t first) const noexcept {
+    using floats = simd::floats<A>;
+    alignas(64) float u[floats::size];
+    for (std::size_t i = 0; i < floats::size; ++i)
+      u[i] = static_cast<float>(Generator::bits(seed, first + i) >> 40) * 0x1p-24f;
+    const floats f = simd::floor(v);
+    return xsimd::select(floats::load_aligned(u) < v - f, f + floats(1.0f), f);
+  }
+#endif
 };
 
 static_assert(rounding<nearest_even> && rounding<nearest_away> && rounding<floor> && rounding<ceil> &&

@@ -1,5 +1,9 @@
 // Scheme policies: how a group's real range maps onto a Format's codes (scale, zero
 // point) and back. Statistics (observer) -> Scheme -> quant_params -> quantizer.
+// Each built-in scheme has batch steps next to its scalar ones (quantize a batch of
+// floats, dequantize a batch of codes), the same operations in the same order, and says
+// whether its params read the group's sum of magnitudes (needs_abs_sum), the one
+// statistic a SIMD kernel cannot gather in the scalar order.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +11,7 @@
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
 #include "qtl/core/quant_params.hpp"
+#include "qtl/core/simd.hpp"
 #include "qtl/core/tensor_stats.hpp"
 #include "qtl/rounding.hpp"
 
@@ -15,6 +20,15 @@ namespace qtl {
 namespace detail {
 
 QTL_HOST_DEVICE constexpr float clamp(float v, float lo, float hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
+
+// a * b rounded on its own, never fused into an add that follows (as simd::rounded_product).
+QTL_HOST_DEVICE inline float rounded_product(float a, float b) noexcept {
+#if QTL_HAS_BUILTIN(__builtin_assoc_barrier) && !defined(__CUDA_ARCH__)
+  return __builtin_assoc_barrier(a * b);
+#else
+  return a * b;
+#endif
+}
 
 // Params for scale s with the quantize multiplier 1/s; an all-zero group keeps s = 0 and
 // multiplies by 0, so it quantizes to the zero point and dequantizes to exact zeros.
@@ -37,6 +51,24 @@ QTL_HOST_DEVICE float mid_tread_dequantize(int code, const quant_params& p) noex
   return (F::decode(code) - static_cast<float>(p.zero_point)) * p.scale;
 }
 
+#if QTL_HAS_SIMD
+template <class A, class Rounding>
+simd::ints<A> mid_tread_quantize(simd::floats<A> x, const quant_params& p, const Rounding& round, std::uint64_t first,
+                                 int lo, int hi) noexcept {
+  using floats = simd::floats<A>;
+  const floats v = simd::round(round, x * floats(p.inv_scale), first);
+  const floats clamped = xsimd::min(xsimd::max(v, floats(static_cast<float>(lo - p.zero_point))),
+                                    floats(static_cast<float>(hi - p.zero_point)));
+  return xsimd::batch_cast<std::int32_t>(clamped) + simd::ints<A>(p.zero_point);
+}
+
+template <format F, class A>
+simd::floats<A> mid_tread_dequantize(simd::ints<A> code, const quant_params& p) noexcept {
+  using floats = simd::floats<A>;
+  return (simd::decode<F, A>(code) - floats(static_cast<float>(p.zero_point))) * floats(p.scale);
+}
+#endif
+
 // The code mapping of the schemes that use every code of the format (affine, absmax,
 // absmean): they differ only in how they choose the params.
 struct full_range_mapping {
@@ -48,6 +80,16 @@ struct full_range_mapping {
   QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
     return mid_tread_dequantize<F>(code, p);
   }
+#if QTL_HAS_SIMD
+  template <format F, class A, class Rounding>
+  simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding& round, std::uint64_t first) const noexcept {
+    return mid_tread_quantize(x, p, round, first, F::min_code, F::max_code);
+  }
+  template <format F, class A>
+  simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
+    return mid_tread_dequantize<F>(code, p);
+  }
+#endif
 };
 
 }  // namespace detail
@@ -59,6 +101,7 @@ enum class symmetric_range { restricted, full };
 
 // Zero point 0, scale from the group's largest magnitude.
 struct symmetric {
+  static constexpr bool needs_abs_sum = false;
   symmetric_range range = symmetric_range::restricted;
   float min_scale = 0.0f;  // lower bound of the scale; torch's observers use FLT_EPSILON
 
@@ -72,18 +115,34 @@ struct symmetric {
   }
   template <signed_format F, class Rounding>
   QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
-    const int lo = range == symmetric_range::restricted ? -F::max_code : F::min_code;
-    return detail::mid_tread_quantize(x, p, round, index, lo, F::max_code);
+    return detail::mid_tread_quantize(x, p, round, index, lowest<F>(), F::max_code);
   }
   template <signed_format F>
   QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
     return detail::mid_tread_dequantize<F>(code, p);
+  }
+#if QTL_HAS_SIMD
+  template <signed_format F, class A, class Rounding>
+  simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding& round, std::uint64_t first) const noexcept {
+    return detail::mid_tread_quantize(x, p, round, first, lowest<F>(), F::max_code);
+  }
+  template <signed_format F, class A>
+  simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+#endif
+
+ private:
+  template <signed_format F>
+  QTL_HOST_DEVICE constexpr int lowest() const noexcept {
+    return range == symmetric_range::restricted ? -F::max_code : F::min_code;
   }
 };
 
 // Scale and integer zero point from the group's range widened to include 0, torch's
 // per_tensor_affine: s = (max - min) / (qmax - qmin), zp = qmin - round(min / s) clamped.
 struct affine : detail::full_range_mapping {
+  static constexpr bool needs_abs_sum = false;
   float min_scale = 0.0f;  // lower bound of the scale; torch's observers use FLT_EPSILON
 
   constexpr affine() = default;
@@ -104,6 +163,7 @@ struct affine : detail::full_range_mapping {
 // LLM.int8 / BitNet activation style: the multiplier qmax / absmax is computed directly
 // (not as 1 / scale), codes use the format's full range (-128..127 for int8).
 struct absmax : detail::full_range_mapping {
+  static constexpr bool needs_abs_sum = false;
   template <signed_format F>
   constexpr quant_params params(const tensor_stats& s) const noexcept {
     const float a = s.absmax();
@@ -115,6 +175,7 @@ struct absmax : detail::full_range_mapping {
 // BitNet b1.58 weights: scale = mean |W| (clamped below by min_scale; BitNet uses 1e-5),
 // codes = clamp(round(W / scale)) over the format's range ({-1, 0, 1} for ternary).
 struct absmean : detail::full_range_mapping {
+  static constexpr bool needs_abs_sum = true;
   float min_scale = 0.0f;
 
   constexpr absmean() = default;
@@ -130,24 +191,41 @@ struct absmean : detail::full_range_mapping {
 // Mid-rise: no level at zero; code q stands for (q + 1/2) * scale, so a signed b-bit
 // format covers +-(2^(b-1) - 1/2) steps and absmax lands on the outermost level.
 struct mid_rise {
+  static constexpr bool needs_abs_sum = false;
+
   template <signed_format F>
   constexpr quant_params params(const tensor_stats& s) const noexcept {
     return detail::from_scale(s.absmax() / (static_cast<float>(F::max_code) + 0.5f));
   }
   template <signed_format F, class Rounding>
   QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
-    const float v = round(x * p.inv_scale - 0.5f, index);
+    const float v = round(detail::rounded_product(x, p.inv_scale) - 0.5f, index);
     return static_cast<int>(detail::clamp(v, static_cast<float>(F::min_code), static_cast<float>(F::max_code)));
   }
   template <signed_format F>
   QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
     return (F::decode(code) + 0.5f) * p.scale;
   }
+#if QTL_HAS_SIMD
+  template <signed_format F, class A, class Rounding>
+  simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding& round, std::uint64_t first) const noexcept {
+    using floats = simd::floats<A>;
+    const floats v = simd::round(round, simd::rounded_product(x, floats(p.inv_scale)) - floats(0.5f), first);
+    return xsimd::batch_cast<std::int32_t>(
+        xsimd::min(xsimd::max(v, floats(static_cast<float>(F::min_code))), floats(static_cast<float>(F::max_code))));
+  }
+  template <signed_format F, class A>
+  simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
+    using floats = simd::floats<A>;
+    return (simd::decode<F, A>(code) + floats(0.5f)) * floats(p.scale);
+  }
+#endif
 };
 
 // Symmetric with a dead zone: |x| < threshold steps maps to 0 (threshold 0.5 is plain
 // mid-tread rounding); elsewhere as symmetric. Sparsifies small weights.
 struct dead_zone {
+  static constexpr bool needs_abs_sum = false;
   float threshold = 1.0f;  // in steps of the scale
   symmetric_range range = symmetric_range::restricted;
 
@@ -167,6 +245,19 @@ struct dead_zone {
   QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
     return detail::mid_tread_dequantize<F>(code, p);
   }
+#if QTL_HAS_SIMD
+  template <signed_format F, class A, class Rounding>
+  simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding& round, std::uint64_t first) const noexcept {
+    const simd::floats<A> zone(threshold * p.scale);
+    const auto inside = (x < zone) & (x > -zone);
+    return xsimd::select(xsimd::batch_bool_cast<std::int32_t>(inside), simd::ints<A>(0),
+                         symmetric{range}.template quantize<F>(x, p, round, first));
+  }
+  template <signed_format F, class A>
+  simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
+    return detail::mid_tread_dequantize<F>(code, p);
+  }
+#endif
 };
 
 }  // namespace qtl

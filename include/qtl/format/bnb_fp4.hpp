@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 #include "qtl/format/nf4.hpp"
 
 namespace qtl {
@@ -29,6 +30,12 @@ struct bnb_fp4 {
     };
     return table[code & 15];
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return simd::lookup<bnb_fp4, A>(code);
+  }
+#endif
 
   // Codes in increasing order of value: torch.argsort of the table, which puts code 0
   // before code 8 (both zero). bitsandbytes' quantize_4bit buckets by this order.

@@ -8,6 +8,7 @@
 
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 
 namespace qtl {
 
@@ -146,6 +147,12 @@ struct dynamic_map {
       return table[code & 255];
     }
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return simd::lookup<dynamic_map, A>(code);
+  }
+#endif
 
   // Halfway between codes i and i + 1, in float32.
   QTL_HOST_DEVICE static constexpr float midpoint(int i) noexcept { return 0.5f * (decode(i) + decode(i + 1)); }

@@ -7,6 +7,7 @@
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 
 namespace qtl {
 
@@ -26,6 +27,12 @@ struct e8m0 {
     const std::uint32_t bits = code == 0 ? 0x00400000u : static_cast<std::uint32_t>(code) << 23;
     return qtl::bit_cast<float>(bits);
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return simd::lookup<e8m0, A>(code);
+  }
+#endif
 
   // The code of 2^e for an exponent in [-127, 127].
   QTL_HOST_DEVICE static constexpr std::uint8_t from_exponent(int e) noexcept {

@@ -7,6 +7,7 @@
 
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 
 namespace qtl {
 
@@ -21,6 +22,12 @@ struct int_format {
   static constexpr int levels = 1 << Bits;
 
   QTL_HOST_DEVICE static constexpr float decode(int code) noexcept { return static_cast<float>(code); }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return xsimd::batch_cast<float>(code);
+  }
+#endif
 };
 
 using int8 = int_format<8, true>;

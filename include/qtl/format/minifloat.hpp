@@ -12,6 +12,7 @@
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/nonfinite_policy.hpp"
 
@@ -94,6 +95,12 @@ struct minifloat {
     }
     return negative ? -magnitude : magnitude;
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return simd::lookup<minifloat, A>(code);
+  }
+#endif
 
   QTL_HOST_DEVICE static constexpr float max_value() noexcept { return decode(max_finite_code); }
 

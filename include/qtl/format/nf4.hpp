@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 
 namespace qtl {
 
@@ -46,6 +47,12 @@ struct nf4 {
     };
     return table[code & 15];
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return simd::lookup<nf4, A>(code);
+  }
+#endif
 
   // The nearest level to x (x already divided by its block's absmax); on an exact
   // midpoint the lower level, as bitsandbytes' quantize_4bit.

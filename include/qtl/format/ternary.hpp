@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 
 namespace qtl {
 
@@ -17,6 +18,12 @@ struct ternary {
   static constexpr int levels = 3;
 
   QTL_HOST_DEVICE static constexpr float decode(int code) noexcept { return static_cast<float>(code); }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    return xsimd::batch_cast<float>(code);
+  }
+#endif
 };
 
 }  // namespace qtl

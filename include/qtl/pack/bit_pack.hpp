@@ -2,8 +2,10 @@
 // sequential (little end first) and split (ggml's split-nibble order, generalised).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -41,15 +43,55 @@ QTL_HOST_DEVICE constexpr std::uint8_t read_sequential(const std::uint8_t* bytes
   return static_cast<std::uint8_t>((word >> (bit % 8)) & ((1u << Bits) - 1u));
 }
 
+namespace detail {
+
+// Eight Bits-bit values are exactly Bits bytes: in a 64-bit word, three steps each halve
+// the number of fields and double their width (values in bytes -> pairs in 16-bit units
+// -> quads in 32-bit units -> all eight in the low 8 * Bits bits), and back.
+constexpr std::uint64_t field_mask(int unit_bits, int field_bits) noexcept {
+  std::uint64_t m = 0;
+  for (int at = 0; at < 64; at += unit_bits) m |= ((std::uint64_t{1} << field_bits) - 1) << at;
+  return m;
+}
+
 template <int Bits>
-  requires code_width<Bits>
-void pack_sequential(std::span<const std::uint8_t> values, std::span<std::uint8_t> out) {
-  detail::check_values<Bits>(values);
-  const std::size_t n = packed_size(values.size(), Bits);
-  check_room(out.size(), n, "pack_sequential");
-  for (std::size_t b = 0; b < n; ++b) out[b] = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const std::size_t bit = i * Bits;
+inline std::uint64_t gather_eight(std::uint64_t x) noexcept {
+  if constexpr (Bits == 8) {
+    return x;
+  } else {
+    x = (x | (x >> (8 - Bits))) & field_mask(16, 2 * Bits);
+    x = (x | (x >> (16 - 2 * Bits))) & field_mask(32, 4 * Bits);
+    return (x | (x >> (32 - 4 * Bits))) & ((std::uint64_t{1} << (8 * Bits)) - 1);
+  }
+}
+
+template <int Bits>
+inline std::uint64_t spread_eight(std::uint64_t x) noexcept {
+  if constexpr (Bits == 8) {
+    return x;
+  } else {
+    x = (x | (x << (32 - 4 * Bits))) & field_mask(32, 4 * Bits);
+    x = (x | (x << (16 - 2 * Bits))) & field_mask(16, 2 * Bits);
+    return (x | (x << (8 - Bits))) & field_mask(8, Bits);
+  }
+}
+
+// pack_sequential without its checks: values < 2^Bits; writes all packed_size(n, Bits) bytes.
+template <int Bits>
+void pack_sequential_unchecked(const std::uint8_t* values, std::size_t n, std::uint8_t* out) noexcept {
+  std::size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= n; i += 8, out += Bits) {
+      std::uint64_t x;
+      std::memcpy(&x, values + i, 8);
+      x = gather_eight<Bits>(x);
+      std::memcpy(out, &x, Bits);
+    }
+  }
+  const std::size_t tail = packed_size(n - i, Bits);
+  for (std::size_t b = 0; b < tail; ++b) out[b] = 0;
+  for (std::size_t k = 0; i < n; ++i, ++k) {
+    const std::size_t bit = k * Bits;
     const unsigned word = static_cast<unsigned>(values[i]) << (bit % 8);
     out[bit / 8] |= static_cast<std::uint8_t>(word);
     if ((bit % 8) + Bits > 8) out[bit / 8 + 1] |= static_cast<std::uint8_t>(word >> 8);
@@ -57,10 +99,34 @@ void pack_sequential(std::span<const std::uint8_t> values, std::span<std::uint8_
 }
 
 template <int Bits>
+void unpack_sequential_unchecked(const std::uint8_t* bytes, std::size_t n, std::uint8_t* values) noexcept {
+  std::size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    for (; i + 8 <= n; i += 8, bytes += Bits) {
+      std::uint64_t x = 0;
+      std::memcpy(&x, bytes, Bits);
+      x = spread_eight<Bits>(x);
+      std::memcpy(values + i, &x, 8);
+    }
+  }
+  for (std::size_t k = 0; i < n; ++i, ++k) values[i] = read_sequential<Bits>(bytes, k);
+}
+
+}  // namespace detail
+
+template <int Bits>
+  requires code_width<Bits>
+void pack_sequential(std::span<const std::uint8_t> values, std::span<std::uint8_t> out) {
+  detail::check_values<Bits>(values);
+  check_room(out.size(), packed_size(values.size(), Bits), "pack_sequential");
+  detail::pack_sequential_unchecked<Bits>(values.data(), values.size(), out.data());
+}
+
+template <int Bits>
   requires code_width<Bits>
 void unpack_sequential(std::span<const std::uint8_t> bytes, std::span<std::uint8_t> values) {
   check_room(bytes.size(), packed_size(values.size(), Bits), "unpack_sequential");
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = read_sequential<Bits>(bytes.data(), i);
+  detail::unpack_sequential_unchecked<Bits>(bytes.data(), values.size(), values.data());
 }
 
 // Split order, for Bits dividing 8: within each block of `block` values, packed into
@@ -92,20 +158,39 @@ void check_split(std::size_t count, std::size_t block, const char* what) {
 }
 }  // namespace detail
 
+namespace detail {
+
+// pack_split / unpack_split without their checks (n a multiple of block): plane by plane,
+// loops the compiler vectorizes.
+template <int Bits>
+void pack_split_unchecked(const std::uint8_t* values, std::size_t n, std::size_t block, std::uint8_t* out) noexcept {
+  const std::size_t stride = block * Bits / 8;
+  for (std::size_t b = 0; b < n; b += block, values += block, out += stride) {
+    for (std::size_t j = 0; j < stride; ++j) out[j] = values[j];
+    for (std::size_t plane = 1; plane < 8 / Bits; ++plane)
+      for (std::size_t j = 0; j < stride; ++j)
+        out[j] = static_cast<std::uint8_t>(out[j] | values[plane * stride + j] << (plane * Bits));
+  }
+}
+
+template <int Bits>
+void unpack_split_unchecked(const std::uint8_t* bytes, std::size_t n, std::size_t block, std::uint8_t* values) noexcept {
+  const std::size_t stride = block * Bits / 8;
+  for (std::size_t b = 0; b < n; b += block, values += block, bytes += stride)
+    for (std::size_t plane = 0; plane < 8 / Bits; ++plane)
+      for (std::size_t j = 0; j < stride; ++j)
+        values[plane * stride + j] = static_cast<std::uint8_t>((bytes[j] >> (plane * Bits)) & ((1u << Bits) - 1u));
+}
+
+}  // namespace detail
+
 template <int Bits>
   requires split_width<Bits>
 void pack_split(std::span<const std::uint8_t> values, std::size_t block, std::span<std::uint8_t> out) {
   detail::check_split<Bits>(values.size(), block, "pack_split");
   detail::check_values<Bits>(values);
-  const std::size_t n = packed_size(values.size(), Bits);
-  check_room(out.size(), n, "pack_split");
-  const std::size_t stride = block * Bits / 8;
-  for (std::size_t b = 0; b < n; ++b) out[b] = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const std::size_t in_block = i % block;
-    out[(i / block) * stride + in_block % stride] |=
-        static_cast<std::uint8_t>(values[i] << ((in_block / stride) * Bits));
-  }
+  check_room(out.size(), packed_size(values.size(), Bits), "pack_split");
+  detail::pack_split_unchecked<Bits>(values.data(), values.size(), block, out.data());
 }
 
 template <int Bits>
@@ -113,7 +198,7 @@ template <int Bits>
 void unpack_split(std::span<const std::uint8_t> bytes, std::size_t block, std::span<std::uint8_t> values) {
   detail::check_split<Bits>(values.size(), block, "unpack_split");
   check_room(bytes.size(), packed_size(values.size(), Bits), "unpack_split");
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = read_split<Bits>(bytes.data(), block, i);
+  detail::unpack_split_unchecked<Bits>(bytes.data(), values.size(), block, values.data());
 }
 
 }  // namespace qtl

@@ -24,6 +24,21 @@ enum class pack_order {
   split,       // blocks of `block` values in split planes (ggml's nibble order)
 };
 
+namespace detail {
+
+// Whether rows x cols codes of F can be packed in `order` with blocks of `block` values.
+template <format F>
+void check_order(pack_order order, std::size_t block, std::size_t rows, std::size_t cols) {
+  if (order != pack_order::split) return;
+  if constexpr (split_width<F::bits>) {
+    if (rows * cols > 0) check_split<F::bits>(cols, block, "packed_tensor");
+  } else {
+    throw error(errc::unsupported, "split order needs 1, 2, 4 or 8 bits, not " + std::to_string(F::bits));
+  }
+}
+
+}  // namespace detail
+
 template <format F>
 class packed_tensor_view {
  public:
@@ -36,13 +51,7 @@ class packed_tensor_view {
                      std::span<const quant_params> params, pack_order order = pack_order::sequential,
                      std::size_t block = 0)
       : bytes_(bytes), rows_(rows), cols_(cols), grid_(grid), params_(params), order_(order), block_(block) {
-    if (order == pack_order::split) {
-      if constexpr (split_width<F::bits>) {
-        if (rows * cols > 0) detail::check_split<F::bits>(cols, block, "packed_tensor");
-      } else {
-        throw error(errc::unsupported, "split order needs 1, 2, 4 or 8 bits, not " + std::to_string(F::bits));
-      }
-    }
+    detail::check_order<F>(order, block, rows, cols);
     check_room(bytes.size(), rows * row_bytes(), "packed_tensor");
     const bool tiles = grid.rows * grid.group.rows == rows && grid.cols * grid.group.cols == cols;
     if (rows * cols > 0 && (!tiles || params.size() != grid.size()))
@@ -90,6 +99,15 @@ template <format F>
 class packed_tensor {
  public:
   packed_tensor() = default;
+
+  // Adopts bytes already packed in `order` (what kernel::simd_quantizer writes), with the
+  // checks of packed_tensor_view.
+  packed_tensor(std::size_t rows, std::size_t cols, group_grid grid, std::vector<quant_params> params,
+                std::vector<std::uint8_t> bytes, pack_order order = pack_order::sequential, std::size_t block = 0)
+      : rows_(rows), cols_(cols), grid_(grid), params_(std::move(params)), bytes_(std::move(bytes)), order_(order),
+        block_(block) {
+    static_cast<void>(view());
+  }
 
   // Packs every row of q on its own, in the given order.
   static packed_tensor pack(const quantized_tensor<F>& q, pack_order order = pack_order::sequential,

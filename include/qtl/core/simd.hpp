@@ -1,0 +1,138 @@
+// What the policies' batch steps are written with: xsimd batches of float and int32 for
+// an arch tag, the concepts that say whether a rounding or a format has a batch step, and
+// the lane-by-lane fallbacks that run a policy's scalar step on each lane when it has
+// none. kernel/simd_quantizer.hpp walks the tensors; the policies only see batches.
+// CUDA device code never sees any of it (QTL_HAS_SIMD is 0 under nvcc).
+#pragma once
+
+#include "qtl/core/config.hpp"
+
+#if !defined(__CUDACC__) && !defined(__HIPCC__)
+#define QTL_HAS_SIMD 1
+#else
+#define QTL_HAS_SIMD 0
+#endif
+
+#if QTL_HAS_SIMD
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#include "qtl/core/quant_params.hpp"
+
+namespace qtl::simd {
+
+template <class Arch>
+using floats = xsimd::batch<float, Arch>;
+template <class Arch>
+using ints = xsimd::batch<std::int32_t, Arch>;
+
+// a * b rounded to float on its own: never fused into an add that follows (g++ contracts
+// vector arithmetic into FMA under -mfma; the scalar step it must match may not).
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> rounded_product(floats<Arch> a, floats<Arch> b) noexcept {
+#if QTL_HAS_BUILTIN(__builtin_assoc_barrier)
+  return floats<Arch>(__builtin_assoc_barrier((a * b).data));
+#else
+  return a * b;
+#endif
+}
+
+// floor, ceil and trunc as IEEE has them: the result keeps the argument's sign, also when
+// it is zero (ceil(-0.5) is -0; xsimd's NEON forms return +0 there).
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> keep_sign(floats<Arch> result, floats<Arch> v) noexcept {
+  return result | (v & floats<Arch>(-0.0f));
+}
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> floor(floats<Arch> v) noexcept {
+  return keep_sign(xsimd::floor(v), v);
+}
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> ceil(floats<Arch> v) noexcept {
+  return keep_sign(xsimd::ceil(v), v);
+}
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> trunc(floats<Arch> v) noexcept {
+  return keep_sign(xsimd::trunc(v), v);
+}
+
+// A rounding with a batch step: lane i of v rounds as the scalar step would round element
+// first + i (stochastic rounding draws from that index).
+template <class R, class Arch>
+concept batch_rounding = requires(const R r, floats<Arch> v, std::uint64_t first) {
+  { r(v, first) } -> std::same_as<floats<Arch>>;
+};
+
+// A format with a batch decode: F::decode of every lane of a batch of codes.
+template <class F, class Arch>
+concept batch_format = requires(ints<Arch> codes) {
+  { F::decode(codes) } -> std::same_as<floats<Arch>>;
+};
+
+// Every level of a format with a constexpr decode, indexed by code - min_code: the batch
+// decode of a codebook (NF4, FP4, FP8, E8M0, ...) is one gather from it.
+template <class F>
+inline constexpr auto decode_table = [] {
+  std::array<float, F::levels> t{};
+  for (int i = 0; i < F::levels; ++i) t[static_cast<std::size_t>(i)] = F::decode(F::min_code + i);
+  return t;
+}();
+
+template <class F, class Arch>
+QTL_FORCEINLINE floats<Arch> lookup(ints<Arch> codes) noexcept {
+  return floats<Arch>::gather(decode_table<F>.data(), codes - ints<Arch>(F::min_code));
+}
+
+// f(lane value, lane) on every lane, through memory: the fallback for a policy without a
+// batch step.
+template <class Out, class In, class Fn>
+QTL_FORCEINLINE Out lanewise(const In& in, Fn&& f) {
+  using arch = typename In::arch_type;
+  alignas(64) typename In::value_type from[In::size];
+  alignas(64) typename Out::value_type to[In::size];
+  in.store_aligned(from);
+  for (std::size_t i = 0; i < In::size; ++i) to[i] = static_cast<typename Out::value_type>(f(from[i], i));
+  return xsimd::batch<typename Out::value_type, arch>::load_aligned(to);
+}
+
+// r(v, first): the rounding's batch step, or its scalar step lane by lane.
+template <class R, class Arch>
+QTL_FORCEINLINE floats<Arch> round(const R& r, floats<Arch> v, std::uint64_t first) {
+  if constexpr (batch_rounding<R, Arch>) return r(v, first);
+  else return lanewise<floats<Arch>>(v, [&](float x, std::size_t i) { return r(x, first + i); });
+}
+
+// F::decode(codes): the format's batch step, or its scalar step lane by lane.
+template <class F, class Arch>
+QTL_FORCEINLINE floats<Arch> decode(ints<Arch> codes) {
+  if constexpr (batch_format<F, Arch>) return F::decode(codes);
+  else return lanewise<floats<Arch>>(codes, [](std::int32_t c, std::size_t) { return F::decode(c); });
+}
+
+// A scheme with batch steps for format F and rounding R: quantize a batch of floats to
+// int32 codes, dequantize a batch of codes.
+template <class S, class F, class R, class Arch>
+concept batch_scheme = requires(const S s, floats<Arch> x, ints<Arch> codes, const quant_params& p, const R& r,
+                                std::uint64_t first) {
+  { s.template quantize<F>(x, p, r, first) } -> std::same_as<ints<Arch>>;
+  { s.template dequantize<F>(codes, p) } -> std::same_as<floats<Arch>>;
+};
+
+// The scheme's batch steps, or its scalar steps lane by lane.
+template <class F, class S, class R, class Arch>
+QTL_FORCEINLINE ints<Arch> quantize(const S& s, floats<Arch> x, const quant_params& p, const R& r, std::uint64_t first) {
+  if constexpr (batch_scheme<S, F, R, Arch>) return s.template quantize<F>(x, p, r, first);
+  else
+    return lanewise<ints<Arch>>(x, [&](float v, std::size_t i) { return s.template quantize<F>(v, p, r, first + i); });
+}
+template <class F, class S, class R, class Arch>
+QTL_FORCEINLINE floats<Arch> dequantize(const S& s, ints<Arch> codes, const quant_params& p) {
+  if constexpr (batch_scheme<S, F, R, Arch>) return s.template dequantize<F>(codes, p);
+  else return lanewise<floats<Arch>>(codes, [&](std::int32_t c, std::size_t) { return s.template dequantize<F>(c, p); });
+}
+
+}  // namespace qtl::simd
+#endif

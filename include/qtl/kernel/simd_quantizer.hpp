@@ -1,0 +1,455 @@
+// qtl::kernel::simd_quantizer<Q, Arch>: any quantizer<Format, Scheme, Granularity,
+// Rounding> on SIMD batches, with the same results as Q's scalar reference path, byte for
+// byte (codes, params, packed bytes, floats). This file owns the walk (rows, the runs of a
+// row that share one group, 32-value steps, scalar tails); the policies own the inner
+// steps (their batch forms, or their scalar steps lane by lane where they have none:
+// core/simd.hpp).
+//   - float input and output take the SIMD path; half, bfloat16 and double go to Q.
+//   - Any NaN or Inf hands the whole call to Q, which throws or propagates as it does.
+//   - Params from data: granularities whose groups lie within one row (per_token,
+//     per_channel<0>, per_group<G>) read each row once (statistics, params and codes of
+//     a row while it is in cache); per_tensor and per_channel<1> read the input twice.
+//   - quantize_packed writes packed_tensor bytes (sequential or split order) row by row,
+//     without a one-byte-per-code copy of the tensor.
+// Arch = scalar is Q itself.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qtl/core/simd.hpp"
+#include "qtl/format/code_bits.hpp"
+#include "qtl/kernel/arch.hpp"
+#include "qtl/kernel/code_lanes.hpp"
+#include "qtl/pack/bit_pack.hpp"
+#include "qtl/pack/packed_tensor.hpp"
+#include "qtl/quantizer.hpp"
+
+namespace qtl::kernel {
+
+template <class Q>
+inline constexpr bool is_quantizer_v = false;
+template <class F, class S, class G, class R>
+inline constexpr bool is_quantizer_v<quantizer<F, S, G, R>> = true;
+
+// A quantizer<...> composition.
+template <class Q>
+concept composed_quantizer = is_quantizer_v<Q>;
+
+namespace detail {
+
+// Whether scheme S reads tensor_stats::abs_sum (a scheme that does not say so is assumed to).
+template <class S>
+constexpr bool needs_abs_sum() noexcept {
+  if constexpr (requires { S::needs_abs_sum; }) return S::needs_abs_sum;
+  else return true;
+}
+
+template <class X>
+constexpr bool float_tensor = std::same_as<view_value_t<X>, float>;
+
+}  // namespace detail
+
+template <composed_quantizer Q, class Arch = default_arch>
+class simd_quantizer {
+ public:
+  using format_type = typename Q::format_type;
+  using scheme_type = typename Q::scheme_type;
+  using granularity_type = typename Q::granularity_type;
+  using rounding_type = typename Q::rounding_type;
+  using code_type = typename Q::code_type;
+  using arch_type = Arch;
+
+  simd_quantizer() = default;
+  explicit simd_quantizer(Q q) : q_(std::move(q)) {}
+
+  // The scalar reference path this one matches.
+  [[nodiscard]] const Q& reference() const noexcept { return q_; }
+  [[nodiscard]] group_grid grid(std::size_t rows, std::size_t cols) const { return q_.grid(rows, cols); }
+
+  template <element_tensor X>
+  [[nodiscard]] std::vector<tensor_stats> statistics(const X& x) const {
+    if constexpr (!fast || !detail::float_tensor<X>) {
+      return q_.statistics(x);
+    } else {
+      const auto m = as_matrix(x);
+      const group_grid g = grid(m.rows(), m.cols());
+      std::vector<tensor_stats> stats(g.size());
+      if (!add_statistics<true>(g, m, stats)) return q_.statistics(x);
+      return stats;
+    }
+  }
+
+  template <element_tensor X>
+  [[nodiscard]] std::vector<quant_params> params(const X& x) const {
+    if constexpr (!fast || !detail::float_tensor<X>) {
+      return q_.params(x);
+    } else {
+      const auto m = as_matrix(x);
+      const group_grid g = grid(m.rows(), m.cols());
+      std::vector<tensor_stats> stats(g.size());
+      if (!add_statistics<detail::needs_abs_sum<scheme_type>()>(g, m, stats)) return q_.params(x);
+      return q_.params(std::span<const tensor_stats>(stats));
+    }
+  }
+
+  // ---- Codes one byte each, as quantizer::quantize.
+  template <element_tensor X>
+  [[nodiscard]] quantized_tensor<format_type> quantize(const X& x) const {
+    if constexpr (!fast || !detail::float_tensor<X>) return q_.quantize(x);
+    else return quantize_rows(x, nullptr, row_codes{});
+  }
+  template <element_tensor X>
+  [[nodiscard]] quantized_tensor<format_type> quantize(const X& x, std::vector<quant_params> p) const {
+    if constexpr (!fast || !detail::float_tensor<X>) return q_.quantize(x, std::move(p));
+    else return quantize_rows(x, &p, row_codes{});
+  }
+  template <element_tensor X, code_tensor Codes>
+  void quantize_into(const X& x, std::span<const quant_params> p, Codes&& codes) const {
+    const auto m = as_matrix(x);
+    const auto out = as_matrix(codes);
+    if constexpr (!fast || !detail::float_tensor<X> || !std::same_as<view_value_t<Codes>, code_type>) {
+      q_.quantize_into(x, p, codes);
+    } else {
+      require_same_shape(m, out, "quantize: input vs codes");
+      const group_grid g = grid(m.rows(), m.cols());
+      qtl::detail::check_params(p, g.size(), format_type::min_code, format_type::max_code);
+      if (!all_finite(m)) return q_.quantize_into(x, p, codes);
+      std::vector<std::uint8_t> bits(m.cols());
+      for (std::size_t r = 0; r < m.rows(); ++r) {
+        quantize_row(g, m, r, p, bits.data());
+        code_type* row = &out(r, 0);
+        for (std::size_t c = 0; c < m.cols(); ++c) row[c] = static_cast<code_type>(bits_to_code<format_type>(bits[c]));
+      }
+    }
+  }
+
+  // ---- Codes packed to Format::bits bits in one pass (params from x, or given).
+  template <element_tensor X>
+  [[nodiscard]] packed_tensor<format_type> quantize_packed(const X& x, pack_order order = pack_order::sequential,
+                                                           std::size_t block = 0) const {
+    if constexpr (!fast || !detail::float_tensor<X>) return packed_tensor<format_type>::pack(q_.quantize(x), order, block);
+    else return quantize_rows(x, nullptr, row_packer{order, block});
+  }
+  template <element_tensor X>
+  [[nodiscard]] packed_tensor<format_type> quantize_packed(const X& x, std::vector<quant_params> p,
+                                                           pack_order order = pack_order::sequential,
+                                                           std::size_t block = 0) const {
+    if constexpr (!fast || !detail::float_tensor<X>)
+      return packed_tensor<format_type>::pack(q_.quantize(x, std::move(p)), order, block);
+    else return quantize_rows(x, &p, row_packer{order, block});
+  }
+
+  // ---- Dequantize codes (unpacked or packed) into float out.
+  template <element_tensor Out>
+  void dequantize(const quantized_tensor<format_type>& q, Out&& out) const {
+    dequantize(q.code_view(), std::span<const quant_params>(q.params), out);
+  }
+  template <code_tensor Codes, element_tensor Out>
+  void dequantize(const Codes& codes, std::span<const quant_params> p, Out&& out) const {
+    if constexpr (!fast || !detail::float_tensor<Out> || !std::same_as<view_value_t<Codes>, code_type>) {
+      q_.dequantize(codes, p, out);
+    } else {
+      const auto in = as_matrix(codes);
+      const auto y = as_matrix(out);
+      require_same_shape(in, y, "dequantize: codes vs output");
+      const group_grid g = grid(in.rows(), in.cols());
+      qtl::detail::check_params(p, g.size(), format_type::min_code, format_type::max_code);
+      std::vector<std::uint8_t> bits(in.cols());
+      for (std::size_t r = 0; r < in.rows(); ++r) {
+        const code_type* row = &in(r, 0);
+        for (std::size_t c = 0; c < in.cols(); ++c) {
+          if (row[c] < format_type::min_code || row[c] > format_type::max_code)
+            return q_.dequantize(codes, p, out);  // throws, naming the first bad code
+          bits[c] = code_to_bits<format_type>(row[c]);
+        }
+        dequantize_row(g, r, p, bits.data(), &y(r, 0));
+      }
+    }
+  }
+  template <element_tensor Out>
+  void dequantize(const packed_tensor_view<format_type>& t, Out&& out) const {
+    if constexpr (!fast || !detail::float_tensor<Out>) return q_.dequantize(t.unpack(), out);
+    const auto y = as_matrix(out);
+    if (y.rows() != t.rows() || y.cols() != t.cols())
+      throw error(errc::shape_mismatch, "dequantize: packed tensor is " + std::to_string(t.rows()) + "x" +
+                                            std::to_string(t.cols()) + ", output " + std::to_string(y.rows()) + "x" +
+                                            std::to_string(y.cols()));
+    const group_grid& g = t.grid();
+    qtl::detail::check_params(t.params(), g.size(), format_type::min_code, format_type::max_code);
+    std::vector<std::uint8_t> bits(t.cols());
+    for (std::size_t r = 0; r < t.rows(); ++r) {
+      unpack_row(t, r, bits.data());
+      if (format_type::levels < (1 << format_type::bits) && !codes_in_range(bits.data(), t.cols()))
+        return q_.dequantize(t.unpack(), out);  // throws, naming the first bad code
+      dequantize_row(g, r, t.params(), bits.data(), &y(r, 0));
+    }
+  }
+  template <element_tensor Out>
+  void dequantize(const packed_tensor<format_type>& t, Out&& out) const {
+    dequantize(t.view(), out);
+  }
+
+  // ---- Quantize then dequantize, in float (the QAT forward pass).
+  template <element_tensor X, element_tensor Out>
+  void fake_quantize(const X& x, Out&& out) const {
+    fake_quantize(x, std::span<const quant_params>(params(x)), out);
+  }
+  template <element_tensor X, element_tensor Out>
+  void fake_quantize(const X& x, std::span<const quant_params> p, Out&& out) const {
+    if constexpr (!fast || !detail::float_tensor<X> || !detail::float_tensor<Out>) {
+      q_.fake_quantize(x, p, out);
+    } else {
+      const auto m = as_matrix(x);
+      const auto y = as_matrix(out);
+      require_same_shape(m, y, "fake_quantize: input vs output");
+      const group_grid g = grid(m.rows(), m.cols());
+      qtl::detail::check_params(p, g.size(), format_type::min_code, format_type::max_code);
+      if (!all_finite(m)) return q_.fake_quantize(x, p, out);
+      std::vector<std::uint8_t> bits(m.cols());
+      for (std::size_t r = 0; r < m.rows(); ++r) {
+        quantize_row(g, m, r, p, bits.data());
+        dequantize_row(g, r, p, bits.data(), &y(r, 0));
+      }
+    }
+  }
+
+ private:
+  using F = format_type;
+  using floats = simd::floats<Arch>;
+  using ints = simd::ints<Arch>;
+  static constexpr bool fast = !std::same_as<Arch, scalar>;
+  static constexpr std::size_t lanes = floats::size;
+  static constexpr std::size_t per32 = 32 / lanes;
+
+  // ---- Statistics: min and max in batches (order-free), abs_sum in the scalar order.
+  // Adds m's rows into stats; false on a non-finite value.
+  template <bool AbsSum>
+  bool add_statistics(const group_grid& g, matrix_view<const float> m, std::span<tensor_stats> stats) const {
+    for (std::size_t r = 0; r < m.rows(); ++r) {
+      const float* row = &m(r, 0);
+      for (std::size_t group = 0; group < g.cols; ++group) {
+        const std::size_t first = group * g.group.cols;
+        tensor_stats run;
+        if (!run_statistics<AbsSum>(row + first, g.group.cols, run)) return false;
+        stats[(r / g.group.rows) * g.cols + group].merge(run);
+      }
+    }
+    return true;
+  }
+
+  template <bool AbsSum>
+  static bool run_statistics(const float* x, std::size_t n, tensor_stats& s) noexcept {
+    const floats inf(std::numeric_limits<float>::infinity());
+    floats lo = inf, hi = -inf, bad(0.0f);
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+      const floats v = floats::load_unaligned(x + i);
+      lo = xsimd::min(lo, v);
+      hi = xsimd::max(hi, v);
+      bad = bad + (v - v);  // NaN once any value is NaN or Inf
+    }
+    float mn = xsimd::reduce_min(lo), mx = xsimd::reduce_max(hi);
+    if (!(xsimd::reduce_add(bad) == 0.0f)) return false;
+    for (; i < n; ++i) {
+      if (!std::isfinite(x[i])) return false;
+      mn = std::min(mn, x[i]);
+      mx = std::max(mx, x[i]);
+    }
+    if (mn == 0.0f || mx == 0.0f) {  // which zero the scalar order keeps (+0 or -0) depends on order
+      tensor_stats exact;
+      for (std::size_t k = 0; k < n; ++k) exact.add(x[k]);
+      s = exact;
+      return true;
+    }
+    s.min = mn;
+    s.max = mx;
+    s.count = n;
+    if constexpr (AbsSum)
+      for (std::size_t k = 0; k < n; ++k) s.abs_sum += x[k] < 0 ? -static_cast<double>(x[k]) : static_cast<double>(x[k]);
+    return true;
+  }
+
+  static bool all_finite(matrix_view<const float> m) noexcept {
+    for (std::size_t r = 0; r < m.rows(); ++r) {
+      const float* row = &m(r, 0);
+      floats bad(0.0f);
+      std::size_t i = 0;
+      for (; i + lanes <= m.cols(); i += lanes) {
+        const floats v = floats::load_unaligned(row + i);
+        bad = bad + (v - v);
+      }
+      if (!(xsimd::reduce_add(bad) == 0.0f)) return false;
+      for (; i < m.cols(); ++i)
+        if (!std::isfinite(row[i])) return false;
+    }
+    return true;
+  }
+
+  // ---- The inner steps: x[0, n) to code bits (code - min_code), and back to floats.
+  void quantize_run(const float* x, std::size_t n, const quant_params& p, std::uint64_t first,
+                    std::uint8_t* bits) const noexcept {
+    const auto& s = q_.scheme_policy();
+    const auto& round = q_.rounding_policy();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      ints q[per32];
+      for (std::size_t k = 0; k < per32; ++k)
+        q[k] = simd::quantize<F>(s, floats::load_unaligned(x + i + k * lanes), p, round, first + i + k * lanes) -
+               ints(F::min_code);
+      code_lanes<Arch>::store(q, bits + i);
+    }
+    for (; i < n; ++i) bits[i] = code_to_bits<F>(s.template quantize<F>(x[i], p, round, first + i));
+  }
+
+  void dequantize_run(const std::uint8_t* bits, std::size_t n, const quant_params& p, float* y) const noexcept {
+    const auto& s = q_.scheme_policy();
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+      const ints codes = code_lanes<Arch>::load(bits + i) + ints(F::min_code);
+      simd::dequantize<F, scheme_type, rounding_type>(s, codes, p).store_unaligned(y + i);
+    }
+    for (; i < n; ++i) y[i] = s.template dequantize<F>(bits_to_code<F>(bits[i]), p);
+  }
+
+  // Row r of m into bits, run by run, with the params of each run's group.
+  void quantize_row(const group_grid& g, matrix_view<const float> m, std::size_t r, std::span<const quant_params> p,
+                    std::uint8_t* bits) const noexcept {
+    const float* row = &m(r, 0);
+    const std::size_t first = (r / g.group.rows) * g.cols;
+    for (std::size_t group = 0; group < g.cols; ++group) {
+      const std::size_t c = group * g.group.cols;
+      quantize_run(row + c, g.group.cols, p[first + group], static_cast<std::uint64_t>(r * m.cols() + c), bits + c);
+    }
+  }
+
+  void dequantize_row(const group_grid& g, std::size_t r, std::span<const quant_params> p, const std::uint8_t* bits,
+                      float* y) const noexcept {
+    const std::size_t first = (r / g.group.rows) * g.cols;
+    for (std::size_t group = 0; group < g.cols; ++group) {
+      const std::size_t c = group * g.group.cols;
+      dequantize_run(bits + c, g.group.cols, p[first + group], y + c);
+    }
+  }
+
+  static bool codes_in_range(const std::uint8_t* bits, std::size_t n) noexcept {
+    bool ok = true;
+    for (std::size_t c = 0; c < n; ++c) ok &= bits[c] < F::levels;
+    return ok;
+  }
+
+  // ---- Where quantized rows go: one byte per code, or packed.
+  struct row_codes {
+    quantized_tensor<F> t;
+    void start(std::size_t rows, std::size_t cols, const group_grid& g) {
+      t.rows = rows;
+      t.cols = cols;
+      t.grid = g;
+      t.codes.resize(rows * cols);
+    }
+    void put(std::size_t r, const std::uint8_t* bits) {
+      code_type* row = t.codes.data() + r * t.cols;
+      for (std::size_t c = 0; c < t.cols; ++c) row[c] = static_cast<code_type>(bits_to_code<F>(bits[c]));
+    }
+    quantized_tensor<F> finish(std::vector<quant_params> p) {
+      t.params = std::move(p);
+      return std::move(t);
+    }
+  };
+
+  struct row_packer {
+    row_packer(pack_order o, std::size_t b) : order(o), block(b) {}
+    pack_order order;
+    std::size_t block;
+    std::size_t rows = 0, cols = 0, row_bytes = 0;
+    group_grid grid;
+    std::vector<std::uint8_t> bytes;
+    void start(std::size_t r, std::size_t c, const group_grid& g) {
+      qtl::detail::check_order<F>(order, block, r, c);  // before any work
+      rows = r;
+      cols = c;
+      grid = g;
+      row_bytes = packed_size(c, F::bits);
+      bytes.resize(rows * row_bytes);
+    }
+    void put(std::size_t r, const std::uint8_t* bits) {
+      std::uint8_t* out = bytes.data() + r * row_bytes;
+      if constexpr (split_width<F::bits>)
+        if (order == pack_order::split) return qtl::detail::pack_split_unchecked<F::bits>(bits, cols, block, out);
+      qtl::detail::pack_sequential_unchecked<F::bits>(bits, cols, out);
+    }
+    packed_tensor<F> finish(std::vector<quant_params> p) {
+      return packed_tensor<F>(rows, cols, grid, std::move(p), std::move(bytes), order, block);
+    }
+  };
+
+  static void unpack_row(const packed_tensor_view<F>& t, std::size_t r, std::uint8_t* bits) noexcept {
+    const std::uint8_t* row = t.bytes().data() + r * t.row_bytes();
+    if constexpr (split_width<F::bits>)
+      if (t.order() == pack_order::split) return qtl::detail::unpack_split_unchecked<F::bits>(row, t.cols(), t.block(), bits);
+    qtl::detail::unpack_sequential_unchecked<F::bits>(row, t.cols(), bits);
+  }
+
+  // The one quantize walk: params given (p) or from x, rows into sink. Groups within one
+  // row: each row's statistics, params and codes while it is in cache.
+  template <class X, class Sink>
+  auto quantize_rows(const X& x, std::vector<quant_params>* given, Sink sink) const {
+    const matrix_view<const float> m = as_matrix(x);
+    const group_grid g = grid(m.rows(), m.cols());
+    sink.start(m.rows(), m.cols(), g);
+    std::vector<quant_params> p;
+    const auto fallback = [&] {
+      auto ref = given ? q_.quantize(x, std::move(*given)) : q_.quantize(x);
+      if constexpr (std::same_as<Sink, row_codes>) return ref;
+      else return packed_tensor<F>::pack(ref, sink.order, sink.block);
+    };
+    std::vector<std::uint8_t> bits(m.cols());
+    if (given) {
+      qtl::detail::check_params(*given, g.size(), F::min_code, F::max_code);
+      if (!all_finite(m)) return fallback();
+      p = std::move(*given);
+    } else if (g.group.rows == 1) {
+      p.resize(g.size());
+      std::vector<tensor_stats> stats(g.cols);
+      for (std::size_t r = 0; r < m.rows(); ++r) {
+        std::fill(stats.begin(), stats.end(), tensor_stats{});
+        const group_grid row_grid{1, g.cols, g.group};
+        const matrix_view<const float> row(&m(r, 0), 1, m.cols());
+        if (!add_statistics<detail::needs_abs_sum<scheme_type>()>(row_grid, row, stats)) return fallback();
+        for (std::size_t k = 0; k < g.cols; ++k) {
+          quant_params& q = p[r * g.cols + k];
+          q = q_.scheme_policy().template params<F>(stats[k]);
+          if (!valid(q)) return fallback();  // the reference names the group
+        }
+        quantize_row(g, m, r, p, bits.data());
+        sink.put(r, bits.data());
+      }
+      return sink.finish(std::move(p));
+    } else {
+      p = params(x);
+      qtl::detail::check_params(p, g.size(), F::min_code, F::max_code);
+    }
+    for (std::size_t r = 0; r < m.rows(); ++r) {
+      quantize_row(g, m, r, p, bits.data());
+      sink.put(r, bits.data());
+    }
+    return sink.finish(std::move(p));
+  }
+
+  static bool valid(const quant_params& q) noexcept {
+    return q.scale >= 0.0f && std::isfinite(q.scale) && std::isfinite(q.inv_scale) && q.zero_point >= F::min_code &&
+           q.zero_point <= F::max_code;
+  }
+
+  Q q_{};
+};
+
+}  // namespace qtl::kernel
