@@ -31,6 +31,7 @@ def main(path: str) -> None:
     compare_with_ggml(rows)
     compare_tl_with_i2_s(rows)
     compare_dequantize(rows, rows.get("BM_stream_write", {}).get("GB/s"))
+    compare_composed(rows, baseline, rows.get("BM_stream_write", {}).get("GB/s"))
     compare_observers(rows)
     compare_ptq(rows)
 
@@ -48,6 +49,24 @@ def compare_tl_with_i2_s(rows) -> None:
         key = name[len("BM_gemv_ternary/tl/"):].replace("/real_time", "")
         print(f"{key:<48} {tl['GB/s']:8.2f} {i2_s['GB/s']:10.2f} {tl.get('GOP/s', 0.0):9.1f}"
               f" {tl['GB/s'] / i2_s['GB/s']:7.2f}")
+
+
+def compare_composed(rows, read, write) -> None:
+    """kernel::simd_quantizer (simd_quantizer_bench.cpp) against the scalar quantizer of the
+    same composition and the stream baseline of its large side: quantize reads floats
+    (x read), dequantize writes them (x write)."""
+    cases = [(n, b) for n, b in rows.items() if n.startswith("BM_composed_") and "/simd" in n]
+    if not cases:
+        return
+    print(f"\n{'composed (GB/s of floats)':<58} {'GB/s':>7} {'x scalar':>9} {'x stream':>9}")
+    for name, b in cases:
+        kind, case = name[len("BM_composed_"):].split("/")[:2]
+        path = name.split("/")[3]
+        scalar = rows.get(name.replace("/" + path, "/scalar", 1), {}).get("GB/s")
+        stream = read if kind == "quantize" else write
+        x_scalar = f"{b['GB/s'] / scalar:9.1f}" if scalar else f"{'-':>9}"
+        x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"
+        print(f"{kind + ' ' + case + ' ' + path:<58} {b['GB/s']:7.2f} {x_scalar} {x_stream}")
 
 
 def compare_observers(rows) -> None:

@@ -43,8 +43,9 @@ fi
 echo "== bench (short run; see docs/benchmarks.md for the full one)"
 echo "(Google Benchmark's \"Library was built as DEBUG\" is about Debian's build of the harness;"
 echo " qtl's kernels here are -O3 -march=native: docs/benchmarks.md)"
-# The stream baselines (read, write), the reference quantizers and the GEMV kernels at one LLaMA shape.
+# The stream baselines (read, write), the reference quantizers, the composed SIMD quantizer
+# (int4 g128) and the GEMV kernels at one LLaMA shape.
 ./build/release/bench/qtl_bench --benchmark_min_time=0.2 \
-  --benchmark_filter='BM_stream_|BM_(de)?quantize/|ggml_(de)?quantize/(q8_0|q4_0)$|gemv/.*/11008x4096/' \
+  --benchmark_filter='BM_stream_|BM_(de)?quantize/|BM_composed_(de)?quantize/int4_g128_symmetric/|ggml_(de)?quantize/(q8_0|q4_0)$|gemv/.*/11008x4096/' \
   --benchmark_out=build/release/bench.json --benchmark_out_format=json >/dev/null
 python3 bench/summarize.py build/release/bench.json

@@ -104,9 +104,14 @@ template <counter_based_generator Generator = splitmix64>
 struct stochastic {
   std::uint64_t seed = 0;
 
+  // The top 24 bits of element index's draw: u = draw * 2^-24 is uniform in [0, 1).
+  QTL_HOST_DEVICE std::int32_t draw(std::uint64_t index) const noexcept {
+    return static_cast<std::int32_t>(Generator::bits(seed, index) >> 40);
+  }
+
   QTL_HOST_DEVICE float operator()(float v, std::uint64_t index) const noexcept {
     const float f = std::floor(v);
-    const float u = static_cast<float>(Generator::bits(seed, index) >> 40) * 0x1p-24f;  // [0, 1)
+    const float u = static_cast<float>(draw(index)) * 0x1p-24f;
     return u < v - f ? f + 1.0f : f;
   }
 #if QTL_HAS_SIMD
@@ -115,11 +120,11 @@ struct stochastic {
   template <class A>
   simd::floats<A> operator()(simd::floats<A> v, std::uint64_t first) const noexcept {
     using floats = simd::floats<A>;
-    alignas(64) float u[floats::size];
-    for (std::size_t i = 0; i < floats::size; ++i)
-      u[i] = static_cast<float>(Generator::bits(seed, first + i) >> 40) * 0x1p-24f;
+    alignas(64) std::int32_t draws[floats::size];
+    for (std::size_t i = 0; i < floats::size; ++i) draws[i] = draw(first + i);
+    const floats u = xsimd::batch_cast<float>(simd::ints<A>::load_aligned(draws)) * floats(0x1p-24f);
     const floats f = simd::floor(v);
-    return xsimd::select(floats::load_aligned(u) < v - f, f + floats(1.0f), f);
+    return xsimd::select(u < v - f, f + floats(1.0f), f);
   }
 #endif
 };

@@ -235,6 +235,8 @@ void check_shape(const Q& q, std::size_t rows, std::size_t cols, int kind, repor
   const auto pr = qtl::packed_tensor<F>::pack(tr);
   const auto pk = k.quantize_packed(x);
   rep.expect(same_bytes(pr.bytes(), pk.bytes()) && same_bytes(pr.params(), pk.params()), at + ": packed sequential");
+  const qtl::kernel::simd_quantizer<Q, Arch> threaded(q, qtl::kernel::executor(3));  // ranges of rows on 3 threads
+  rep.expect(same_bytes(pr.bytes(), threaded.quantize_packed(x).bytes()), at + ": packed on 3 threads");
   if constexpr (qtl::split_width<F::bits>) {
     if (cols % 32 == 0) {
       const auto sr = qtl::packed_tensor<F>::pack(tr, qtl::pack_order::split, 32);

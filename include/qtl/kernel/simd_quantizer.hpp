@@ -15,6 +15,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -29,6 +30,7 @@
 #include "qtl/format/code_bits.hpp"
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/code_lanes.hpp"
+#include "qtl/kernel/executor.hpp"
 #include "qtl/pack/bit_pack.hpp"
 #include "qtl/pack/packed_tensor.hpp"
 #include "qtl/quantizer.hpp"
@@ -69,7 +71,8 @@ class simd_quantizer {
   using arch_type = Arch;
 
   simd_quantizer() = default;
-  explicit simd_quantizer(Q q) : q_(std::move(q)) {}
+  // exec: who runs the row ranges (a thread count, or any executor: kernel/executor.hpp).
+  explicit simd_quantizer(Q q, executor exec = executor(1)) : q_(std::move(q)), exec_(std::move(exec)) {}
 
   // The scalar reference path this one matches.
   [[nodiscard]] const Q& reference() const noexcept { return q_; }
@@ -123,12 +126,12 @@ class simd_quantizer {
       const group_grid g = grid(m.rows(), m.cols());
       qtl::detail::check_params(p, g.size(), format_type::min_code, format_type::max_code);
       if (!all_finite(m)) return q_.quantize_into(x, p, codes);
-      std::vector<std::uint8_t> bits(m.cols());
-      for (std::size_t r = 0; r < m.rows(); ++r) {
-        quantize_row(g, m, r, p, bits.data());
+      for_rows(m.rows(), m.cols(), [&](std::size_t r, std::uint8_t* bits) {
+        quantize_row(g, m, r, p, bits);
         code_type* row = &out(r, 0);
         for (std::size_t c = 0; c < m.cols(); ++c) row[c] = static_cast<code_type>(bits_to_code<format_type>(bits[c]));
-      }
+        return true;
+      });
     }
   }
 
@@ -163,34 +166,45 @@ class simd_quantizer {
       require_same_shape(in, y, "dequantize: codes vs output");
       const group_grid g = grid(in.rows(), in.cols());
       qtl::detail::check_params(p, g.size(), format_type::min_code, format_type::max_code);
-      std::vector<std::uint8_t> bits(in.cols());
-      for (std::size_t r = 0; r < in.rows(); ++r) {
+      const bool ok = for_rows(in.rows(), in.cols(), [&](std::size_t r, std::uint8_t* bits) {
         const code_type* row = &in(r, 0);
         for (std::size_t c = 0; c < in.cols(); ++c) {
-          if (row[c] < format_type::min_code || row[c] > format_type::max_code)
-            return q_.dequantize(codes, p, out);  // throws, naming the first bad code
+          if (row[c] < format_type::min_code || row[c] > format_type::max_code) return false;
           bits[c] = code_to_bits<format_type>(row[c]);
         }
-        dequantize_row(g, r, p, bits.data(), &y(r, 0));
-      }
+        dequantize_row(g, r, p, bits, &y(r, 0));
+        return true;
+      });
+      if (!ok) q_.dequantize(codes, p, out);  // throws, naming the first bad code
     }
   }
   template <element_tensor Out>
   void dequantize(const packed_tensor_view<format_type>& t, Out&& out) const {
-    if constexpr (!fast || !detail::float_tensor<Out>) return q_.dequantize(t.unpack(), out);
-    const auto y = as_matrix(out);
-    if (y.rows() != t.rows() || y.cols() != t.cols())
-      throw error(errc::shape_mismatch, "dequantize: packed tensor is " + std::to_string(t.rows()) + "x" +
-                                            std::to_string(t.cols()) + ", output " + std::to_string(y.rows()) + "x" +
-                                            std::to_string(y.cols()));
-    const group_grid& g = t.grid();
-    qtl::detail::check_params(t.params(), g.size(), format_type::min_code, format_type::max_code);
-    std::vector<std::uint8_t> bits(t.cols());
-    for (std::size_t r = 0; r < t.rows(); ++r) {
-      unpack_row(t, r, bits.data());
-      if (format_type::levels < (1 << format_type::bits) && !codes_in_range(bits.data(), t.cols()))
-        return q_.dequantize(t.unpack(), out);  // throws, naming the first bad code
-      dequantize_row(g, r, t.params(), bits.data(), &y(r, 0));
+    if constexpr (!fast || !detail::float_tensor<Out>) {
+      q_.dequantize(t.unpack(), out);
+    } else {
+      const auto y = as_matrix(out);
+      if (y.rows() != t.rows() || y.cols() != t.cols())
+        throw error(errc::shape_mismatch, "dequantize: packed tensor is " + std::to_string(t.rows()) + "x" +
+                                              std::to_string(t.cols()) + ", output " + std::to_string(y.rows()) + "x" +
+                                              std::to_string(y.cols()));
+      const group_grid& g = t.grid();
+      qtl::detail::check_params(t.params(), g.size(), format_type::min_code, format_type::max_code);
+      // 8- and 4-bit codes of every level, sequential, groups on whole bytes: read in place.
+      const bool in_place = t.order() == pack_order::sequential && F::levels == (1 << F::bits) &&
+                            (F::bits == 8 || (F::bits == 4 && (g.group.cols % 2 == 0 || g.cols == 1)));
+      const bool ok = for_rows(t.rows(), t.cols(), [&](std::size_t r, std::uint8_t* bits) {
+        const std::uint8_t* row = t.bytes().data() + r * t.row_bytes();
+        if (in_place) {
+          if constexpr (F::bits == 4 || F::bits == 8) dequantize_row<F::bits>(g, r, t.params(), row, &y(r, 0));
+          return true;
+        }
+        unpack_row(t, r, bits);
+        if (format_type::levels < (1 << format_type::bits) && !codes_in_range(bits, t.cols())) return false;
+        dequantize_row(g, r, t.params(), bits, &y(r, 0));
+        return true;
+      });
+      if (!ok) q_.dequantize(t.unpack(), out);  // throws, naming the first bad code
     }
   }
   template <element_tensor Out>
@@ -214,11 +228,11 @@ class simd_quantizer {
       const group_grid g = grid(m.rows(), m.cols());
       qtl::detail::check_params(p, g.size(), format_type::min_code, format_type::max_code);
       if (!all_finite(m)) return q_.fake_quantize(x, p, out);
-      std::vector<std::uint8_t> bits(m.cols());
-      for (std::size_t r = 0; r < m.rows(); ++r) {
-        quantize_row(g, m, r, p, bits.data());
-        dequantize_row(g, r, p, bits.data(), &y(r, 0));
-      }
+      for_rows(m.rows(), m.cols(), [&](std::size_t r, std::uint8_t* bits) {
+        quantize_row(g, m, r, p, bits);
+        dequantize_row(g, r, p, bits, &y(r, 0));
+        return true;
+      });
     }
   }
 
@@ -295,6 +309,9 @@ class simd_quantizer {
   }
 
   // ---- The inner steps: x[0, n) to code bits (code - min_code), and back to floats.
+  // Out = 8: one byte per code; Out = 4: two codes a byte in sequential order, written
+  // straight into a packed row (n a multiple of 32).
+  template <int Out = 8>
   void quantize_run(const float* x, std::size_t n, const quant_params& p, std::uint64_t first,
                     std::uint8_t* bits) const noexcept {
     const auto& s = q_.scheme_policy();
@@ -305,38 +322,51 @@ class simd_quantizer {
       for (std::size_t k = 0; k < per32; ++k)
         q[k] = simd::quantize<F>(s, floats::load_unaligned(x + i + k * lanes), p, round, first + i + k * lanes) -
                ints(F::min_code);
-      code_lanes<Arch>::store(q, bits + i);
+      if constexpr (Out == 4) code_lanes<Arch>::store_nibbles(q, bits + i / 2);
+      else code_lanes<Arch>::store(q, bits + i);
     }
     for (; i < n; ++i) bits[i] = code_to_bits<F>(s.template quantize<F>(x[i], p, round, first + i));
   }
 
+  // In = 8: one byte per code; In = 4: a packed row's nibbles (sequential order).
+  template <int In = 8>
   void dequantize_run(const std::uint8_t* bits, std::size_t n, const quant_params& p, float* y) const noexcept {
     const auto& s = q_.scheme_policy();
     std::size_t i = 0;
     for (; i + lanes <= n; i += lanes) {
-      const ints codes = code_lanes<Arch>::load(bits + i) + ints(F::min_code);
-      simd::dequantize<F, scheme_type, rounding_type>(s, codes, p).store_unaligned(y + i);
+      const ints raw = In == 4 ? code_lanes<Arch>::load_nibbles(bits + i / 2) : code_lanes<Arch>::load(bits + i);
+      simd::dequantize<F, scheme_type, rounding_type>(s, raw + ints(F::min_code), p).store_unaligned(y + i);
     }
-    for (; i < n; ++i) y[i] = s.template dequantize<F>(bits_to_code<F>(bits[i]), p);
+    for (; i < n; ++i) {
+      const std::uint8_t b = In == 4 ? read_sequential<4>(bits, i) : bits[i];
+      y[i] = s.template dequantize<F>(bits_to_code<F>(b), p);
+    }
   }
 
-  // Row r of m into bits, run by run, with the params of each run's group.
+  // Row r of m into bits, run by run, with the params of each run's group. prefetch: the
+  // row to read next, asked for line by line meanwhile, so that memory keeps streaming
+  // while this row (already in cache) is quantized.
+  template <int Out = 8>
   void quantize_row(const group_grid& g, matrix_view<const float> m, std::size_t r, std::span<const quant_params> p,
-                    std::uint8_t* bits) const noexcept {
+                    std::uint8_t* bits, const float* prefetch = nullptr) const noexcept {
     const float* row = &m(r, 0);
     const std::size_t first = (r / g.group.rows) * g.cols;
     for (std::size_t group = 0; group < g.cols; ++group) {
       const std::size_t c = group * g.group.cols;
-      quantize_run(row + c, g.group.cols, p[first + group], static_cast<std::uint64_t>(r * m.cols() + c), bits + c);
+      if (prefetch)
+        for (std::size_t k = c; k < c + g.group.cols; k += 64 / sizeof(float)) __builtin_prefetch(prefetch + k);
+      quantize_run<Out>(row + c, g.group.cols, p[first + group], static_cast<std::uint64_t>(r * m.cols() + c),
+                        bits + c * Out / 8);
     }
   }
 
+  template <int In = 8>
   void dequantize_row(const group_grid& g, std::size_t r, std::span<const quant_params> p, const std::uint8_t* bits,
                       float* y) const noexcept {
     const std::size_t first = (r / g.group.rows) * g.cols;
     for (std::size_t group = 0; group < g.cols; ++group) {
       const std::size_t c = group * g.group.cols;
-      dequantize_run(bits + c, g.group.cols, p[first + group], y + c);
+      dequantize_run<In>(bits + c * In / 8, g.group.cols, p[first + group], y + c);
     }
   }
 
@@ -355,6 +385,7 @@ class simd_quantizer {
       t.grid = g;
       t.codes.resize(rows * cols);
     }
+    static constexpr std::uint8_t* direct(std::size_t, const group_grid&) noexcept { return nullptr; }
     void put(std::size_t r, const std::uint8_t* bits) {
       code_type* row = t.codes.data() + r * t.cols;
       for (std::size_t c = 0; c < t.cols; ++c) row[c] = static_cast<code_type>(bits_to_code<F>(bits[c]));
@@ -379,6 +410,13 @@ class simd_quantizer {
       grid = g;
       row_bytes = packed_size(c, F::bits);
       bytes.resize(rows * row_bytes);
+    }
+    // Row r's packed bytes when quantize_run can write them itself (8 or 4 bits in
+    // sequential order, groups of whole 32-value steps), else nullptr.
+    std::uint8_t* direct(std::size_t r, const group_grid& g) noexcept {
+      const bool whole_steps = g.group.cols % 32 == 0;
+      if (order != pack_order::sequential || !whole_steps || (F::bits != 8 && F::bits != 4)) return nullptr;
+      return bytes.data() + r * row_bytes;
     }
     void put(std::size_t r, const std::uint8_t* bits) {
       std::uint8_t* out = bytes.data() + r * row_bytes;
@@ -411,37 +449,66 @@ class simd_quantizer {
       if constexpr (std::same_as<Sink, row_codes>) return ref;
       else return packed_tensor<F>::pack(ref, sink.order, sink.block);
     };
-    std::vector<std::uint8_t> bits(m.cols());
     if (given) {
       qtl::detail::check_params(*given, g.size(), F::min_code, F::max_code);
       if (!all_finite(m)) return fallback();
       p = std::move(*given);
     } else if (g.group.rows == 1) {
       p.resize(g.size());
-      std::vector<tensor_stats> stats(g.cols);
-      for (std::size_t r = 0; r < m.rows(); ++r) {
-        std::fill(stats.begin(), stats.end(), tensor_stats{});
+      const bool ok = for_rows(m.rows(), m.cols(), [&](std::size_t r, std::uint8_t* bits) {
+        tensor_stats stats[max_groups_on_stack];
+        std::vector<tensor_stats> more(g.cols > max_groups_on_stack ? g.cols : 0);
+        const std::span<tensor_stats> row_stats = more.empty() ? std::span(stats, g.cols) : std::span(more);
         const group_grid row_grid{1, g.cols, g.group};
         const matrix_view<const float> row(&m(r, 0), 1, m.cols());
-        if (!add_statistics<detail::needs_abs_sum<scheme_type>()>(row_grid, row, stats)) return fallback();
+        if (!add_statistics<detail::needs_abs_sum<scheme_type>()>(row_grid, row, row_stats)) return false;
         for (std::size_t k = 0; k < g.cols; ++k) {
           quant_params& q = p[r * g.cols + k];
-          q = q_.scheme_policy().template params<F>(stats[k]);
-          if (!valid(q)) return fallback();  // the reference names the group
+          q = q_.scheme_policy().template params<F>(row_stats[k]);
+          if (!valid(q)) return false;  // the reference names the group
         }
-        quantize_row(g, m, r, p, bits.data());
-        sink.put(r, bits.data());
-      }
+        put_row(g, m, r, p, bits, sink, r + 1 < m.rows() ? &m(r + 1, 0) : nullptr);
+        return true;
+      });
+      if (!ok) return fallback();
       return sink.finish(std::move(p));
     } else {
       p = params(x);
       qtl::detail::check_params(p, g.size(), F::min_code, F::max_code);
     }
-    for (std::size_t r = 0; r < m.rows(); ++r) {
-      quantize_row(g, m, r, p, bits.data());
-      sink.put(r, bits.data());
-    }
+    for_rows(m.rows(), m.cols(), [&](std::size_t r, std::uint8_t* bits) {
+      put_row(g, m, r, p, bits, sink);
+      return true;
+    });
     return sink.finish(std::move(p));
+  }
+
+  static constexpr std::size_t max_groups_on_stack = 64;
+
+  // body(r, bits) for rows [0, n) on the executor's threads, each range with its own
+  // buffer of cols bytes; false once any body returns false (the rest are skipped).
+  template <class Body>
+  bool for_rows(std::size_t n, std::size_t cols, Body&& body) const {
+    std::atomic<bool> ok{true};
+    exec_(n, [&](std::size_t begin, std::size_t end) {
+      std::vector<std::uint8_t> bits(cols);
+      for (std::size_t r = begin; r < end && ok.load(std::memory_order_relaxed); ++r)
+        if (!body(r, bits.data())) ok = false;
+    });
+    return ok;
+  }
+
+  // Row r quantized into the sink: straight into its bytes where it can take them, else
+  // through bits.
+  template <class Sink>
+  void put_row(const group_grid& g, matrix_view<const float> m, std::size_t r, std::span<const quant_params> p,
+               std::uint8_t* bits, Sink& sink, const float* prefetch = nullptr) const {
+    if (std::uint8_t* out = sink.direct(r, g)) {
+      if constexpr (F::bits == 4) return quantize_row<4>(g, m, r, p, out, prefetch);
+      else if constexpr (F::bits == 8) return quantize_row<8>(g, m, r, p, out, prefetch);
+    }
+    quantize_row(g, m, r, p, bits, prefetch);
+    sink.put(r, bits);
   }
 
   static bool valid(const quant_params& q) noexcept {
@@ -450,6 +517,7 @@ class simd_quantizer {
   }
 
   Q q_{};
+  executor exec_{1};
 };
 
 }  // namespace qtl::kernel
