@@ -6,6 +6,7 @@
 // <path> is simd (1 thread), simd_2_threads, or scalar (quantizer + packed_tensor::pack,
 // the two-pass way, 1 thread).
 // bench/summarize.py puts each against BM_stream_read / BM_stream_write of the same run.
+#include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/kernel/simd_quantizer.hpp>
 
@@ -106,6 +107,8 @@ void add(const std::string& name, Q q) {
   add("uint4_g128_affine", int4_g128_affine{});
   add("uint3_g128_affine", quantizer<int_format<3, false>, affine, per_group<128>>{});
   add("ternary_absmean", ternary_absmean{});
+  add("nf4_g64_codebook", quantizer<nf4, codebook, per_group<64>>{});
+  add("fp8_e4m3_per_tensor_codebook", quantizer<fp8_e4m3, codebook, per_tensor>{});
   add("int4_g128_symmetric_user_rounding_scalar_step", quantizer<int4, symmetric, per_group<128>, half_down>{});
   add("int4_g128_symmetric_user_rounding_batch_step", quantizer<int4, symmetric, per_group<128>, half_down_simd>{});
   return 0;

@@ -60,9 +60,8 @@ def compare_composed(rows, read, write) -> None:
         return
     print(f"\n{'composed (GB/s of floats)':<58} {'GB/s':>7} {'x scalar':>9} {'x stream':>9}")
     for name, b in cases:
-        kind, case = name[len("BM_composed_"):].split("/")[:2]
-        path = name.split("/")[3]
-        scalar = rows.get(name.replace("/" + path, "/scalar", 1), {}).get("GB/s")
+        kind, case, path = name[len("BM_composed_"):].split("/")[:3]  # then /real_time
+        scalar = rows.get(name.replace(f"/{case}/{path}", f"/{case}/scalar", 1), {}).get("GB/s")
         stream = read if kind == "quantize" else write
         x_scalar = f"{b['GB/s'] / scalar:9.1f}" if scalar else f"{'-':>9}"
         x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/config.hpp"
@@ -23,7 +24,11 @@ QTL_HOST_DEVICE constexpr float clamp(float v, float lo, float hi) noexcept { re
 
 // a * b rounded on its own, never fused into an add that follows (as simd::rounded_product).
 QTL_HOST_DEVICE inline float rounded_product(float a, float b) noexcept {
-#if QTL_HAS_BUILTIN(__builtin_assoc_barrier) && !defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);  // never contracted into an FMA
+#elif defined(__CUDACC__)
+  return a * b;  // nvcc's front end does not know the builtin below
+#elif QTL_HAS_BUILTIN(__builtin_assoc_barrier)
   return __builtin_assoc_barrier(a * b);
 #else
   return a * b;
@@ -256,6 +261,57 @@ struct dead_zone {
   template <signed_format F, class A>
   simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
     return detail::mid_tread_dequantize<F>(code, p);
+  }
+#endif
+};
+
+namespace detail {
+
+// The largest finite magnitude among F's levels (1 for NF4 and bitsandbytes' FP4, 448 for
+// FP8 E4M3).
+template <format F>
+constexpr float largest_level() noexcept {
+  float top = 0.0f;
+  for (int code = F::min_code; code <= F::max_code; ++code) {
+    const float v = F::decode(code);
+    const float a = v < 0.0f ? -v : v;
+    if (a <= std::numeric_limits<float>::max() && a > top) top = a;  // NaN and Inf fail the first test
+  }
+  return top;
+}
+
+}  // namespace detail
+
+// Nearest level of a codebook format (NF4, bitsandbytes' FP4, the minifloats, a dynamic
+// map, a user's table with an encode()): x / s goes to F::encode, which picks the level and
+// breaks ties as the format defines, so the Rounding policy has no say. s = absmax / the
+// largest level: a group's largest magnitude lands on the outermost level, and x / s is
+// computed as x * (1 / s), as bitsandbytes does. quantizer<nf4, codebook, per_group<64>>
+// gives bitsandbytes' quantize_4bit(quant_type="nf4") codes and absmax for rows whose
+// length is a multiple of 64 (layout/bitsandbytes.hpp has the whole layout).
+struct codebook {
+  static constexpr bool needs_abs_sum = false;
+
+  template <encodable_format F>
+  constexpr quant_params params(const tensor_stats& s) const noexcept {
+    return detail::from_scale(s.absmax() / detail::largest_level<F>());
+  }
+  template <encodable_format F, class Rounding>
+  QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding&, std::uint64_t) const noexcept {
+    return F::encode(x * p.inv_scale);
+  }
+  template <encodable_format F>
+  QTL_HOST_DEVICE float dequantize(int code, const quant_params& p) const noexcept {
+    return F::decode(code) * p.scale;
+  }
+#if QTL_HAS_SIMD
+  template <encodable_format F, class A, class Rounding>
+  simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding&, std::uint64_t) const noexcept {
+    return simd::encode<F, A>(x * simd::floats<A>(p.inv_scale));
+  }
+  template <encodable_format F, class A>
+  simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
+    return simd::decode<F, A>(code) * simd::floats<A>(p.scale);
   }
 #endif
 };

@@ -7,6 +7,7 @@
 // (neon/neon_simd_quantizer_test.cpp) both run failures<Arch>().
 #pragma once
 
+#include <qtl/format/bnb_fp4.hpp>
 #include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/kernel/simd_quantizer.hpp>
@@ -63,8 +64,9 @@ struct half_down {  // round to nearest, ties toward -inf
 // of compile time for no path the steps and the walk do not already cover.
 using formats = std::tuple<qtl::int8, qtl::uint8, qtl::int4, qtl::uint4, qtl::int_format<3, true>,
                            qtl::int_format<3, false>, qtl::int2, qtl::int_format<1, false>, qtl::ternary, qtl::nf4,
-                           qtl::fp8_e4m3, odd_format>;
-using schemes = std::tuple<qtl::symmetric, qtl::affine, qtl::absmax, qtl::absmean, qtl::mid_rise, qtl::dead_zone, half_range>;
+                           qtl::bnb_fp4, qtl::fp8_e4m3, odd_format>;
+using schemes = std::tuple<qtl::symmetric, qtl::affine, qtl::absmax, qtl::absmean, qtl::mid_rise, qtl::dead_zone,
+                           qtl::codebook, half_range>;
 using roundings = std::tuple<qtl::nearest_even, qtl::nearest_away, qtl::floor, qtl::ceil, qtl::toward_zero,
                              qtl::stochastic<>, half_down>;
 using step_roundings = std::tuple<qtl::nearest_even, qtl::stochastic<>, half_down>;
@@ -74,7 +76,7 @@ using by_granularity =
     cat<typename product<std::tuple<qtl::int8, qtl::ternary>, std::tuple<qtl::symmetric, qtl::absmean>,
                          std::tuple<qtl::per_tensor, qtl::per_channel<0>, qtl::per_channel<1>, qtl::per_token>,
                          std::tuple<qtl::nearest_even>>::type,
-        typename product<std::tuple<qtl::uint4, qtl::nf4>, std::tuple<qtl::affine>,
+        typename product<std::tuple<qtl::uint4, qtl::nf4>, std::tuple<qtl::affine, qtl::codebook>,
                          std::tuple<qtl::per_tensor, qtl::per_channel<0>, qtl::per_channel<1>, qtl::per_token>,
                          std::tuple<qtl::stochastic<>>>::type>;
 using by_rounding = typename product<std::tuple<qtl::int4>, std::tuple<qtl::affine>, std::tuple<qtl::per_group<>>,

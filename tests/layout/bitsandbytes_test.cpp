@@ -13,6 +13,7 @@
 
 #include "golden/golden.hpp"
 #include "qtl/layout/bitsandbytes.hpp"
+#include "qtl/quantizer.hpp"
 
 namespace {
 
@@ -96,6 +97,36 @@ TEST_CASE("bnb 4-bit quantize/dequantize, every block size", "[bnb]") {
       }
     }
   }
+}
+
+template <class Format>
+void check_composition(const std::string& type) {
+  const auto w = golden().get<float>("w");
+  for (const std::size_t bs : {64, 128, 256, 4096}) {
+    const std::size_t blocks = w.size() / bs;  // the full ones: a partial block divides instead
+    if (blocks == 0) continue;
+    const std::string key = type + ".b" + std::to_string(bs);
+    INFO(key);
+    const qtl::quantizer<Format, qtl::codebook, qtl::per_group<>> q(qtl::codebook{}, qtl::per_group<>{bs});
+    const auto t = q.quantize(qtl::matrix_view<const float>(w.data(), blocks, bs));
+    std::vector<std::uint8_t> codes;  // bitsandbytes packs the first code of a pair in the high nibble
+    for (const std::uint8_t b : golden().get<std::uint8_t>(key + ".packed")) {
+      codes.push_back(static_cast<std::uint8_t>(b >> 4));
+      codes.push_back(static_cast<std::uint8_t>(b & 15));
+    }
+    codes.resize(blocks * bs);
+    REQUIRE_IDENTICAL(t.codes, codes);
+    std::vector<float> scales;
+    for (const qtl::quant_params& p : t.params) scales.push_back(p.scale);
+    auto absmax = golden().get<float>(key + ".absmax");
+    absmax.resize(blocks);
+    REQUIRE_IDENTICAL(scales, absmax);
+  }
+}
+
+TEST_CASE("quantizer<nf4 or bnb_fp4, codebook, per_group<B>> is bitsandbytes' quantize_4bit", "[bnb]") {
+  check_composition<qtl::nf4>("nf4");
+  check_composition<qtl::bnb_fp4>("fp4");
 }
 
 TEST_CASE("bnb 4-bit: the partial all-zero block stores absmax 1e-38, a full one 0", "[bnb]") {

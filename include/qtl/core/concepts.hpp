@@ -49,6 +49,13 @@ concept format = requires(int code) {
 template <class F>
 concept signed_format = format<F> && (F::min_code < 0);
 
+// A format that finds the nearest code of a value itself (a codebook: NF4, FP4, the
+// minifloats, a dynamic map): F::encode(x) picks the level and breaks ties.
+template <class F>
+concept encodable_format = format<F> && requires(float x) {
+  { F::encode(x) } -> std::convertible_to<int>;
+};
+
 // Rounding: turns a real value into an integral one. The element's index in its tensor is
 // passed so that stochastic rounding is reproducible whatever order threads run in.
 template <class R>

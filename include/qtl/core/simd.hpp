@@ -72,6 +72,12 @@ concept batch_format = requires(ints<Arch> codes) {
   { F::decode(codes) } -> std::same_as<floats<Arch>>;
 };
 
+// A format with a batch encode: F::encode of every lane of a batch of floats.
+template <class F, class Arch>
+concept batch_encode = requires(floats<Arch> x) {
+  { F::encode(x) } -> std::same_as<ints<Arch>>;
+};
+
 // Every level of a format with a constexpr decode, indexed by code - min_code: the batch
 // decode of a codebook (NF4, FP4, FP8, E8M0, ...) is one gather from it.
 template <class F>
@@ -110,6 +116,13 @@ template <class F, class Arch>
 QTL_FORCEINLINE floats<Arch> decode(ints<Arch> codes) {
   if constexpr (batch_format<F, Arch>) return F::decode(codes);
   else return lanewise<floats<Arch>>(codes, [](std::int32_t c, std::size_t) { return F::decode(c); });
+}
+
+// F::encode(x): the format's batch step, or its scalar step lane by lane.
+template <class F, class Arch>
+QTL_FORCEINLINE ints<Arch> encode(floats<Arch> x) {
+  if constexpr (batch_encode<F, Arch>) return F::encode(x);
+  else return lanewise<ints<Arch>>(x, [](float v, std::size_t) { return F::encode(v); });
 }
 
 // A scheme with batch steps for format F and rounding R: quantize a batch of floats to

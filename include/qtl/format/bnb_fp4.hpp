@@ -50,6 +50,17 @@ struct bnb_fp4 {
   QTL_HOST_DEVICE static constexpr std::uint8_t encode(float x) noexcept {
     return sorted_code(detail::bucketize_16(x, [](int rank) { return decode(sorted_code(rank)); }));
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::ints<A> encode(simd::floats<A> x) noexcept {
+    constexpr auto by_rank = [] {
+      std::array<std::int32_t, 16> t{};
+      for (int r = 0; r < 16; ++r) t[static_cast<std::size_t>(r)] = sorted_code(r);
+      return t;
+    }();
+    return simd::ints<A>::gather(by_rank.data(), detail::bucketize_16(x, [](int rank) { return decode(sorted_code(rank)); }));
+  }
+#endif
 };
 
 inline constexpr std::array<float, 16> bnb_fp4_values = [] {

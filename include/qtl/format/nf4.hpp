@@ -22,6 +22,20 @@ QTL_HOST_DEVICE constexpr int bucketize_16(float x, Level level) noexcept {
   return below;
 }
 
+#if QTL_HAS_SIMD
+// bucketize_16 on every lane of a batch.
+template <class A, class Level>
+simd::ints<A> bucketize_16(simd::floats<A> x, Level level) noexcept {
+  using ints = simd::ints<A>;
+  ints below(0);
+  for (int i = 0; i < 15; ++i) {
+    const simd::floats<A> midpoint((level(i) + level(i + 1)) / 2.0f);
+    below += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(midpoint < x), ints(1), ints(0));
+  }
+  return below;
+}
+#endif
+
 }  // namespace detail
 
 struct nf4 {
@@ -59,6 +73,12 @@ struct nf4 {
   QTL_HOST_DEVICE static constexpr std::uint8_t encode(float x) noexcept {
     return static_cast<std::uint8_t>(detail::bucketize_16(x, [](int i) { return decode(i); }));
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::ints<A> encode(simd::floats<A> x) noexcept {
+    return detail::bucketize_16(x, [](int i) { return decode(i); });
+  }
+#endif
 };
 
 inline constexpr std::array<float, 16> nf4_values = [] {

@@ -47,33 +47,36 @@ namespace detail {
 
 // Eight Bits-bit values are exactly Bits bytes: in a 64-bit word, three steps each halve
 // the number of fields and double their width (values in bytes -> pairs in 16-bit units
-// -> quads in 32-bit units -> all eight in the low 8 * Bits bits), and back.
+// -> quads in 32-bit units -> all eight in the low 8 * Bits bits), and back. Each step
+// keeps a unit's low field and moves its high field (at half the unit) down beside it.
 constexpr std::uint64_t field_mask(int unit_bits, int field_bits) noexcept {
   std::uint64_t m = 0;
   for (int at = 0; at < 64; at += unit_bits) m |= ((std::uint64_t{1} << field_bits) - 1) << at;
   return m;
 }
 
-template <int Bits>
-inline std::uint64_t gather_eight(std::uint64_t x) noexcept {
-  if constexpr (Bits == 8) {
-    return x;
-  } else {
-    x = (x | (x >> (8 - Bits))) & field_mask(16, 2 * Bits);
-    x = (x | (x >> (16 - 2 * Bits))) & field_mask(32, 4 * Bits);
-    return (x | (x >> (32 - 4 * Bits))) & ((std::uint64_t{1} << (8 * Bits)) - 1);
-  }
+template <int Unit, int Field>
+constexpr std::uint64_t join_fields(std::uint64_t x) noexcept {
+  constexpr std::uint64_t low = field_mask(Unit, Field);
+  return (x & low) | ((x >> (Unit / 2 - Field)) & (low << Field));
+}
+
+template <int Unit, int Field>
+constexpr std::uint64_t split_fields(std::uint64_t x) noexcept {
+  constexpr std::uint64_t low = field_mask(Unit, Field);
+  return (x & low) | ((x & (low << Field)) << (Unit / 2 - Field));
 }
 
 template <int Bits>
-inline std::uint64_t spread_eight(std::uint64_t x) noexcept {
-  if constexpr (Bits == 8) {
-    return x;
-  } else {
-    x = (x | (x << (32 - 4 * Bits))) & field_mask(32, 4 * Bits);
-    x = (x | (x << (16 - 2 * Bits))) & field_mask(16, 2 * Bits);
-    return (x | (x << (8 - Bits))) & field_mask(8, Bits);
-  }
+constexpr std::uint64_t gather_eight(std::uint64_t x) noexcept {
+  if constexpr (Bits == 8) return x;
+  else return join_fields<64, 4 * Bits>(join_fields<32, 2 * Bits>(join_fields<16, Bits>(x)));
+}
+
+template <int Bits>
+constexpr std::uint64_t spread_eight(std::uint64_t x) noexcept {
+  if constexpr (Bits == 8) return x;
+  else return split_fields<16, Bits>(split_fields<32, 2 * Bits>(split_fields<64, 4 * Bits>(x)));
 }
 
 // pack_sequential without its checks: values < 2^Bits; writes all packed_size(n, Bits) bytes.

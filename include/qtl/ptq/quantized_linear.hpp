@@ -16,6 +16,7 @@
 #include "qtl/core/view.hpp"
 #include "qtl/format/int_format.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/kernel/simd_quantizer.hpp"
 #include "qtl/observer/minmax.hpp"
 #include "qtl/ptq/calibrate.hpp"
 #include "qtl/ptq/matmul.hpp"
@@ -58,9 +59,9 @@ std::vector<float> fake_quantized_weights(matrix_view<const float> w, std::size_
   std::vector<float> out(w.size());
   const matrix_view<float> o(out.data(), w.rows(), w.cols());
   if (group == 0)
-    quantizer<F, symmetric, per_channel<0>>{}.fake_quantize(w, o);
+    kernel::simd_quantizer(quantizer<F, symmetric, per_channel<0>>{}).fake_quantize(w, o);
   else
-    quantizer<F, symmetric, per_group<>>(symmetric{}, per_group<>{group}).fake_quantize(w, o);
+    kernel::simd_quantizer(quantizer<F, symmetric, per_group<>>(symmetric{}, per_group<>{group})).fake_quantize(w, o);
   return out;
 }
 
@@ -90,7 +91,7 @@ class quantized_linear {
                                       : detail::fake_quantized_weights<int4>(w, cfg.weight_group);
       return;
     }
-    const weight_quantizer q;
+    const kernel::simd_quantizer<weight_quantizer> q;
     const auto t = q.quantize(w);
     codes_ = t.codes;
     scales_.reserve(rows_);
@@ -116,7 +117,7 @@ class quantized_linear {
   template <batch_range R, class O>
   requires observer<std::remove_cvref_t<O>>
   void calibrate(R&& batches, O&& obs) {
-    const auto p = ptq::calibrate(activation_quantizer<per_tensor>{}, obs, std::forward<R>(batches));
+    const auto p = ptq::calibrate(activation_quantizer<per_tensor>{}.reference(), obs, std::forward<R>(batches));
     if (p.size() != 1)
       throw error(errc::shape_mismatch, "quantized_linear: static activations need a per-tensor observer, got " +
                                             std::to_string(p.size()) + " groups");
@@ -151,7 +152,7 @@ class quantized_linear {
  private:
   using weight_quantizer = quantizer<int8, symmetric, per_channel<0>>;
   template <class G>
-  using activation_quantizer = quantizer<int8, symmetric, G>;
+  using activation_quantizer = kernel::simd_quantizer<quantizer<int8, symmetric, G>>;  // this build's arch
 
   // One symmetric int8 scale per row of x.
   std::vector<quant_params> activation_params_for(matrix_view<const float> x) const {
