@@ -92,6 +92,23 @@ QTL_FORCEINLINE floats<Arch> lookup(ints<Arch> codes) noexcept {
   return floats<Arch>::gather(decode_table<F>.data(), codes - ints<Arch>(F::min_code));
 }
 
+// t[idx] lane by lane for a table of 16 floats: dynamic swizzles of its vector-sized parts.
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> lookup16(const float* t, xsimd::batch<std::uint32_t, Arch> idx) noexcept {
+  using uints = xsimd::batch<std::uint32_t, Arch>;
+  constexpr std::uint32_t n = floats<Arch>::size;
+  if constexpr (n == 16) {
+    return xsimd::swizzle(floats<Arch>::load_unaligned(t), idx);
+  } else {
+    const uints low = idx & uints(n - 1);
+    floats<Arch> r = xsimd::swizzle(floats<Arch>::load_unaligned(t), low);
+    for (std::uint32_t k = n; k < 16; k += n)
+      r = xsimd::select(xsimd::batch_bool_cast<float>(idx >= uints(k)), xsimd::swizzle(floats<Arch>::load_unaligned(t + k), low),
+                        r);
+    return r;
+  }
+}
+
 // f(lane value, lane) on every lane, through memory: the fallback for a policy without a
 // batch step.
 template <class Out, class In, class Fn>

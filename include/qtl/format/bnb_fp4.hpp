@@ -53,14 +53,20 @@ struct bnb_fp4 {
 #if QTL_HAS_SIMD
   template <class A>
   static simd::ints<A> encode(simd::floats<A> x) noexcept {
-    constexpr auto by_rank = [] {
-      std::array<std::int32_t, 16> t{};
-      for (int r = 0; r < 16; ++r) t[static_cast<std::size_t>(r)] = sorted_code(r);
-      return t;
-    }();
-    return simd::ints<A>::gather(by_rank.data(), detail::bucketize_16(x, [](int rank) { return decode(sorted_code(rank)); }));
+    return sorted_code_of(detail::bucketize_16(x, [](int rank) { return decode(sorted_code(rank)); }));
   }
 #endif
+
+  // sorted_code as arithmetic, for an int or an int32 batch (shifts, masks and products,
+  // no table): rank 8 + k -> P(k) and rank 7 - k -> P(k) | 8, except that rank 8 (the +0
+  // level torch.argsort puts second) is code 8 and rank 7 code 0; P(k) = k ^ (k & 2) << 1.
+  template <class I>
+  static constexpr I sorted_code_of(I rank) noexcept {
+    const I positive = rank >> 3;
+    const I k = (rank & I(7)) ^ (I(7) * (I(1) - positive));
+    const I zero = ((k - I(1)) >> 31) & I(1);  // k == 0
+    return (k ^ ((k & I(2)) << 1)) | ((positive ^ zero ^ I(1)) << 3);
+  }
 };
 
 inline constexpr std::array<float, 16> bnb_fp4_values = [] {
@@ -74,6 +80,11 @@ static_assert([] {
     if (bnb_fp4::decode(bnb_fp4::sorted_code(r)) > bnb_fp4::decode(bnb_fp4::sorted_code(r + 1))) return false;
   return true;
 }(), "sorted_code lists the FP4 codes by value");
+static_assert([] {
+  for (int r = 0; r < 16; ++r)
+    if (bnb_fp4::sorted_code_of(r) != bnb_fp4::sorted_code(r)) return false;
+  return true;
+}(), "sorted_code_of is sorted_code");
 static_assert(bnb_fp4::encode(1.0f) == 3 && bnb_fp4::encode(-1.0f) == 11 && bnb_fp4::encode(0.0f) == 0 &&
               bnb_fp4::encode(0.001f) == 8);
 

@@ -144,6 +144,42 @@ struct minifloat {
     return static_cast<std::uint8_t>(sign | static_cast<std::uint32_t>(field) << M | mantissa);
   }
 
+#if QTL_HAS_SIMD
+  // encode on every lane of a batch: the same integer steps on the float's bits (round to
+  // nearest even at a shift of 23 - M bits, more below the smallest normal; carry into the
+  // next binade; then the overflow, zero, Inf and NaN cases).
+  template <class A>
+  static simd::ints<A> encode(simd::floats<A> x, minifloat_overflow overflow = minifloat_overflow::non_saturating) noexcept {
+    using ints = simd::ints<A>;
+    const ints b = xsimd::bitwise_cast<std::int32_t>(x);
+    const ints sign = xsimd::select(b < ints(0), ints(static_cast<std::int32_t>(sign_bit)), ints(0));
+    const ints a = b & ints(0x7fffffff);
+    const ints fexp = a >> 23;  // 0 .. 255
+    const ints extra = xsimd::max(ints(min_exponent + 127) - fexp, ints(0));  // below the smallest normal
+    const ints drop = xsimd::min(ints(23 - M) + extra, ints(25));             // 25: nothing is left
+    const ints significand = (a & ints(0x7fffff)) | ints(0x800000);
+    ints q = significand >> drop;
+    const ints rest = significand & ((ints(1) << drop) - ints(1));
+    const ints half = ints(1) << (drop - ints(1));
+    const auto up = (rest > half) || ((rest == half) && ((q & ints(1)) != ints(0)));
+    q = xsimd::select(up, q + ints(1), q);
+    ints field = xsimd::max(fexp, ints(min_exponent + 127)) - ints(127 - bias);
+    const auto carry = (q >> (M + 1)) != ints(0);
+    q = xsimd::select(carry, q >> 1, q);
+    field = xsimd::select(carry, field + ints(1), field);
+    field = xsimd::select(q < ints(1 << M), ints(0), field);
+    const ints mantissa = q & ints((1 << M) - 1);
+    const auto over = (field > ints(static_cast<std::int32_t>(top_field))) ||
+                      ((field == ints(static_cast<std::int32_t>(top_field))) &&
+                       (mantissa > ints(static_cast<std::int32_t>(top_mantissa))));
+    ints code = sign | (field << M) | mantissa;
+    code = xsimd::select(over || (a == ints(0x7f800000)), sign | ints(overflowed(0, overflow)), code);
+    code = xsimd::select(fexp == ints(0), sign, code);  // |x| < 2^-126, zeros included
+    const ints nan = has_nan ? sign | ints(nan_code) : ints(0);
+    return xsimd::select(a > ints(0x7f800000), nan, code);
+  }
+#endif
+
  private:
   QTL_HOST_DEVICE static constexpr std::uint8_t overflowed(std::uint8_t sign, minifloat_overflow overflow) noexcept {
     if (overflow != minifloat_overflow::saturate) {

@@ -127,91 +127,6 @@ void legacy_nibbles(const float* x, float min, float id, float offset, std::uint
   for (std::size_t j = 0; j < 16; ++j) qs[j] = static_cast<std::uint8_t>(codes[j] | codes[j + 16] << 4);
 }
 
-// bitsandbytes' 4-bit levels in increasing order: bucketize_16's midpoints (format/nf4.hpp)
-// and the code of each rank. NF4 codes are the ranks; FP4 codes are sign-magnitude bit
-// patterns, rank 8 + k -> P(k) and rank 7 - k -> P(k) | 8 except that rank 8 (the +0 level
-// torch.argsort puts second) is code 8 and rank 7 code 0, with P(k) = k ^ (k & 2) << 1.
-template <class Format>
-struct bnb_levels;
-template <>
-struct bnb_levels<nf4> {
-  static constexpr float level(int rank) noexcept { return nf4::decode(rank); }
-  template <class I>
-  static constexpr I code(I rank) noexcept { return rank; }
-};
-template <>
-struct bnb_levels<bnb_fp4> {
-  static constexpr float level(int rank) noexcept { return bnb_fp4::decode(bnb_fp4::sorted_code(rank)); }
-  template <class I>  // int or an int32 batch: shifts, masks and products only
-  static constexpr I code(I rank) noexcept {
-    const I positive = rank >> 3;
-    const I k = (rank & I(7)) ^ (I(7) * (I(1) - positive));
-    const I zero = ((k - I(1)) >> 31) & I(1);  // k == 0
-    return (k ^ ((k & I(2)) << 1)) | ((positive ^ zero ^ I(1)) << 3);
-  }
-};
-static_assert([] {
-  for (int r = 0; r < 16; ++r)
-    if (bnb_levels<bnb_fp4>::code(r) != bnb_fp4::sorted_code(r)) return false;
-  return true;
-}(), "bnb_levels<bnb_fp4>::code is torch.argsort's order");
-
-// The 15 midpoints of the sorted levels as bucketize_16 computes them, then +Inf.
-template <class Format>
-inline constexpr std::array<float, 16> bnb_midpoints = [] {
-  using L = bnb_levels<Format>;
-  std::array<float, 16> m{};
-  for (int i = 0; i < 15; ++i) m[static_cast<std::size_t>(i)] = (L::level(i) + L::level(i + 1)) / 2.0f;
-  m[15] = std::numeric_limits<float>::infinity();
-  return m;
-}();
-
-// t[idx] lane by lane for a table of 16 floats: dynamic swizzles of its vector-sized parts.
-template <class Arch>
-floats<Arch> lookup16(const float* t, xsimd::batch<std::uint32_t, Arch> idx) noexcept {
-  using uints = xsimd::batch<std::uint32_t, Arch>;
-  constexpr std::uint32_t n = floats<Arch>::size;
-  if constexpr (n == 16) {
-    return xsimd::swizzle(floats<Arch>::load_unaligned(t), idx);
-  } else {
-    const uints low = idx & uints(n - 1);
-    floats<Arch> r = xsimd::swizzle(floats<Arch>::load_unaligned(t), low);
-    for (std::uint32_t k = n; k < 16; k += n)
-      r = xsimd::select(xsimd::batch_bool_cast<float>(idx >= uints(k)),
-                        xsimd::swizzle(floats<Arch>::load_unaligned(t + k), low), r);
-    return r;
-  }
-}
-
-// The codes of 4 .. 16 values v already divided by their absmax: how many midpoints lie
-// below v, with bucketize_16's own comparisons (so a tie takes the lower level; the clamp
-// to [-1, 1] moves no value across a midpoint). 8 or 16 lanes: a binary search, c += s
-// where midpoint c + s - 1 < v for s = 8, 4, 2, 1, the midpoints looked up per lane
-// (lookup16); 4 lanes (NEON): all 15 comparisons, counted.
-template <class Arch, class Format>
-ints<Arch> bnb_codes(floats<Arch> v) noexcept {
-  constexpr const std::array<float, 16>& m = bnb_midpoints<Format>;
-  if constexpr (floats<Arch>::size >= 8) {
-    using uints = xsimd::batch<std::uint32_t, Arch>;
-    static constexpr auto shifted = [] {  // shifted[k][c] = m[c + s - 1] for s = 4 >> k
-      std::array<std::array<float, 16>, 3> t{};
-      for (std::size_t k = 0; k < 3; ++k)
-        for (std::size_t c = 0; c < 16; ++c) t[k][c] = m[std::min<std::size_t>(c + (4u >> k) - 1, 15)];
-      return t;
-    }();
-    uints c = xsimd::select(xsimd::batch_bool_cast<std::uint32_t>(floats<Arch>(m[7]) < v), uints(8), uints(0));
-    for (std::size_t k = 0; k < 3; ++k) {
-      const auto below = xsimd::batch_bool_cast<std::uint32_t>(lookup16<Arch>(shifted[k].data(), c) < v);
-      c = xsimd::select(below, c + uints(4u >> k), c);
-    }
-    return bnb_levels<Format>::code(xsimd::bitwise_cast<std::int32_t>(c));
-  } else {
-    floats<Arch> rank(0.0f);
-    for (std::size_t i = 0; i < 15; ++i) rank = xsimd::select(floats<Arch>(m[i]) < v, rank + floats<Arch>(1.0f), rank);
-    return bnb_levels<Format>::code(xsimd::batch_cast<std::int32_t>(rank));
-  }
-}
-
 }  // namespace simd
 
 // Q8_0 and Q8_1: d = max|x| / 127 and id = 1 / d (the symmetric scheme's), codes
@@ -362,7 +277,7 @@ struct quantize_4bit_step<Arch, Format> {
     simd::ints<Arch> q[simd::per32<Arch>];
     for (std::size_t i = 0; i < simd::per32<Arch>; ++i) {
       const floats v = floats::load_unaligned(x + i * floats::size);
-      q[i] = simd::bnb_codes<Arch, Format>(full ? v * floats(reciprocal) : quantize_ops<Arch>::divide(v, floats(divisor)));
+      q[i] = Format::encode(full ? v * floats(reciprocal) : quantize_ops<Arch>::divide(v, floats(divisor)));
     }
     quantize_ops<Arch>::store_nibbles(q, packed);
   }
@@ -390,57 +305,21 @@ struct token_quantize<Arch> {
   }
 };
 
-// Minifloat codes from the float's bits, F::encode's integer steps lane by lane: round
-// to nearest even at a shift of 23 - M bits (more below the format's smallest normal),
-// carry into the next binade, then the overflow, zero, Inf and NaN cases. The scalar
+// Minifloat codes, F::encode's batch step (format/minifloat.hpp) for the body; the scalar
 // encode does the values past the last 32.
 template <simd_quantize_arch Arch, class F>
 struct minifloat_step<Arch, F> {
   using ints = simd::ints<Arch>;
-  static ints codes(simd::floats<Arch> x, bool saturate) noexcept {
-    constexpr int M = F::mantissa_bits;
-    const ints b = xsimd::bitwise_cast<std::int32_t>(x);
-    const ints sign = xsimd::select(b < ints(0), ints(static_cast<std::int32_t>(F::sign_bit)), ints(0));
-    const ints a = b & ints(0x7fffffff);
-    const ints fexp = a >> 23;  // 0 .. 255
-    const ints extra = xsimd::max(ints(F::min_exponent + 127) - fexp, ints(0));  // below the smallest normal
-    const ints drop = xsimd::min(ints(23 - M) + extra, ints(25));               // 25: nothing is left
-    const ints significand = (a & ints(0x7fffff)) | ints(0x800000);
-    ints q = significand >> drop;
-    const ints rest = significand & ((ints(1) << drop) - ints(1));
-    const ints half = ints(1) << (drop - ints(1));
-    const auto up = (rest > half) || ((rest == half) && ((q & ints(1)) != ints(0)));
-    q = xsimd::select(up, q + ints(1), q);
-    ints field = xsimd::max(fexp, ints(F::min_exponent + 127)) - ints(127 - F::bias);
-    const auto carry = (q >> (M + 1)) != ints(0);
-    q = xsimd::select(carry, q >> 1, q);
-    field = xsimd::select(carry, field + ints(1), field);
-    field = xsimd::select(q < ints(1 << M), ints(0), field);
-    const ints mantissa = q & ints((1 << M) - 1);
-    const auto over = (field > ints(static_cast<std::int32_t>(F::top_field))) ||
-                      ((field == ints(static_cast<std::int32_t>(F::top_field))) &&
-                       (mantissa > ints(static_cast<std::int32_t>(F::top_mantissa))));
-    ints code = sign | (field << M) | mantissa;
-    std::int32_t overflowed = F::max_finite_code;
-    if (!saturate) {
-      if constexpr (F::has_inf) overflowed = F::inf_code;
-      else if constexpr (F::has_nan) overflowed = F::nan_code;
-    }
-    code = xsimd::select(over || (a == ints(0x7f800000)), sign | ints(overflowed), code);
-    code = xsimd::select(fexp == ints(0), sign, code);  // |x| < 2^-126, zeros included
-    const ints nan = F::has_nan ? sign | ints(F::nan_code) : ints(0);
-    return xsimd::select(a > ints(0x7f800000), nan, code);
-  }
   static void run(const float* x, std::uint8_t* out, std::size_t n, bool saturate) noexcept {
     using floats = simd::floats<Arch>;
     const std::size_t body = n - n % 32;
+    const auto overflow = saturate ? minifloat_overflow::saturate : minifloat_overflow::non_saturating;
     for (std::size_t c = 0; c < body; c += 32) {
       ints q[simd::per32<Arch>];
       for (std::size_t i = 0; i < simd::per32<Arch>; ++i)  // bytes 128..255 as int8: no saturation
-        q[i] = (codes(floats::load_unaligned(x + c + i * floats::size), saturate) << 24) >> 24;
+        q[i] = (F::encode(floats::load_unaligned(x + c + i * floats::size), overflow) << 24) >> 24;
       quantize_ops<Arch>::store32(q, reinterpret_cast<std::int8_t*>(out + c));
     }
-    const auto overflow = saturate ? minifloat_overflow::saturate : minifloat_overflow::non_saturating;
     for (std::size_t i = body; i < n; ++i) out[i] = F::encode(x[i], overflow);
   }
 };
