@@ -4,6 +4,8 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cstddef>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -31,6 +33,31 @@ static void BM_stream_read(benchmark::State& state) {
   qtl_bench::set_gb_per_s(state, static_cast<double>(stream_bytes));
 }
 BENCHMARK(BM_stream_read)->Unit(benchmark::kMillisecond);
+
+// The same read split over two threads, each summing its half: the baseline of the
+// 2-thread cases.
+static void BM_stream_read_2_threads(benchmark::State& state) {
+  std::vector<float> buffer(stream_floats, 1.0f);
+  const auto half = [&](std::size_t begin, std::size_t end, float& out) {
+    batch a{0.0f}, b{0.0f}, c{0.0f}, d{0.0f};
+    for (std::size_t i = begin; i + 4 * batch::size <= end; i += 4 * batch::size) {
+      a += batch::load_unaligned(&buffer[i]);
+      b += batch::load_unaligned(&buffer[i + batch::size]);
+      c += batch::load_unaligned(&buffer[i + 2 * batch::size]);
+      d += batch::load_unaligned(&buffer[i + 3 * batch::size]);
+    }
+    out = xsimd::reduce_add((a + b) + (c + d));
+  };
+  for (auto _ : state) {
+    float first = 0.0f, second = 0.0f;
+    std::thread other(half, stream_floats / 2, stream_floats, std::ref(second));
+    half(0, stream_floats / 2, first);
+    other.join();
+    benchmark::DoNotOptimize(first + second);
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(stream_bytes));
+}
+BENCHMARK(BM_stream_read_2_threads)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Plain stores, as the dequantize kernels make (no non-temporal hint, so each line is also
 // read for ownership): the ceiling of a kernel whose output is the large side.

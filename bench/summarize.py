@@ -32,6 +32,7 @@ def main(path: str) -> None:
     compare_tl_with_i2_s(rows)
     compare_dequantize(rows, rows.get("BM_stream_write", {}).get("GB/s"))
     compare_composed(rows, baseline, rows.get("BM_stream_write", {}).get("GB/s"))
+    compare_composed_gemv(rows, baseline, rows.get("BM_stream_read_2_threads/real_time", {}).get("GB/s"))
     compare_observers(rows)
     compare_ptq(rows)
 
@@ -66,6 +67,20 @@ def compare_composed(rows, read, write) -> None:
         x_scalar = f"{b['GB/s'] / scalar:9.1f}" if scalar else f"{'-':>9}"
         x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"
         print(f"{kind + ' ' + case + ' ' + path:<58} {b['GB/s']:7.2f} {x_scalar} {x_stream}")
+
+
+def compare_composed_gemv(rows, read, read_2) -> None:
+    """kernel::composed_gemv (composed_gemv_bench.cpp): GB/s of weight bytes (codes and
+    params) against the stream read at the same thread count."""
+    cases = [(n, b) for n, b in rows.items() if n.startswith("BM_composed_gemv/")]
+    if not cases:
+        return
+    print(f"\n{'composed GEMV (GB/s of weight bytes)':<62} {'GB/s':>7} {'GOP/s':>7} {'x stream':>9}")
+    for name, b in cases:
+        case, shape, threads = name[len("BM_composed_gemv/"):].split("/")[:3]  # then /real_time
+        stream = read_2 if threads == "2t" else read
+        x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"
+        print(f"{case + ' ' + shape + ' ' + threads:<62} {b['GB/s']:7.2f} {b.get('GOP/s', 0.0):7.1f} {x_stream}")
 
 
 def compare_observers(rows) -> None:

@@ -3,7 +3,8 @@
 // Each built-in scheme has batch steps next to its scalar ones (quantize a batch of
 // floats, dequantize a batch of codes), the same operations in the same order, and says
 // whether its params read the group's sum of magnitudes (needs_abs_sum), the one
-// statistic a SIMD kernel cannot gather in the scalar order.
+// statistic a SIMD kernel cannot gather in the scalar order, and whether it dequantizes
+// as (decode(code) - zero_point) * scale (mid_tread: the integer GEMV's weights).
 #pragma once
 
 #include <cstdint>
@@ -77,6 +78,7 @@ simd::floats<A> mid_tread_dequantize(simd::ints<A> code, const quant_params& p) 
 // The code mapping of the schemes that use every code of the format (affine, absmax,
 // absmean): they differ only in how they choose the params.
 struct full_range_mapping {
+  static constexpr bool mid_tread = true;  // value = (decode(code) - zero_point) * scale
   template <format F, class Rounding>
   QTL_HOST_DEVICE int quantize(float x, const quant_params& p, const Rounding& round, std::uint64_t index) const noexcept {
     return mid_tread_quantize(x, p, round, index, F::min_code, F::max_code);
@@ -107,6 +109,7 @@ enum class symmetric_range { restricted, full };
 // Zero point 0, scale from the group's largest magnitude.
 struct symmetric {
   static constexpr bool needs_abs_sum = false;
+  static constexpr bool mid_tread = true;
   symmetric_range range = symmetric_range::restricted;
   float min_scale = 0.0f;  // lower bound of the scale; torch's observers use FLT_EPSILON
 
@@ -231,6 +234,7 @@ struct mid_rise {
 // mid-tread rounding); elsewhere as symmetric. Sparsifies small weights.
 struct dead_zone {
   static constexpr bool needs_abs_sum = false;
+  static constexpr bool mid_tread = true;
   float threshold = 1.0f;  // in steps of the scale
   symmetric_range range = symmetric_range::restricted;
 

@@ -78,19 +78,14 @@ concept batch_encode = requires(floats<Arch> x) {
   { F::encode(x) } -> std::same_as<ints<Arch>>;
 };
 
-// Every level of a format with a constexpr decode, indexed by code - min_code: the batch
-// decode of a codebook (NF4, FP4, FP8, E8M0, ...) is one gather from it.
+// Every level of a format with a constexpr decode, indexed by code - min_code, padded to
+// at least 16 entries: the batch decode of a codebook (NF4, FP4, FP8, E8M0, ...).
 template <class F>
 inline constexpr auto decode_table = [] {
-  std::array<float, F::levels> t{};
+  std::array<float, (F::levels < 16 ? 16 : F::levels)> t{};
   for (int i = 0; i < F::levels; ++i) t[static_cast<std::size_t>(i)] = F::decode(F::min_code + i);
   return t;
 }();
-
-template <class F, class Arch>
-QTL_FORCEINLINE floats<Arch> lookup(ints<Arch> codes) noexcept {
-  return floats<Arch>::gather(decode_table<F>.data(), codes - ints<Arch>(F::min_code));
-}
 
 // t[idx] lane by lane for a table of 16 floats: dynamic swizzles of its vector-sized parts.
 template <class Arch>
@@ -101,12 +96,22 @@ QTL_FORCEINLINE floats<Arch> lookup16(const float* t, xsimd::batch<std::uint32_t
     return xsimd::swizzle(floats<Arch>::load_unaligned(t), idx);
   } else {
     const uints low = idx & uints(n - 1);
+    const ints<Arch> signed_idx = xsimd::bitwise_cast<std::int32_t>(idx);  // < 16: a signed compare (AVX2 has no unsigned one)
     floats<Arch> r = xsimd::swizzle(floats<Arch>::load_unaligned(t), low);
-    for (std::uint32_t k = n; k < 16; k += n)
-      r = xsimd::select(xsimd::batch_bool_cast<float>(idx >= uints(k)), xsimd::swizzle(floats<Arch>::load_unaligned(t + k), low),
-                        r);
+    for (std::int32_t k = n; k < 16; k += n)
+      r = xsimd::select(xsimd::batch_bool_cast<float>(signed_idx >= ints<Arch>(k)),
+                        xsimd::swizzle(floats<Arch>::load_unaligned(t + k), low), r);
     return r;
   }
+}
+
+// The batch decode through decode_table: register swizzles for up to 16 levels (a gather
+// costs several times more on AMD cores), one gather for more.
+template <class F, class Arch>
+QTL_FORCEINLINE floats<Arch> lookup(ints<Arch> codes) noexcept {
+  const ints<Arch> idx = codes - ints<Arch>(F::min_code);
+  if constexpr (F::levels <= 16) return lookup16<Arch>(decode_table<F>.data(), xsimd::bitwise_cast<std::uint32_t>(idx));
+  else return floats<Arch>::gather(decode_table<F>.data(), idx);
 }
 
 // f(lane value, lane) on every lane, through memory: the fallback for a policy without a

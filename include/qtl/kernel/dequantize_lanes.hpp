@@ -42,7 +42,7 @@ struct dequantize_lanes {
     const uints magnitude = code & uints(F::sign_bit - 1);
     const uints normal = (magnitude << (23 - M)) + uints(static_cast<std::uint32_t>(127 - F::bias) << 23);
     const floats subnormal = xsimd::batch_cast<float>(xsimd::bitwise_cast<std::int32_t>(magnitude)) *
-                             floats(detail::exp2i(F::min_exponent - M));
+                             floats(qtl::detail::exp2i(F::min_exponent - M));
     floats v = xsimd::select(to_floats((magnitude >> M) == uints(0)), subnormal, xsimd::bitwise_cast<float>(normal));
     if constexpr (F::has_inf)
       v = xsimd::select(to_floats(magnitude == uints(F::inf_code)), xsimd::bitwise_cast<float>(uints(0x7f800000u)), v);

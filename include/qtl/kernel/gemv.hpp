@@ -13,6 +13,7 @@
 #include "qtl/core/error.hpp"
 #include "qtl/kernel/kernel_table.hpp"
 #include "qtl/kernel/executor.hpp"
+#include "qtl/kernel/gemv_batch.hpp"
 #include "qtl/kernel/quantize.hpp"
 #include "qtl/layout/ggml.hpp"
 
@@ -46,25 +47,6 @@ struct gemv_traits<ggml::block_tq2_0> {
   using activation = ggml::block_q8_k;
   static auto fn(const kernel_table& k) noexcept { return k.gemv_tq2_0; }
 };
-
-inline constexpr std::size_t max_gemv_batch = 8;
-
-namespace detail {
-
-// The activation rows in x (1..max_gemv_batch rows of cols values), once x and the
-// output (as many rows of `rows` values) are checked; every GEMV's entry point uses it.
-inline std::size_t checked_batch(const char* what, std::size_t rows, std::size_t cols, std::size_t x_size,
-                                 std::size_t y_size) {
-  const std::size_t batch = cols == 0 ? 0 : x_size / cols;
-  if (batch == 0 || batch > max_gemv_batch || x_size != batch * cols)
-    throw error(errc::shape_mismatch, std::string(what) + ": activations of " + std::to_string(x_size) +
-                                          " values are not 1.." + std::to_string(max_gemv_batch) + " rows of " +
-                                          std::to_string(cols));
-  check_room(y_size, batch * rows, what, "output", "values");
-  return batch;
-}
-
-}  // namespace detail
 
 // W: rows x cols values as rows of cols / W::elements blocks; x: batch x cols floats;
 // y: batch x rows floats. Throws (before any work) on sizes that do not fit.
