@@ -48,7 +48,7 @@ void report(const std::string& name, const std::vector<float>& exact, Run run) {
     err += (y[r] - exact[r]) * (y[r] - exact[r]);
     norm += exact[r] * exact[r];
   }
-  std::printf("  %-22s rel. error %.4f   %8.1f us/call\n", name.c_str(), std::sqrt(err / norm), us);
+  std::printf("  %-28s rel. error %.4f   %8.1f us/call\n", name.c_str(), std::sqrt(err / norm), us);
 }
 
 template <class W>
