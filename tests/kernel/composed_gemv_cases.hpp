@@ -4,7 +4,7 @@
 //     within the rounding of the kernel's float sums, on Arch and on scalar;
 //   - gemv (float and bfloat16 activations): within a float-rounding bound of a double sum
 //     of dequantize's values times x.
-// Over integer and codebook formats, symmetric/affine/absmean/codebook, per tensor/channel/
+// Over integer and codebook formats, a user's format and scheme without batch steps, symmetric/affine/absmean/codebook, per tensor/channel/
 // group (multiples of 32 and not), 2-8 bits, sequential and split packing, batch 1..8,
 // odd row counts and unaligned activations; and the errors on bad shapes. Free of any
 // test framework: the Catch2 test (composed_gemv_test.cpp) and the NEON program under qemu
@@ -23,7 +23,29 @@
 #include <typeinfo>
 #include <vector>
 
+#include "kernel/user_policies.hpp"
+
 namespace qtl_test::gemv_cases {
+
+// A user's scheme without batch steps (and odd_format, a user's format: kernel/
+// user_policies.hpp): the float GEMV runs their scalar steps lane by lane.
+struct half_scale {  // symmetric, scale from half the largest magnitude, clamped codes
+  static constexpr bool needs_abs_sum = false;
+  template <qtl::format F>
+  qtl::quant_params params(const qtl::tensor_stats& s) const noexcept {
+    const float scale = s.absmax() / 2.0f;
+    return {scale, scale > 0.0f ? 1.0f / scale : 0.0f, 0};
+  }
+  template <qtl::format F, class R>
+  int quantize(float x, const qtl::quant_params& p, const R& round, std::uint64_t index) const noexcept {
+    const float v = round(x * p.inv_scale, index);
+    return static_cast<int>(v < F::min_code ? F::min_code : (v > F::max_code ? F::max_code : v));
+  }
+  template <qtl::format F>
+  float dequantize(int code, const qtl::quant_params& p) const noexcept {
+    return F::decode(code) * p.scale;
+  }
+};
 
 struct report {
   std::vector<std::string> failures;
@@ -101,15 +123,17 @@ inline bool within(const std::vector<float>& y, const int8_expect& e) {
 }
 
 // y against a double sum of the dequantized weights times x: |error| within n ulps of
-// the sum of magnitudes (float sums of cols terms in any order).
-inline bool close(const std::vector<float>& y, const std::vector<float>& wf, const float* x, std::size_t rows,
-                  std::size_t cols, std::size_t batch) {
+// the sum of magnitudes (float sums of cols terms in any order). wm: each weight's
+// magnitude in the sums the kernel makes (integer weights: the stored bits and the zero
+// point's term apart, (|code - min| + |zero point - min|) * scale; else |weight|).
+inline bool close(const std::vector<float>& y, const std::vector<float>& wf, const std::vector<double>& wm,
+                  const float* x, std::size_t rows, std::size_t cols, std::size_t batch) {
   for (std::size_t k = 0; k < batch; ++k)
     for (std::size_t r = 0; r < rows; ++r) {
       double sum = 0.0, mag = 0.0;
       for (std::size_t c = 0; c < cols; ++c) {
         sum += static_cast<double>(wf[r * cols + c]) * x[k * cols + c];
-        mag += std::fabs(static_cast<double>(wf[r * cols + c]) * x[k * cols + c]);
+        mag += wm[r * cols + c] * std::fabs(x[k * cols + c]);
       }
       const double bound = static_cast<double>(cols + 2) * 0x1p-23 * mag + 1e-30;
       if (!(std::fabs(y[k * rows + r] - sum) <= bound)) return false;
@@ -127,6 +151,15 @@ void check(report& rep, std::size_t group, std::size_t rows, std::size_t cols, q
   const auto packed = pack_as(wq, order);
   std::vector<float> wf(rows * cols);
   q.dequantize(wq, qtl::matrix_view<float>(wf.data(), rows, cols));
+  std::vector<double> wm(rows * cols);
+  for (std::size_t i = 0; i < wm.size(); ++i) {
+    wm[i] = std::fabs(static_cast<double>(wf[i]));
+    if constexpr (qtl::kernel::integer_weights<Q>) {
+      using F = typename Q::format_type;
+      const qtl::quant_params& p = wq.params[(i / cols / wq.grid.group.rows) * wq.grid.cols + i % cols / wq.grid.group.cols];
+      wm[i] = (std::abs(wq.codes[i] - F::min_code) + std::abs(p.zero_point - F::min_code)) * static_cast<double>(p.scale);
+    }
+  }
   const qtl::kernel::composed_gemv<Q, Arch> fast(q, qtl::kernel::executor(2));
   const qtl::kernel::composed_gemv<Q, qtl::kernel::scalar> ref(q);
   for (const std::size_t batch : {std::size_t{1}, std::size_t{3}, std::size_t{8}}) {
@@ -137,8 +170,8 @@ void check(report& rep, std::size_t group, std::size_t rows, std::size_t cols, q
     std::vector<float> y(batch * rows, -1.0f), y_ref(batch * rows, -2.0f);
     fast.gemv(packed, x, std::span<float>(y));
     ref.gemv(packed, x, std::span<float>(y_ref));
-    rep.expect(close(y, wf, x.data(), rows, cols, batch), what + ": gemv (float) vs double reference");
-    rep.expect(close(y_ref, wf, x.data(), rows, cols, batch), what + ": scalar gemv (float) vs double reference");
+    rep.expect(close(y, wf, wm, x.data(), rows, cols, batch), what + ": gemv (float) vs double reference");
+    rep.expect(close(y_ref, wf, wm, x.data(), rows, cols, batch), what + ": scalar gemv (float) vs double reference");
     std::vector<qtl::bfloat16> xb(x.size());
     std::vector<float> xw(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -146,7 +179,7 @@ void check(report& rep, std::size_t group, std::size_t rows, std::size_t cols, q
       xw[i] = static_cast<float>(xb[i]);
     }
     fast.gemv(packed, std::span<const qtl::bfloat16>(xb), std::span<float>(y));
-    rep.expect(close(y, wf, xw.data(), rows, cols, batch), what + ": gemv (bfloat16) vs double reference");
+    rep.expect(close(y, wf, wm, xw.data(), rows, cols, batch), what + ": gemv (bfloat16) vs double reference");
     if constexpr (qtl::kernel::integer_weights<Q>) {
       const int8_expect expect = int8_reference<Q>(wq, x.data(), batch);
       fast.gemv_int8(packed, x, std::span<float>(y));
@@ -233,6 +266,10 @@ std::vector<std::string> failures(std::size_t& checks) {
   check<Arch, quantizer<int2, affine, per_group<>>>(rep, 64, 10, 128, pack_order::split);
   check<Arch, quantizer<ternary, absmean, per_tensor>>(rep, 0, 17, 224, seq);
   check<Arch, quantizer<int_format<6, true>, dead_zone, per_group<>>>(rep, 32, 3, 64, seq);
+  // A user's format and scheme (no batch steps), and an integer format under a user's
+  // scheme (not mid-tread: float path only).
+  check<Arch, quantizer<odd_format, half_scale, per_group<>>>(rep, 32, 7, 96, seq);
+  check<Arch, quantizer<int4, half_scale, per_group<>>>(rep, 64, 5, 128, seq);
   // Codebooks and minifloats: the float path.
   check<Arch, quantizer<nf4, codebook, per_group<>>>(rep, 64, 19, 256, seq);
   check<Arch, quantizer<int4, mid_rise, per_group<>>>(rep, 64, 3, 64, seq);  // not mid-tread: float path only

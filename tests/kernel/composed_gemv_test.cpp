@@ -37,6 +37,12 @@ TEST_CASE("composed_gemv takes only integer weights under a mid-tread scheme for
   STATIC_REQUIRE_FALSE(kernel::integer_weights<quantizer<nf4, codebook, per_group<64>>>);
   STATIC_REQUIRE_FALSE(kernel::integer_weights<quantizer<fp8_e4m3, codebook, per_tensor>>);
   STATIC_REQUIRE_FALSE(kernel::integer_weights<quantizer<int4, mid_rise, per_group<64>>>);
+  // A user's format whose decode is not constexpr, and a user's scheme: the float path only.
+  using user_format = qtl_test::odd_format;
+  using user_scheme = qtl_test::gemv_cases::half_scale;
+  STATIC_REQUIRE_FALSE(kernel::integer_codes<user_format>);
+  STATIC_REQUIRE_FALSE(kernel::integer_weights<quantizer<int4, user_scheme, per_group<>>>);
+  STATIC_REQUIRE(kernel::integer_codes<int4>);
 }
 
 #if defined(QTL_TEST_X86_SIMD)

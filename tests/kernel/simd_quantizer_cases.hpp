@@ -20,20 +20,13 @@
 #include <typeinfo>
 #include <vector>
 
+#include "kernel/user_policies.hpp"
 #include "policy_product.hpp"
 
 namespace qtl_test::simd_cases {
 
 // ---- A user's policies, written without batch steps: the kernel runs their scalar steps
-// lane by lane.
-struct odd_format {  // 7 codes in 3 bits, levels spaced unevenly
-  using code_type = std::int8_t;
-  static constexpr int bits = 3;
-  static constexpr int min_code = -3;
-  static constexpr int max_code = 3;
-  static constexpr int levels = 7;
-  static float decode(int code) noexcept { return static_cast<float>(code * (code < 0 ? -code : code)) / 3.0f; }
-};
+// lane by lane (odd_format: kernel/user_policies.hpp).
 
 struct half_range {  // symmetric over half the codes, for any format
   static constexpr bool needs_abs_sum = false;

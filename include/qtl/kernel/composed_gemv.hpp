@@ -5,7 +5,9 @@
 // its activation rows). W is rows x cols (out x in); y is batch x rows.
 //   - gemv(w, x, y), x float or bfloat16: each weight decoded in registers by the scheme's
 //     batch dequantize (the values dequantize writes), times x, summed in float lanes.
-//     Any composition. The float sums run in lane order, not element order.
+//     Any composition. The float sums run in lane order, not element order. Integer
+//     weights under a mid-tread scheme (integer_weights, below) factor each group's scale
+//     and zero point out of the lanes instead.
 //   - gemv_int8(w, x, y): integer formats (codes are their values: int_format, ternary)
 //     under a mid-tread scheme (value = (code - zero_point) * scale: symmetric, affine,
 //     absmax, absmean, dead_zone). x is quantized per token to int8 (quantizer<int8,
@@ -92,8 +94,10 @@ class composed_gemv {
   void gemv(const packed_tensor_view<F>& w, std::span<const float> x, std::span<float> y) const {
     const std::size_t batch = check(w, x.size(), y.size(), "gemv");
     if (w.rows() == 0) return;
+    const std::vector<float> sums = group_sums(w, x.data(), batch);
     const bool ok = by_batch(batch, [&]<std::size_t N>(std::size_t first) {
-      return float_rows<N>(w, x.data() + first * w.cols(), y.data() + first * w.rows());
+      const float* xs = sums.empty() ? nullptr : sums.data() + first * w.grid().cols;
+      return float_rows<N>(w, x.data() + first * w.cols(), xs, y.data() + first * w.rows());
     });
     if (!ok) bad_params(w);
   }
@@ -207,8 +211,23 @@ class composed_gemv {
   }
 
   // ---- Float activations: N activation rows x (N x cols) into y (N x rows).
+  // Integer weights under a mid-tread scheme factor each group's scale and zero point out
+  // (s_g * (sum bits * x - (zero_point - min_code) * sum x)): the lanes convert the stored
+  // bits and multiply, nothing more. Other weights go value by value through dequantize.
+  static constexpr bool factored = fast && integer_weights<Q>;
+
+  // The activations' sum over each weight group (batch x groups per row), for factored.
+  static std::vector<float> group_sums(const packed_tensor_view<F>& w, const float* x, std::size_t batch) {
+    if constexpr (!factored) return {};
+    const group_grid& g = w.grid();
+    std::vector<float> sums(batch * g.cols, 0.0f);
+    for (std::size_t k = 0; k < batch; ++k)
+      for (std::size_t c = 0; c < w.cols(); ++c) sums[k * g.cols + c / g.group.cols] += x[k * w.cols() + c];
+    return sums;
+  }
+
   template <std::size_t N>
-  bool float_rows(const packed_tensor_view<F>& w, const float* x, float* y) const {
+  bool float_rows(const packed_tensor_view<F>& w, const float* x, const float* xsum, float* y) const {
     const group_grid& g = w.grid();
     const std::size_t run = g.group.cols;
     // 4-bit sequential codes read as nibbles where every run starts on a whole byte.
@@ -217,17 +236,32 @@ class composed_gemv {
       const std::uint8_t* bits = row_bits(w, r, nibbles, buf);
       float sum[N] = {};
       bool ok = true;
-      if constexpr (fast) {
+      if constexpr (factored) {
+        lane_sums<N> acc;
+        for (std::size_t group = 0; group < g.cols; ++group) {
+          const quant_params& q = p[group];
+          ok &= valid(q);
+          lane_sums<N> part;
+          float rest[N] = {};
+          float_run<N, true>(bits, nibbles, group * run, run, q, x, w.cols(), part, rest);
+          const float off = static_cast<float>(q.zero_point - F::min_code);
+          for (std::size_t k = 0; k < N; ++k) {
+            acc.add_scaled(k, part, q.scale);
+            sum[k] += (rest[k] - off * xsum[k * g.cols + group]) * q.scale;
+          }
+        }
+        for (std::size_t k = 0; k < N; ++k) sum[k] += acc.total(k);
+      } else if constexpr (fast) {
         lane_sums<N> acc;
         for (std::size_t group = 0; group < g.cols; ++group) {
           ok &= valid(p[group]);
-          float_run<N>(bits, nibbles, group * run, run, p[group], x, w.cols(), acc, sum);
+          float_run<N, false>(bits, nibbles, group * run, run, p[group], x, w.cols(), acc, sum);
         }
         for (std::size_t k = 0; k < N; ++k) sum[k] += acc.total(k);
       } else {
         for (std::size_t group = 0; group < g.cols; ++group) {
           ok &= valid(p[group]);
-          float_tail<N>(bits, nibbles, group * run, group * run + run, p[group], x, w.cols(), sum);
+          float_tail<N, false>(bits, nibbles, group * run, group * run + run, p[group], x, w.cols(), sum);
         }
       }
       for (std::size_t k = 0; k < N; ++k) y[k * w.rows() + r] = sum[k];
@@ -246,6 +280,10 @@ class composed_gemv {
       for (auto& row : acc)
         for (auto& a : row) a = floats(0.0f);
     }
+    // acc[k] += part[k] * s, chain by chain.
+    void add_scaled(std::size_t k, const lane_sums& part, float s) {
+      for (std::size_t c = 0; c < chains; ++c) acc[k][c] = xsimd::fma(part.acc[k][c], floats(s), acc[k][c]);
+    }
     float total(std::size_t k) const {
       floats t = acc[k][0];
       for (std::size_t c = 1; c < chains; ++c) t += acc[k][c];
@@ -253,8 +291,9 @@ class composed_gemv {
     }
   };
 
-  // acc / sum[k] += the dot of weights [c, c + n) of a row (bits) with activation row k.
-  template <std::size_t N>
+  // acc / sum[k] += the dot of weights [c, c + n) of a row (bits) with activation row k;
+  // Raw: of the stored bits themselves (the factored form), else of dequantized values.
+  template <std::size_t N, bool Raw>
   void float_run(const std::uint8_t* bits, bool nibbles, std::size_t c, std::size_t n, const quant_params& p,
                  const float* x, std::size_t cols, lane_sums<N>& acc, float (&sum)[N]) const noexcept {
     using floats = simd::floats<Arch>;
@@ -267,21 +306,23 @@ class composed_gemv {
       for (std::size_t h = 0; h < chains; ++h) {
         const std::size_t at = i + h * lanes;
         const ints raw = nibbles ? code_lanes<Arch>::load_nibbles(bits + at / 2) : code_lanes<Arch>::load(bits + at);
-        const floats v = simd::dequantize<F, scheme_type, typename Q::rounding_type>(s, raw + ints(F::min_code), p);
+        floats v;
+        if constexpr (Raw) v = xsimd::batch_cast<float>(raw);
+        else v = simd::dequantize<F, scheme_type, typename Q::rounding_type>(s, raw + ints(F::min_code), p);
         for (std::size_t k = 0; k < N; ++k)
           acc.acc[k][h] = xsimd::fma(v, floats::load_unaligned(x + k * cols + at), acc.acc[k][h]);
       }
-    float_tail<N>(bits, nibbles, i, end, p, x, cols, sum);
+    float_tail<N, Raw>(bits, nibbles, i, end, p, x, cols, sum);
   }
 
   // sum[k] += the dot of weights [i, end) with activation row k, one value at a time.
-  template <std::size_t N>
+  template <std::size_t N, bool Raw>
   void float_tail(const std::uint8_t* bits, bool nibbles, std::size_t i, std::size_t end, const quant_params& p,
                   const float* x, std::size_t cols, float (&sum)[N]) const noexcept {
     const auto& s = q_.scheme_policy();
     for (; i < end; ++i) {
       const std::uint8_t b = nibbles ? read_sequential<4>(bits, i) : bits[i];
-      const float v = s.template dequantize<F>(bits_to_code<F>(b), p);
+      const float v = Raw ? static_cast<float>(b) : s.template dequantize<F>(bits_to_code<F>(b), p);
       for (std::size_t k = 0; k < N; ++k) sum[k] += v * x[k * cols + i];
     }
   }
