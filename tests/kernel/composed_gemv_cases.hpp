@@ -23,6 +23,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "kernel/case_report.hpp"
 #include "kernel/user_policies.hpp"
 
 namespace qtl_test::gemv_cases {
@@ -44,15 +45,6 @@ struct half_scale {  // symmetric, scale from half the largest magnitude, clampe
   template <qtl::format F>
   float dequantize(int code, const qtl::quant_params& p) const noexcept {
     return F::decode(code) * p.scale;
-  }
-};
-
-struct report {
-  std::vector<std::string> failures;
-  std::size_t checks = 0;
-  void expect(bool ok, const std::string& what) {
-    ++checks;
-    if (!ok && failures.size() < 40) failures.push_back(what);
   }
 };
 
@@ -188,16 +180,6 @@ void check(report& rep, std::size_t group, std::size_t rows, std::size_t cols, q
       rep.expect(within(y_ref, expect), what + ": scalar gemv_int8 vs the formula");
     }
   }
-}
-
-template <class Fn>
-qtl::errc error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const qtl::error& e) {
-    return e.code();
-  }
-  return qtl::errc{};
 }
 
 template <class Arch>

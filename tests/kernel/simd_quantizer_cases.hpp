@@ -20,6 +20,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "kernel/case_report.hpp"
 #include "kernel/user_policies.hpp"
 #include "policy_product.hpp"
 
@@ -75,15 +76,6 @@ using by_granularity =
 using by_rounding = typename product<std::tuple<qtl::int4>, std::tuple<qtl::affine>, std::tuple<qtl::per_group<>>,
                                      roundings>::type;
 
-struct report {
-  std::vector<std::string> failures;
-  std::size_t checks = 0;
-  void expect(bool ok, const std::string& what) {
-    ++checks;
-    if (!ok && failures.size() < 40) failures.push_back(what);
-  }
-};
-
 template <class T>
 bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
@@ -121,16 +113,6 @@ Q make(std::size_t group) {
   if constexpr (requires { round.seed; }) round.seed = 7;
   if constexpr (std::same_as<G, qtl::per_group<>>) return Q(typename Q::scheme_type{}, G{group}, round);
   else return Q(typename Q::scheme_type{}, G{}, round);
-}
-
-template <class Fn>
-qtl::errc error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const qtl::error& e) {
-    return e.code();
-  }
-  return qtl::errc{};
 }
 
 // Values that probe rounding: ties, the largest float below 1/2, signed zeros, integers
