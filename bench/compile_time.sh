@@ -32,7 +32,7 @@ base=$(median_ms xsimd/xsimd.hpp)
 printf '%-36s %9s %9s\n' header "ms" "x xsimd"
 printf '%-36s %9d %9.2f\n' xsimd/xsimd.hpp "$base" 1
 for h in qtl/qtl.hpp qtl/quantizer.hpp qtl/kernel/simd_quantizer.hpp qtl/kernel/composed_gemv.hpp qtl/kernel/dispatch.hpp \
-  qtl/layout/ggml.hpp qtl/ptq/quantized_linear.hpp; do
+  qtl/layout/ggml.hpp qtl/ptq/quantized_linear.hpp qtl/ptq/linear_reference.hpp; do
   ms=$(median_ms "$h")
   printf '%-36s %9d %9.2f\n' "$h" "$ms" "$(awk -v a="$ms" -v b="$base" 'BEGIN { print a / b }')"
 done

@@ -1,11 +1,13 @@
 // PTQ linear layers y = x·Wᵀ at 16 tokens x 4096 x 4096 on 1 thread: the fp32 reference
-// (Eigen GEMM, the baseline), plain int8 (W8A8, dynamic per-token activation scales) and
-// LLM.int8 (8 outlier columns of x kept in float). Each call includes quantizing x, as a
-// layer does per forward. GOP/s counts 2·M·K·N, GB/s the weight bytes (4 or 1 per
-// weight); summarize.py prints each case's ratio to
+// (Eigen GEMM, the baseline), plain int8 (W8A8, dynamic per-token activation scales),
+// LLM.int8 (8 outlier columns of x kept in float) and weight-only int8 per channel and
+// int4 g128 (float activations, the composed GEMV two passes of 8 tokens). Each call
+// includes quantizing x, as a layer does per forward. GOP/s counts 2·M·K·N, GB/s the
+// weight bytes (4, 1 or 1/2 per weight); summarize.py prints each case's ratio to
 // BM_ptq_linear/fp32 of the same run.
 #include <cstddef>
 #include <qtl/ptq/llm_int8.hpp>
+#include <qtl/ptq/linear_reference.hpp>
 #include <qtl/ptq/matmul.hpp>
 #include <qtl/ptq/quantized_linear.hpp>
 #include <vector>
@@ -25,14 +27,14 @@ std::vector<float> activations() {
   return x;
 }
 
-void set_rates(benchmark::State& state, std::size_t weight_bytes) {
-  qtl_bench::set_gb_per_s(state, static_cast<double>(out * in * weight_bytes));
+void set_rates(benchmark::State& state, double weight_bytes) {
+  qtl_bench::set_gb_per_s(state, static_cast<double>(out * in) * weight_bytes);
   state.counters["GOP/s"] =
       benchmark::Counter(2.0 * tokens * in * out / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Forward>
-void run(benchmark::State& state, std::size_t weight_bytes, Forward forward) {
+void run(benchmark::State& state, double weight_bytes, Forward forward) {
   const auto x = activations();
   std::vector<float> y(tokens * out);
   const qtl::matrix_view<const float> xv(x.data(), tokens, in);
@@ -64,8 +66,17 @@ void BM_ptq_linear_llm_int8(benchmark::State& state) {
   run(state, 1, [&](auto x, auto y) { (void)layer.forward(x, y); });
 }
 
+void BM_ptq_linear_weight_only(benchmark::State& state) {
+  const int bits = static_cast<int>(state.range(0));
+  const qtl::ptq::quantized_linear layer(
+      weight_view(), {.mode = qtl::ptq::ptq_mode::weight_only, .weight_bits = bits, .weight_group = bits == 8 ? 0u : 128u});
+  run(state, bits / 8.0, [&](auto x, auto y) { layer.forward(x, y); });
+}
+
 }  // namespace
 
 BENCHMARK(BM_ptq_linear_fp32)->Name("BM_ptq_linear/fp32")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ptq_linear_int8_dynamic)->Name("BM_ptq_linear/int8_dynamic")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ptq_linear_llm_int8)->Name("BM_ptq_linear/llm_int8")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ptq_linear_weight_only)->Name("BM_ptq_linear/weight_only_int8")->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ptq_linear_weight_only)->Name("BM_ptq_linear/weight_only_int4_g128")->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -3,6 +3,7 @@
 // against the fp32 product on held-out tokens.
 #include <cmath>
 #include <cstdio>
+#include <qtl/ptq/linear_reference.hpp>  // fp32 reference product (Eigen): outside the umbrella
 #include <qtl/qtl.hpp>
 #include <random>
 #include <vector>

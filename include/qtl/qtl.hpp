@@ -1,5 +1,7 @@
-// Umbrella header: everything in qtl that needs no optional dependency.
-// Include the area headers instead when compile time matters.
+// Umbrella header: everything in qtl that needs no optional dependency, except the fp32
+// reference product qtl/ptq/linear_reference.hpp, the one header that includes Eigen
+// (it would more than double this header's compile time). Include the area headers
+// instead when compile time matters.
 #pragma once
 
 #include "qtl/core/bfloat16.hpp"

@@ -2,6 +2,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <qtl/ptq/linear_reference.hpp>
 #include <qtl/ptq/matmul.hpp>
 #include <random>
 #include <vector>

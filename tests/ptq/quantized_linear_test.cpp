@@ -5,6 +5,7 @@
 #include <limits>
 #include <qtl/metrics.hpp>
 #include <qtl/observer/minmax.hpp>
+#include <qtl/ptq/linear_reference.hpp>
 #include <qtl/ptq/quantized_linear.hpp>
 #include <qtl/quantizer.hpp>
 #include <vector>
@@ -98,6 +99,26 @@ TEST_CASE("quantized_linear: the int8 product equals the float product of the de
     }
 }
 
+TEST_CASE("quantized_linear: weight-only forward takes any token count and strided views", "[ptq]") {
+  const auto w = ptq_test::small_weights();
+  const auto x = ptq_test::normal(19, w.cols, 1.0f, 7);  // two full passes of 8 tokens and a tail of 3
+  const quantized_linear layer(w.view(), {.mode = ptq_mode::weight_only, .weight_bits = 4, .weight_group = 64});
+  const auto y = run(layer, x);
+  const std::size_t xs = w.cols + 3, ys = w.rows + 2;
+  std::vector<float> xp(x.rows * xs, std::nanf("")), yp(x.rows * ys, -1.0f);
+  for (std::size_t m = 0; m < x.rows; ++m) std::copy_n(&x.data[m * x.cols], x.cols, &xp[m * xs]);
+  layer.forward(matrix_view<const float>(xp.data(), x.rows, w.cols, xs), matrix_view<float>(yp.data(), x.rows, w.rows, ys));
+  for (std::size_t m = 0; m < x.rows; ++m) {
+    for (std::size_t n = 0; n < w.rows; ++n) REQUIRE(yp[m * ys + n] == y(m, n));
+    REQUIRE(yp[m * ys + w.rows] == -1.0f);  // the padding between rows is not written
+    REQUIRE(yp[m * ys + w.rows + 1] == -1.0f);
+  }
+  // each token's row is the same as alone, up to the float sums' order
+  const auto one = run(layer, ptq_test::matrix{1, x.cols, std::vector<float>(x.data.end() - x.cols, x.data.end())});
+  for (std::size_t n = 0; n < w.rows; ++n)
+    REQUIRE(std::fabs(one(0, n) - y(x.rows - 1, n)) <= 1e-4f * (1.0f + std::fabs(one(0, n))));
+}
+
 TEST_CASE("quantized_linear: weight-only error is the weight quantization's alone", "[ptq]") {
   const auto w = ptq_test::small_weights();
   const auto x = ptq_test::outlier_activations();
@@ -113,8 +134,26 @@ TEST_CASE("quantized_linear: weight-only error is the weight quantization's alon
       qtl::int4_g32_symmetric{}.fake_quantize(w.view(), wq.view());
     else
       qtl::quantizer<qtl::int4, qtl::symmetric, qtl::per_channel<0>>{}.fake_quantize(w.view(), wq.view());
+    // The weights the layer multiplies by are the quantizer's, bit for bit.
+    const auto dq = layer.dequantized_weights();
+    for (std::size_t n = 0; n < w.rows; ++n)
+      for (std::size_t k = 0; k < w.cols; ++k) REQUIRE(dq(n, k) == wq(n, k));
+    // x exact, only W quantized: y is x·Wqᵀ up to float sums. The composed GEMV adds the
+    // stored bits (code + 2^(bits-1), below 2^bits) times x per group, then takes the zero
+    // point's term away: its sums run over magnitudes up to (|code| + 2^bits) x scale.
     const auto y = run(layer, x);
-    REQUIRE(y.data == reference(x, wq.view()).data);  // x exact, only W quantized
+    const auto exact = ptq_test::exact_linear(x, wq);
+    const float max_code = bits == 8 ? 127.0f : 7.0f;
+    for (std::size_t n = 0; n < w.rows; ++n) {
+      float row_max = 0.0f;  // max_code x the largest scale of the row
+      for (std::size_t k = 0; k < w.cols; ++k) row_max = std::max(row_max, std::fabs(wq(n, k)));
+      const double bias = std::ldexp(1.0, bits) * row_max / max_code * (1 + 1e-6);
+      for (std::size_t m = 0; m < x.rows; ++m) {
+        double magnitude = 0.0;
+        for (std::size_t k = 0; k < x.cols; ++k) magnitude += (std::fabs(wq(n, k)) + bias) * std::fabs(x(m, k));
+        REQUIRE(std::fabs(y(m, n) - exact[m * w.rows + n]) <= (x.cols + 4) * FLT_EPSILON * magnitude);
+      }
+    }
     // and its error is x·(Wq - W)ᵀ
     ptq_test::matrix dw = wq;
     for (std::size_t i = 0; i < dw.data.size(); ++i) dw.data[i] -= w.data[i];

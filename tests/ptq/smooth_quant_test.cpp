@@ -4,6 +4,7 @@
 #include <limits>
 #include <qtl/metrics.hpp>
 #include <qtl/observer/minmax.hpp>
+#include <qtl/ptq/linear_reference.hpp>
 #include <qtl/ptq/quantized_linear.hpp>
 #include <qtl/ptq/smooth_quant.hpp>
 #include <vector>

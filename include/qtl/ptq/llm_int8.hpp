@@ -126,18 +126,25 @@ class llm_int8_linear {
     return cfg;
   }
 
-  // y += x[:, cols]·W[:, cols]ᵀ in float (bitsandbytes' addmm of subA and subB).
+  // y += x[:, cols]·W[:, cols]ᵀ in float (bitsandbytes' addmm of subA and subB). The
+  // outlier columns are few: W's are gathered once as [cols, out] rows, so that the inner
+  // loop runs along y's row, one multiply-add per output, which compilers vectorize.
   void add_outlier_product(matrix_view<const float> x, std::span<const std::size_t> cols, matrix_view<float> y) const {
-    const std::size_t k = cols.size();
-    detail::eigen_rows<float> xs(x.rows(), k), ws(w_.rows, k);
-    for (std::size_t j = 0; j < k; ++j) {
-      for (std::size_t r = 0; r < x.rows(); ++r) xs(r, j) = x(r, cols[j]);
-      for (std::size_t n = 0; n < w_.rows; ++n)
-        ws(n, j) = cfg_.weights == outlier_weights::original
-                       ? original_[n * w_.cols + cols[j]]
-                       : static_cast<float>(w_.codes[n * w_.cols + cols[j]]) * w_.row_absmax[n] * (1.0f / 127.0f);
+    const std::size_t out = w_.rows;
+    std::vector<float> wt(cols.size() * out);
+    for (std::size_t j = 0; j < cols.size(); ++j)
+      for (std::size_t n = 0; n < out; ++n)
+        wt[j * out + n] = cfg_.weights == outlier_weights::original
+                              ? original_[n * w_.cols + cols[j]]
+                              : static_cast<float>(w_.codes[n * w_.cols + cols[j]]) * w_.row_absmax[n] * (1.0f / 127.0f);
+    for (std::size_t m = 0; m < x.rows(); ++m) {
+      float* ym = &y(m, 0);
+      for (std::size_t j = 0; j < cols.size(); ++j) {
+        const float xv = x(m, cols[j]);
+        const float* wj = &wt[j * out];
+        for (std::size_t n = 0; n < out; ++n) ym[n] += xv * wj[n];
+      }
     }
-    detail::as_eigen(y).noalias() += xs * ws.transpose();
   }
 
   llm_int8_config cfg_;

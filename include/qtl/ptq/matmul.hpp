@@ -1,45 +1,18 @@
-// The two products every PTQ layer is measured by: y = x·Wᵀ in fp32 (Eigen, the
-// reference) and in int8 x int8 codes with int32 accumulation, rescaled per row and column.
+// The int8 product of the PTQ layers: int8 x int8 codes with int32 accumulation,
+// rescaled per row and column, and the shape check every linear product shares. The fp32
+// reference product is in ptq/linear_reference.hpp (Eigen).
 #pragma once
 
-// g++ 12 reports a false -Wmaybe-uninitialized from its own avx512fintrin.h (the
-// self-initialised _mm512_undefined_ps, GCC bug 105593) wherever Eigen's AVX-512 GEMM is
-// inlined: silenced for Eigen's headers only, and only on that compiler.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
-#else
-#include <Eigen/Core>
-#endif
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
 
 namespace qtl::ptq {
-
-namespace detail {
-
-template <class T>
-using eigen_rows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// A matrix_view seen by Eigen, without a copy.
-template <class T>
-auto as_eigen(matrix_view<T> m) {
-  using M = std::conditional_t<std::is_const_v<T>, const eigen_rows<std::remove_const_t<T>>, eigen_rows<T>>;
-  return Eigen::Map<M, Eigen::Unaligned, Eigen::OuterStride<>>(
-      m.data(), static_cast<Eigen::Index>(m.rows()), static_cast<Eigen::Index>(m.cols()),
-      Eigen::OuterStride<>(static_cast<Eigen::Index>(m.rows() > 1 ? m.row_stride() : m.cols())));
-}
-
-}  // namespace detail
 
 // x [tokens, in], w [out, in], y [tokens, out], or a shape_mismatch error naming them.
 inline void check_linear_shapes(std::size_t x_rows, std::size_t x_cols, std::size_t w_rows, std::size_t w_cols,
@@ -49,13 +22,6 @@ inline void check_linear_shapes(std::size_t x_rows, std::size_t x_cols, std::siz
                                           std::to_string(x_cols) + ", w " + std::to_string(w_rows) + "x" +
                                           std::to_string(w_cols) + ", y " + std::to_string(y_rows) + "x" +
                                           std::to_string(y_cols) + " (need x [m, k], w [n, k], y [m, n])");
-}
-
-// y = x·wᵀ in fp32: the reference every quantized mode is compared with.
-inline void linear_reference(matrix_view<const float> x, matrix_view<const float> w, matrix_view<float> y) {
-  check_linear_shapes(x.rows(), x.cols(), w.rows(), w.cols(), y.rows(), y.cols(), "linear_reference");
-  if (y.empty()) return;
-  detail::as_eigen(y).noalias() = detail::as_eigen(x) * detail::as_eigen(w).transpose();
 }
 
 // Longest reduction whose int32 sum cannot overflow: 2^31 / (128 * 128).

@@ -2,6 +2,8 @@
 // the three PTQ modes (static or dynamic int8 activations x int8 weights, or weight-only).
 #pragma once
 
+#include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -9,6 +11,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "qtl/core/error.hpp"
@@ -16,8 +19,10 @@
 #include "qtl/core/view.hpp"
 #include "qtl/format/int_format.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/kernel/composed_gemv.hpp"
 #include "qtl/kernel/simd_quantizer.hpp"
 #include "qtl/observer/minmax.hpp"
+#include "qtl/pack/packed_tensor.hpp"
 #include "qtl/ptq/calibrate.hpp"
 #include "qtl/ptq/matmul.hpp"
 #include "qtl/quantizer.hpp"
@@ -53,17 +58,34 @@ inline void check_clip_ratio(float ratio, const char* what) {
                 std::string(what) + ": clip ratio " + std::to_string(ratio) + " is outside (0, 1]");
 }
 
-// W quantized symmetrically with Format F (per output channel or per group) and back.
+// Weight-only mode: W's codes packed as the composed GEMV reads them, symmetric per group
+// along the input (a group of the whole row: one scale per output channel).
 template <format F>
-std::vector<float> fake_quantized_weights(matrix_view<const float> w, std::size_t group) {
-  std::vector<float> out(w.size());
-  const matrix_view<float> o(out.data(), w.rows(), w.cols());
-  if (group == 0)
-    kernel::simd_quantizer(quantizer<F, symmetric, per_channel<0>>{}).fake_quantize(w, o);
-  else
-    kernel::simd_quantizer(quantizer<F, symmetric, per_group<>>(symmetric{}, per_group<>{group})).fake_quantize(w, o);
-  return out;
-}
+struct packed_weights {
+  using weight_quantizer = quantizer<F, symmetric, per_group<>>;
+  weight_quantizer q;
+  packed_tensor<F> codes;
+
+  packed_weights(matrix_view<const float> w, std::size_t group)
+      : q(symmetric{}, per_group<>{group == 0 ? w.cols() : group}),
+        codes(kernel::simd_quantizer<weight_quantizer>(q).quantize_packed(w)) {}
+
+  void dequantize(matrix_view<float> out) const { kernel::simd_quantizer<weight_quantizer>(q).dequantize(codes.view(), out); }
+
+  // y = x·Wᵀ, up to max_gemv_batch tokens a pass: each pass decodes W once in registers.
+  void forward(matrix_view<const float> x, matrix_view<float> y) const {
+    const kernel::composed_gemv<weight_quantizer> mm(q);
+    std::vector<float> xs, ys;
+    for (std::size_t t = 0; t < x.rows(); t += kernel::max_gemv_batch) {
+      const std::size_t n = std::min(kernel::max_gemv_batch, x.rows() - t);
+      xs.resize(n * x.cols());
+      ys.resize(n * y.cols());
+      for (std::size_t i = 0; i < n; ++i) std::copy_n(&x(t + i, 0), x.cols(), &xs[i * x.cols()]);
+      mm.gemv(codes, std::span<const float>(xs), std::span<float>(ys));
+      for (std::size_t i = 0; i < n; ++i) std::copy_n(&ys[i * y.cols()], y.cols(), &y(t + i, 0));
+    }
+  }
+};
 
 }  // namespace detail
 
@@ -86,17 +108,19 @@ class quantized_linear {
       throw error(errc::unsupported,
                   "quantized_linear: int8 activations need int8 weights with one scale per output channel");
     if (w.empty()) throw error(errc::invalid_argument, "quantized_linear: empty weight matrix");
+    weights_.resize(w.size());
+    const matrix_view<float> dequantized(weights_.data(), rows_, cols_);
     if (cfg.mode == ptq_mode::weight_only) {
-      weights_ = cfg.weight_bits == 8 ? detail::fake_quantized_weights<int8>(w, cfg.weight_group)
-                                      : detail::fake_quantized_weights<int4>(w, cfg.weight_group);
+      if (cfg.weight_bits == 8) packed_.emplace<detail::packed_weights<int8>>(w, cfg.weight_group);
+      else packed_.emplace<detail::packed_weights<int4>>(w, cfg.weight_group);
+      std::visit([&](const auto& p) { if constexpr (has_codes<decltype(p)>) p.dequantize(dequantized); }, packed_);
       return;
     }
     const kernel::simd_quantizer<weight_quantizer> q;
     const auto t = q.quantize(w);
     codes_ = t.codes;
     scales_.reserve(rows_);
-    weights_.resize(w.size());
-    q.dequantize(t, matrix_view<float>(weights_.data(), rows_, cols_));
+    q.dequantize(t, dequantized);
     for (const quant_params& p : t.params) scales_.push_back(p.scale);
   }
 
@@ -134,8 +158,9 @@ class quantized_linear {
   // y [tokens, out] = x [tokens, in]·Wᵀ in the configured mode.
   void forward(matrix_view<const float> x, matrix_view<float> y) const {
     check_linear_shapes(x.rows(), x.cols(), rows_, cols_, y.rows(), y.cols(), "quantized_linear");
-    if (cfg_.mode == ptq_mode::weight_only) return linear_reference(x, dequantized_weights(), y);
     if (x.rows() == 0) return;
+    if (cfg_.mode == ptq_mode::weight_only)
+      return std::visit([&](const auto& p) { if constexpr (has_codes<decltype(p)>) p.forward(x, y); }, packed_);
     if (cfg_.mode == ptq_mode::static_activations && !static_params_)
       throw error(errc::invalid_argument, "quantized_linear: static mode needs calibrate() before forward()");
     std::vector<quant_params> p = activation_params_for(x);
@@ -165,11 +190,15 @@ class quantized_linear {
     return p;
   }
 
+  template <class P>
+  static constexpr bool has_codes = !std::same_as<std::remove_cvref_t<P>, std::monostate>;
+
   ptq_config cfg_;
   std::size_t rows_ = 0, cols_ = 0;
   std::vector<std::int8_t> codes_;  // int8 modes: W's codes, -127..127
   std::vector<float> scales_;       // int8 modes: one per output channel
   std::vector<float> weights_;      // dequantized W
+  std::variant<std::monostate, detail::packed_weights<int8>, detail::packed_weights<int4>> packed_;  // weight-only
   std::optional<quant_params> static_params_;
 };
 
