@@ -1,10 +1,10 @@
 // The SIMD kernels through runtime dispatch: one weight matrix in five layouts (ggml Q8_0,
 // Q4_0, IQ4_NL, bitsandbytes NF4, BitNet ternary I2_S and TL) and as a composition
-// (int4 g128, kernel::composed_gemv), y = W x with each, the
-// error against the float product and the time per call; then the quantize and
-// dequantize kernels checked against the scalar reference path. Build: examples/CMakeLists.txt
-// (qtl_add_runtime_dispatch); QTL_ARCH=avx2 (or scalar, ...) forces an arch.
-#include <qtl/kernel/composed_gemv.hpp>
+// (int4 g128, the composed kernels), y = W x with each, the error against the float
+// product and the time per call; then the quantize and dequantize kernels checked against
+// the scalar reference path. Build: examples/CMakeLists.txt (qtl_add_runtime_dispatch,
+// qtl_add_composed_dispatch); QTL_ARCH=avx2 (or scalar, ...) forces an arch.
+#include <example_compositions.hpp>  // written by qtl_add_composed_dispatch: kernel/composed_dispatch.hpp
 #include <qtl/kernel/dequantize.hpp>
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
@@ -108,16 +108,19 @@ int main() {
   report("ternary TL x int8", exact, [&](std::vector<float>& y) {
     kernel::gemv_tl(k, tl, rows, cols, a, std::span<const float>(&a_scale, 1), y);
   });
-  // Any composition, packed by the composed quantizer, through the composed GEMV (this
-  // translation unit's arch: build with -march=native for the SIMD path).
-  using q4 = qtl::quantizer<qtl::int4, qtl::symmetric, qtl::per_group<128>>;
-  const auto w4 = kernel::simd_quantizer<q4>().quantize_packed(qtl::matrix_view<const float>(w.data(), rows, cols));
-  const kernel::composed_gemv<q4> composed;
+  // Any composition, packed by the composed quantizer, through the composed GEMV. int4
+  // g128 is listed in qtl_add_composed_dispatch (examples/CMakeLists.txt), so its kernels
+  // exist for every arch and the running CPU's best is picked (or QTL_ARCH's).
+  using q4 = qtl::int4_g128_symmetric;
+  const auto c = kernel::select_composed_kernels<q4>();
+  const auto w4 = c.quantize_packed(q4{}, qtl::matrix_view<const float>(w.data(), rows, cols),
+                                    qtl::pack_order::sequential, kernel::executor(1));
+  std::printf("composed int4 g128 kernels: %s\n", std::string(kernel::arch_name(c.arch)).c_str());
   report("int4 g128 (composed) x int8", exact, [&](std::vector<float>& y) {
-    composed.gemv_int8(w4, std::span<const float>(x), std::span<float>(y));
+    c.gemv_int8(q4{}, w4.view(), std::span<const float>(x), std::span<float>(y), kernel::executor(1));
   });
   report("int4 g128 (composed) x f32", exact, [&](std::vector<float>& y) {
-    composed.gemv(w4, std::span<const float>(x), std::span<float>(y));
+    c.gemv(q4{}, w4.view(), std::span<const float>(x), std::span<float>(y), kernel::executor(1));
   });
   std::printf("  (ternary and 4-bit errors are the formats' own: the kernels add only float rounding)\n");
 

@@ -26,6 +26,7 @@
 #include "qtl/granularity.hpp"
 #include "qtl/layout/bitnet.hpp"
 #include "qtl/layout/bitsandbytes.hpp"
+#include "qtl/layout/compressed_tensors.hpp"
 #include "qtl/layout/ggml.hpp"
 #include "qtl/layout/mx.hpp"
 #include "qtl/layout/torch_sum.hpp"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model_file.hpp"
+#include "tool_compositions.hpp"  // qtl_add_composed_dispatch (tools/CMakeLists.txt): kernel/composed_dispatch.hpp
 #include "qtl/format/bnb_fp4.hpp"
 #include "qtl/format/minifloat.hpp"
 #include "qtl/format/nf4.hpp"
@@ -232,34 +233,32 @@ inline std::vector<std::int32_t> pack_int32(std::span<const std::int8_t> q, std:
 }
 
 // Groups of `group` columns as compressed-tensors (llm-compressor's RTN, vLLM's loader)
-// computes them in float32, codes in [-2^(bits-1), 2^(bits-1) - 1]: symmetric scale =
-// absmax / (range / 2), asymmetric scale = (max - min) / range and zero point =
-// round(clamp(qmin - min / scale)), range = 2^bits - 1, min <= 0 <= max, a zero scale
-// replaced by FLT_EPSILON; q = round_half_even(clamp(x / scale + zero_point)); x =
-// scale * (q - zero_point). int8 keeps one code a byte, int4 packs them (pack_int32).
+// computes them: qtl::compressed_tensors::rtn (qtl/layout/compressed_tensors.hpp), on the
+// composed kernels of the running CPU (tools/CMakeLists.txt lists both widths in
+// qtl_add_composed_dispatch). int8 keeps one code a byte, int4 packs them (pack_int32).
+template <int Bits>
+void rtn_codes(std::span<const float> x, std::size_t cols, std::size_t group, const encode_options& o,
+               std::vector<std::int8_t>& codes, std::vector<std::int8_t>& zero, std::vector<float>& scale,
+               std::vector<float>& back) {
+  const auto q = compressed_tensors::make_int_quantizer<Bits>(group, o.asymmetric);
+  const auto k = kernel::select_composed_kernels<compressed_tensors::int_quantizer<Bits>>();
+  const std::size_t rows = x.size() / cols;
+  const auto t = k.quantize(q, matrix_view<const float>(x.data(), rows, cols), kernel::executor(o.threads));
+  k.dequantize(q, t, matrix_view<float>(back.data(), rows, cols), kernel::executor(o.threads));
+  std::copy(t.codes.begin(), t.codes.end(), codes.begin());
+  for (std::size_t g = 0; g < t.params.size(); ++g) {
+    scale[g] = t.params[g].scale;
+    zero[g] = static_cast<std::int8_t>(t.params[g].zero_point);
+  }
+}
+
 inline encoded encode_integer(std::span<const float> x, std::size_t cols, std::size_t group, int bits,
                               const encode_options& o) {
   const std::size_t rows = x.size() / cols, groups = cols / group;
-  const float qmin = -std::ldexp(1.0f, bits - 1), qmax = -qmin - 1, range = qmax - qmin;
   std::vector<std::int8_t> codes(x.size()), zero(rows * groups);
   std::vector<float> scale(rows * groups), back(x.size());
-  kernel::parallel_for(rows, o.threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t g = r0 * groups; g < r1 * groups; ++g) {
-      const auto v = x.subspan(g * group, group);
-      const float lo = std::min(0.0f, *std::min_element(v.begin(), v.end()));
-      const float hi = std::max(0.0f, *std::max_element(v.begin(), v.end()));
-      float s = o.asymmetric ? (hi - lo) / range : std::max(hi, -lo) / (range / 2);
-      const float z = o.asymmetric && s > 0 ? std::nearbyint(std::clamp(qmin - lo / s, qmin, qmax)) : 0.0f;
-      if (s == 0) s = std::numeric_limits<float>::epsilon();
-      for (std::size_t i = 0; i < group; ++i) {
-        const float q = std::nearbyint(std::clamp(v[i] / s + z, qmin, qmax));
-        codes[g * group + i] = static_cast<std::int8_t>(q);
-        back[g * group + i] = (q - z) * s;
-      }
-      scale[g] = s;
-      zero[g] = static_cast<std::int8_t>(z);
-    }
-  });
+  if (bits == 8) rtn_codes<8>(x, cols, group, o, codes, zero, scale, back);
+  else rtn_codes<4>(x, cols, group, o, codes, zero, scale, back);
   encoded e;
   if (bits == 8) {
     e.tensors = {bytes_of(std::span<const std::int8_t>(codes)), bytes_of(std::span<const float>(scale))};

@@ -7,6 +7,7 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -50,6 +51,24 @@ constexpr arch_id id_of() noexcept {
   else if constexpr (std::is_same_v<Arch, avx2>) return arch_id::avx2;
   else if constexpr (std::is_same_v<Arch, neon>) return arch_id::neon;
   else return arch_id::scalar;
+}
+
+// The archs of a program that compiles Arch's kernels and the scalar ones, best first.
+template <class Arch>
+std::vector<arch_id> archs_with() {
+  if constexpr (id_of<Arch>() == arch_id::scalar) return {arch_id::scalar};
+  else return {id_of<Arch>(), arch_id::scalar};
+}
+
+// Every arch of the platform, best first: what runtime dispatch compiles.
+inline std::vector<arch_id> platform_archs() {
+#if defined(__x86_64__) || defined(_M_X64)
+  return {arch_id::avx512_vnni, arch_id::avx2, arch_id::scalar};
+#elif defined(__aarch64__)
+  return {arch_id::neon, arch_id::scalar};
+#else
+  return {arch_id::scalar};
+#endif
 }
 
 // What these flags compile: the arch-specific kernel headers are guarded by the same macros.

@@ -19,16 +19,9 @@ namespace qtl::kernel {
 // The archs whose kernels this program contains.
 inline std::vector<arch_id> compiled_archs() {
 #if defined(QTL_RUNTIME_DISPATCH)
-#if defined(__x86_64__) || defined(_M_X64)
-  return {arch_id::avx512_vnni, arch_id::avx2, arch_id::scalar};
-#elif defined(__aarch64__)
-  return {arch_id::neon, arch_id::scalar};
+  return platform_archs();
 #else
-  return {arch_id::scalar};
-#endif
-#else
-  if constexpr (id_of<default_arch>() == arch_id::scalar) return {arch_id::scalar};
-  else return {id_of<default_arch>(), arch_id::scalar};
+  return archs_with<default_arch>();
 #endif
 }
 

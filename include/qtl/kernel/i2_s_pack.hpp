@@ -93,11 +93,11 @@ struct ternary_scan<Arch> {
 template <simd_quantize_arch Arch>
 struct ternary_weight_step<Arch> {
   static void run(const float* w, std::size_t n, float s, std::int8_t* codes) noexcept {
-    using floats = simd::floats<Arch>;
+    using floats = block_lanes::floats<Arch>;
     const std::size_t body = n - n % 32;
     for (std::size_t c = 0; c < body; c += 32) {
-      simd::ints<Arch> q[simd::per32<Arch>];
-      for (std::size_t i = 0; i < simd::per32<Arch>; ++i) {
+      block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+      for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i) {
         const floats r = quantize_ops<Arch>::round_even(floats::load_unaligned(w + c + i * floats::size) * floats(s));
         q[i] = xsimd::batch_cast<std::int32_t>(xsimd::min(xsimd::max(r, floats(-1.0f)), floats(1.0f)));
       }

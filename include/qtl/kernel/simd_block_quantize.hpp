@@ -49,7 +49,7 @@ concept simd_quantize_arch = !std::same_as<Arch, scalar>;
 
 QTL_STRICT_FP_BEGIN
 
-namespace simd {
+namespace block_lanes {  // lane helpers of the block quantize kernels
 
 template <class Arch>
 using floats = xsimd::batch<float, Arch>;
@@ -127,33 +127,33 @@ void legacy_nibbles(const float* x, float min, float id, float offset, std::uint
   for (std::size_t j = 0; j < 16; ++j) qs[j] = static_cast<std::uint8_t>(codes[j] | codes[j + 16] << 4);
 }
 
-}  // namespace simd
+}  // namespace block_lanes
 
 // Q8_0 and Q8_1: d = max|x| / 127 and id = 1 / d (the symmetric scheme's), codes
 // round_away(x * id); Q8_1 adds s = d * sum of codes. `group` blocks at a time share the
 // two divisions of their scales (one vector division each instead of one per block).
 template <class Arch, class B>
 struct q8_step {
-  static constexpr std::size_t group = simd::floats<Arch>::size;
+  static constexpr std::size_t group = block_lanes::floats<Arch>::size;
 
-  static void finish(const simd::ints<Arch>* q, float d, B& b) noexcept {
+  static void finish(const block_lanes::ints<Arch>* q, float d, B& b) noexcept {
     quantize_ops<Arch>::store32(q, b.qs);
     b.d = quantize_ops<Arch>::to_half(d);
     if constexpr (std::same_as<B, ggml::block_q8_1>)
-      b.s = quantize_ops<Arch>::to_half(static_cast<float>(simd::sum<Arch>(q, simd::per32<Arch>)) * d);
+      b.s = quantize_ops<Arch>::to_half(static_cast<float>(block_lanes::sum<Arch>(q, block_lanes::per32<Arch>)) * d);
   }
   static void run(const float* x, B& b) noexcept {
-    const float d = simd::absmax<Arch>(x, 32) / 127.0f;
+    const float d = block_lanes::absmax<Arch>(x, 32) / 127.0f;
     const float id = d > 0.0f ? 1.0f / d : 0.0f;
     if (!(d > 0.0f) || !std::isfinite(id)) return quantize_block(x, b);
-    simd::ints<Arch> q[simd::per32<Arch>];
-    simd::q8_codes<Arch>(x, id, q);
+    block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+    block_lanes::q8_codes<Arch>(x, id, q);
     finish(q, d, b);
   }
   static void run_group(const float* x, B* out) noexcept {
-    using floats = simd::floats<Arch>;
+    using floats = block_lanes::floats<Arch>;
     alignas(floats::arch_type::alignment()) float d[group], id[group];
-    for (std::size_t k = 0; k < group; ++k) d[k] = simd::absmax<Arch>(x + 32 * k, 32);
+    for (std::size_t k = 0; k < group; ++k) d[k] = block_lanes::absmax<Arch>(x + 32 * k, 32);
     const floats dv = quantize_ops<Arch>::divide(floats::load_aligned(d), floats(127.0f));
     const auto positive = dv > floats(0.0f);
     const floats idv = xsimd::select(positive, quantize_ops<Arch>::divide(floats(1.0f), dv), floats(0.0f));
@@ -165,8 +165,8 @@ struct q8_step {
         quantize_block(x + 32 * k, out[k]);
         continue;
       }
-      simd::ints<Arch> q[simd::per32<Arch>];
-      simd::q8_codes<Arch>(x + 32 * k, id[k], q);
+      block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+      block_lanes::q8_codes<Arch>(x + 32 * k, id[k], q);
       finish(q, d[k], out[k]);
     }
   }
@@ -182,18 +182,18 @@ struct block_quantize<Arch, ggml::block_q8_1> : q8_step<Arch, ggml::block_q8_1> 
 template <simd_quantize_arch Arch>
 struct block_quantize<Arch, ggml::block_q8_k> {
   static void run(const float* x, ggml::block_q8_k& b) noexcept {
-    using floats = simd::floats<Arch>;
-    constexpr std::size_t per16 = simd::per32<Arch> / 2;
-    const float max = simd::signed_max<Arch>(x, ggml::qk_k);
+    using floats = block_lanes::floats<Arch>;
+    constexpr std::size_t per16 = block_lanes::per32<Arch> / 2;
+    const float max = block_lanes::signed_max<Arch>(x, ggml::qk_k);
     const float iscale = -127.f / max;
     if (max == 0.0f || !std::isfinite(iscale)) return quantize_block(x, b);
     for (std::size_t c = 0; c < ggml::qk_k / 32; ++c) {
-      simd::ints<Arch> q[simd::per32<Arch>];
-      for (std::size_t i = 0; i < simd::per32<Arch>; ++i)
-        q[i] = simd::round_even(floats(iscale) * floats::load_unaligned(x + 32 * c + i * floats::size));
+      block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+      for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i)
+        q[i] = block_lanes::round_even(floats(iscale) * floats::load_unaligned(x + 32 * c + i * floats::size));
       quantize_ops<Arch>::store32(q, b.qs + 32 * c);
-      b.bsums[2 * c] = static_cast<std::int16_t>(simd::sum<Arch>(q, per16));
-      b.bsums[2 * c + 1] = static_cast<std::int16_t>(simd::sum<Arch>(q + per16, per16));
+      b.bsums[2 * c] = static_cast<std::int16_t>(block_lanes::sum<Arch>(q, per16));
+      b.bsums[2 * c + 1] = static_cast<std::int16_t>(block_lanes::sum<Arch>(q + per16, per16));
     }
     b.d = 1 / iscale;
   }
@@ -204,11 +204,11 @@ struct block_quantize<Arch, ggml::block_q8_k> {
 template <simd_quantize_arch Arch>
 struct block_quantize<Arch, ggml::block_q4_0> {
   static void run(const float* x, ggml::block_q4_0& b) noexcept {
-    const float max = simd::signed_max<Arch>(x, 32);
+    const float max = block_lanes::signed_max<Arch>(x, 32);
     const float d = max / -8.0f;
     const float id = ggml::detail::inverse(d);
     if (max == 0.0f || !std::isfinite(id)) return quantize_block(x, b);  // -0 scale; 0 * Inf
-    simd::legacy_nibbles<Arch>(x, 0.0f, id, 8.5f, b.qs);
+    block_lanes::legacy_nibbles<Arch>(x, 0.0f, id, 8.5f, b.qs);
     b.d = quantize_ops<Arch>::to_half(d);
   }
 };
@@ -218,7 +218,7 @@ struct block_quantize<Arch, ggml::block_q4_0> {
 template <simd_quantize_arch Arch>
 struct block_quantize<Arch, ggml::block_q4_1> {
   static void run(const float* x, ggml::block_q4_1& b) noexcept {
-    using floats = simd::floats<Arch>;
+    using floats = block_lanes::floats<Arch>;
     floats hi = floats::load_unaligned(x), lo = hi;
     for (std::size_t i = floats::size; i < 32; i += floats::size) {
       hi = xsimd::max(hi, floats::load_unaligned(x + i));
@@ -228,7 +228,7 @@ struct block_quantize<Arch, ggml::block_q4_1> {
     const float d = (xsimd::reduce_max(hi) - min) / 15.0f;
     const float id = ggml::detail::inverse(d);
     if (min == 0.0f || !(d > 0.0f) || !std::isfinite(d) || !std::isfinite(id)) return quantize_block(x, b);
-    simd::legacy_nibbles<Arch>(x, min, id, 0.5f, b.qs);
+    block_lanes::legacy_nibbles<Arch>(x, min, id, 0.5f, b.qs);
     b.m = quantize_ops<Arch>::to_half(min);
     b.d = quantize_ops<Arch>::to_half(d);
   }
@@ -239,16 +239,16 @@ struct block_quantize<Arch, ggml::block_q4_1> {
 template <simd_quantize_arch Arch>
 struct block_quantize<Arch, ggml::block_tq2_0> {
   static void run(const float* x, ggml::block_tq2_0& b) noexcept {
-    using floats = simd::floats<Arch>;
-    const float amax = simd::absmax<Arch>(x, ggml::qk_k);
+    using floats = block_lanes::floats<Arch>;
+    const float amax = block_lanes::absmax<Arch>(x, ggml::qk_k);
     const float id = ggml::detail::inverse(amax);
     if (!std::isfinite(id)) return quantize_block(x, b);  // 0 * Inf
     std::int8_t codes[ggml::qk_k];
     for (std::size_t c = 0; c < ggml::qk_k; c += 32) {
-      simd::ints<Arch> q[simd::per32<Arch>];
-      for (std::size_t i = 0; i < simd::per32<Arch>; ++i) {
+      block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+      for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i) {
         const floats v = floats::load_unaligned(x + c + i * floats::size);
-        q[i] = simd::round_away(xsimd::abs(v) * floats(id), v) + simd::ints<Arch>(1);
+        q[i] = block_lanes::round_away(xsimd::abs(v) * floats(id), v) + block_lanes::ints<Arch>(1);
       }
       quantize_ops<Arch>::store32(q, codes + c);
     }
@@ -267,15 +267,15 @@ template <simd_quantize_arch Arch, class Format>
 struct quantize_4bit_step<Arch, Format> {
   static constexpr std::size_t width = 32;
   static float absmax(const float* x, std::size_t n) noexcept {
-    const std::size_t whole = n - n % simd::floats<Arch>::size;
-    float amax = simd::absmax<Arch>(x, whole);
+    const std::size_t whole = n - n % block_lanes::floats<Arch>::size;
+    float amax = block_lanes::absmax<Arch>(x, whole);
     for (std::size_t j = whole; j < n; ++j) amax = std::fmax(amax, std::fabs(x[j]));
     return amax;
   }
   static void run(const float* x, float reciprocal, float divisor, bool full, std::uint8_t* packed) noexcept {
-    using floats = simd::floats<Arch>;
-    simd::ints<Arch> q[simd::per32<Arch>];
-    for (std::size_t i = 0; i < simd::per32<Arch>; ++i) {
+    using floats = block_lanes::floats<Arch>;
+    block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+    for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i) {
       const floats v = floats::load_unaligned(x + i * floats::size);
       q[i] = Format::encode(full ? v * floats(reciprocal) : quantize_ops<Arch>::divide(v, floats(divisor)));
     }
@@ -288,16 +288,16 @@ struct quantize_4bit_step<Arch, Format> {
 template <simd_quantize_arch Arch>
 struct token_quantize<Arch> {
   static float run(const float* x, std::size_t n, std::int8_t* codes) noexcept {
-    using floats = simd::floats<Arch>;
+    using floats = block_lanes::floats<Arch>;
     const std::size_t whole = n - n % floats::size;
-    float absmax = simd::absmax<Arch>(x, whole);
+    float absmax = block_lanes::absmax<Arch>(x, whole);
     for (std::size_t j = whole; j < n; ++j) absmax = std::fmax(absmax, std::fabs(x[j]));
     const float s = bitnet::activation_scale(absmax);
     const std::size_t body = n - n % 32;
     for (std::size_t c = 0; c < body; c += 32) {
-      simd::ints<Arch> q[simd::per32<Arch>];
-      for (std::size_t i = 0; i < simd::per32<Arch>; ++i)
-        q[i] = simd::round_even(floats::load_unaligned(x + c + i * floats::size) * floats(s));
+      block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+      for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i)
+        q[i] = block_lanes::round_even(floats::load_unaligned(x + c + i * floats::size) * floats(s));
       quantize_ops<Arch>::store32(q, codes + c);
     }
     for (std::size_t j = body; j < n; ++j) codes[j] = bitnet::quantize_activation(x[j], s);
@@ -309,14 +309,14 @@ struct token_quantize<Arch> {
 // encode does the values past the last 32.
 template <simd_quantize_arch Arch, class F>
 struct minifloat_step<Arch, F> {
-  using ints = simd::ints<Arch>;
+  using ints = block_lanes::ints<Arch>;
   static void run(const float* x, std::uint8_t* out, std::size_t n, bool saturate) noexcept {
-    using floats = simd::floats<Arch>;
+    using floats = block_lanes::floats<Arch>;
     const std::size_t body = n - n % 32;
     const auto overflow = saturate ? minifloat_overflow::saturate : minifloat_overflow::non_saturating;
     for (std::size_t c = 0; c < body; c += 32) {
-      ints q[simd::per32<Arch>];
-      for (std::size_t i = 0; i < simd::per32<Arch>; ++i)  // bytes 128..255 as int8: no saturation
+      ints q[block_lanes::per32<Arch>];
+      for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i)  // bytes 128..255 as int8: no saturation
         q[i] = (F::encode(floats::load_unaligned(x + c + i * floats::size), overflow) << 24) >> 24;
       quantize_ops<Arch>::store32(q, reinterpret_cast<std::int8_t*>(out + c));
     }
@@ -333,7 +333,7 @@ struct minifloat_step<Arch, F> {
 // A NaN v (a block whose sums overflow: d is NaN) ends at 15 as in the bisection.
 template <simd_quantize_arch Arch>
 struct block_quantize<Arch, ggml::block_iq4_nl> {
-  using floats = simd::floats<Arch>;
+  using floats = block_lanes::floats<Arch>;
   static constexpr std::size_t lanes = 16;
   static constexpr std::size_t batches = lanes / floats::size;
   static_assert(lanes % floats::size == 0);
@@ -357,7 +357,7 @@ struct block_quantize<Arch, ggml::block_iq4_nl> {
 
   static void run(const float* x, ggml::block_iq4_nl& b) noexcept {
     const std::int8_t* values = ggml::iq4_nl_levels;
-    const float max = simd::signed_max<Arch>(x, 32);
+    const float max = block_lanes::signed_max<Arch>(x, 32);
     float d = 0.0f;
     if (std::fabs(max) >= 1e-15f) {
       alignas(floats::arch_type::alignment()) float id[lanes], sumqx[lanes], sumq2[lanes];
@@ -390,8 +390,8 @@ struct block_quantize<Arch, ggml::block_iq4_nl> {
     }
     b.d = quantize_ops<Arch>::to_half(d);
     const floats id(d != 0.0f ? 1 / d : 0);
-    simd::ints<Arch> q[simd::per32<Arch>];
-    for (std::size_t i = 0; i < simd::per32<Arch>; ++i)
+    block_lanes::ints<Arch> q[block_lanes::per32<Arch>];
+    for (std::size_t i = 0; i < block_lanes::per32<Arch>; ++i)
       q[i] = xsimd::batch_cast<std::int32_t>(level_of(id * floats::load_unaligned(x + i * floats::size)).index);
     std::int8_t codes[32];
     quantize_ops<Arch>::store32(q, codes);
@@ -406,8 +406,8 @@ QTL_STRICT_FP_END
 template <simd_quantize_arch Arch>
 struct finite_scan<Arch> {
   static bool run(const float* x, std::size_t n) noexcept {
-    using floats = simd::floats<Arch>;
-    using ints = simd::ints<Arch>;
+    using floats = block_lanes::floats<Arch>;
+    using ints = block_lanes::ints<Arch>;
     constexpr std::size_t step = 2 * floats::size;
     const std::size_t whole = n - n % step;
     const ints magnitude(0x7fffffff);
