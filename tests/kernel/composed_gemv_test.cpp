@@ -9,23 +9,10 @@
 #include <vector>
 
 #include "kernel/composed_gemv_cases.hpp"
-
-namespace {
-
-template <class Run>
-void run_cases(Run&& run) {
-  std::size_t checks = 0;
-  const std::vector<std::string> failures = run(checks);
-  INFO(checks << " checks");
-  for (const std::string& f : failures) FAIL_CHECK(f);
-  CHECK(failures.empty());
-  CHECK(checks > 250);  // every case ran
-}
-
-}  // namespace
+#include "kernel/require_cases.hpp"
 
 TEST_CASE("composed_gemv on the scalar path matches the dequantized and the integer references", "[composed_gemv]") {
-  run_cases(qtl_test::gemv_cases::failures<qtl::kernel::scalar>);
+  qtl_test::require_cases(250, qtl_test::gemv_cases::failures<qtl::kernel::scalar>);
 }
 
 TEST_CASE("composed_gemv takes only integer weights under a mid-tread scheme for int8 activations",
@@ -53,11 +40,11 @@ std::vector<std::string> composed_gemv_failures_avx512_vnni(std::size_t& checks)
 
 TEST_CASE("composed_gemv on avx2 matches the references", "[composed_gemv]") {
   if (!qtl::kernel::cpu_supports(qtl::kernel::arch_id::avx2)) SKIP("this CPU has no avx2");
-  run_cases(qtl_test::composed_gemv_failures_avx2);
+  qtl_test::require_cases(250, qtl_test::composed_gemv_failures_avx2);
 }
 
 TEST_CASE("composed_gemv on avx512_vnni matches the references", "[composed_gemv]") {
   if (!qtl::kernel::cpu_supports(qtl::kernel::arch_id::avx512_vnni)) SKIP("this CPU has no avx512_vnni");
-  run_cases(qtl_test::composed_gemv_failures_avx512_vnni);
+  qtl_test::require_cases(250, qtl_test::composed_gemv_failures_avx512_vnni);
 }
 #endif

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/require_cases.hpp"
+
 #if defined(QTL_TEST_X86_SIMD)
 namespace qtl_test {
 std::vector<std::string> simd_quantizer_failures_avx2(std::size_t& checks);
@@ -16,15 +18,9 @@ std::vector<std::string> simd_quantizer_failures_avx512_vnni(std::size_t& checks
 
 namespace {
 
-template <class Run>
-void run_cases(qtl::kernel::arch_id arch, Run&& run) {
+void run_cases(qtl::kernel::arch_id arch, std::vector<std::string> (*run)(std::size_t&)) {
   if (!qtl::kernel::cpu_supports(arch)) SKIP("this CPU has no " << qtl::kernel::arch_name(arch));
-  std::size_t checks = 0;
-  const std::vector<std::string> failures = run(checks);
-  INFO(checks << " checks");
-  for (const std::string& f : failures) FAIL_CHECK(f);
-  CHECK(failures.empty());
-  CHECK(checks > 200000);  // every case ran
+  qtl_test::require_cases(200000, run);
 }
 
 }  // namespace
