@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -243,9 +244,9 @@ void rtn_codes(std::span<const float> x, std::size_t cols, std::size_t group, co
   const auto q = compressed_tensors::make_int_quantizer<Bits>(group, o.asymmetric);
   const auto k = kernel::select_composed_kernels<compressed_tensors::int_quantizer<Bits>>();
   const std::size_t rows = x.size() / cols;
-  const auto t = k.quantize(q, matrix_view<const float>(x.data(), rows, cols), kernel::executor(o.threads));
+  auto t = k.quantize(q, matrix_view<const float>(x.data(), rows, cols), kernel::executor(o.threads));
   k.dequantize(q, t, matrix_view<float>(back.data(), rows, cols), kernel::executor(o.threads));
-  std::copy(t.codes.begin(), t.codes.end(), codes.begin());
+  codes = std::move(t.codes);  // int8 codes either way: -128..127 or -8..7
   for (std::size_t g = 0; g < t.params.size(); ++g) {
     scale[g] = t.params[g].scale;
     zero[g] = static_cast<std::int8_t>(t.params[g].zero_point);
@@ -255,7 +256,7 @@ void rtn_codes(std::span<const float> x, std::size_t cols, std::size_t group, co
 inline encoded encode_integer(std::span<const float> x, std::size_t cols, std::size_t group, int bits,
                               const encode_options& o) {
   const std::size_t rows = x.size() / cols, groups = cols / group;
-  std::vector<std::int8_t> codes(x.size()), zero(rows * groups);
+  std::vector<std::int8_t> codes, zero(rows * groups);
   std::vector<float> scale(rows * groups), back(x.size());
   if (bits == 8) rtn_codes<8>(x, cols, group, o, codes, zero, scale, back);
   else rtn_codes<4>(x, cols, group, o, codes, zero, scale, back);
