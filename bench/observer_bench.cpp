@@ -36,6 +36,7 @@ void BM_observer(benchmark::State& state, Make make) {
       ->Unit(benchmark::kMillisecond)
 
 QTL_BENCH_OBSERVER(minmax, qtl::minmax<>());
+QTL_BENCH_OBSERVER(minmax_g128, qtl::minmax<qtl::per_group<128>>(qtl::per_group<128>{}));
 QTL_BENCH_OBSERVER(moving_average_minmax, qtl::moving_average_minmax<>(0.01f));
 QTL_BENCH_OBSERVER(percentile, qtl::percentile<>(99.99f));
 QTL_BENCH_OBSERVER(streaming_percentile, qtl::streaming_percentile<>(99.99f));

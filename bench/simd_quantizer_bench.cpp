@@ -101,6 +101,8 @@ void add(const std::string& name, Q q) {
   using namespace qtl;
   add("int8_per_channel_symmetric", int8_per_channel_symmetric{});
   add("int4_g32_symmetric", int4_g32_symmetric{});
+  // Q8_0's codes as a composition (its hand-written kernel: BM_quantize_kernel/q8_0).
+  add("int8_g32_symmetric_nearest_away", quantizer<int8, symmetric, per_group<32>, nearest_away>{});
   add("int4_g128_symmetric", int4_g128_symmetric{});
   add("int4_g128_symmetric_stochastic", quantizer<int4, symmetric, per_group<128>, stochastic<>>{});
   add("uint4_g32_affine", int4_g32_affine{});

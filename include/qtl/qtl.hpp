@@ -41,6 +41,7 @@
 #include "qtl/observer/mse_observer.hpp"
 #include "qtl/observer/observed_batch.hpp"
 #include "qtl/observer/percentile.hpp"
+#include "qtl/observer/run_statistics.hpp"
 #include "qtl/observer/streaming_percentile.hpp"
 #include "qtl/pack/bit_pack.hpp"
 #include "qtl/pack/packed_tensor.hpp"

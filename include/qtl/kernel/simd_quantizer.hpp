@@ -31,6 +31,7 @@
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/code_lanes.hpp"
 #include "qtl/kernel/executor.hpp"
+#include "qtl/observer/run_statistics.hpp"
 #include "qtl/pack/bit_pack.hpp"
 #include "qtl/pack/packed_tensor.hpp"
 #include "qtl/quantizer.hpp"
@@ -244,51 +245,18 @@ class simd_quantizer {
   static constexpr std::size_t lanes = floats::size;
   static constexpr std::size_t per32 = 32 / lanes;
 
-  // ---- Statistics: min and max in batches (order-free), abs_sum in the scalar order.
+  // ---- Statistics: observer/run_statistics.hpp's batch form, run by run.
   // Adds m's rows into stats; false on a non-finite value.
   template <bool AbsSum>
   bool add_statistics(const group_grid& g, matrix_view<const float> m, std::span<tensor_stats> stats) const {
     for (std::size_t r = 0; r < m.rows(); ++r) {
       const float* row = &m(r, 0);
       for (std::size_t group = 0; group < g.cols; ++group) {
-        const std::size_t first = group * g.group.cols;
         tensor_stats run;
-        if (!run_statistics<AbsSum>(row + first, g.group.cols, run)) return false;
+        if (!batch_run_statistics<Arch, AbsSum>(row + group * g.group.cols, g.group.cols, run)) return false;
         stats[(r / g.group.rows) * g.cols + group].merge(run);
       }
     }
-    return true;
-  }
-
-  template <bool AbsSum>
-  static bool run_statistics(const float* x, std::size_t n, tensor_stats& s) noexcept {
-    const floats inf(std::numeric_limits<float>::infinity());
-    floats lo = inf, hi = -inf, bad(0.0f);
-    std::size_t i = 0;
-    for (; i + lanes <= n; i += lanes) {
-      const floats v = floats::load_unaligned(x + i);
-      lo = xsimd::min(lo, v);
-      hi = xsimd::max(hi, v);
-      bad = bad + (v - v);  // NaN once any value is NaN or Inf
-    }
-    float mn = xsimd::reduce_min(lo), mx = xsimd::reduce_max(hi);
-    if (!(xsimd::reduce_add(bad) == 0.0f)) return false;
-    for (; i < n; ++i) {
-      if (!std::isfinite(x[i])) return false;
-      mn = std::min(mn, x[i]);
-      mx = std::max(mx, x[i]);
-    }
-    if (mn == 0.0f || mx == 0.0f) {  // which zero the scalar order keeps (+0 or -0) depends on order
-      tensor_stats exact;
-      for (std::size_t k = 0; k < n; ++k) exact.add(x[k]);
-      s = exact;
-      return true;
-    }
-    s.min = mn;
-    s.max = mx;
-    s.count = n;
-    if constexpr (AbsSum)
-      for (std::size_t k = 0; k < n; ++k) s.abs_sum += x[k] < 0 ? -static_cast<double>(x[k]) : static_cast<double>(x[k]);
     return true;
   }
 
