@@ -39,6 +39,10 @@ def cast_inputs(rng, dtype, bits, has_nan):
     neighbours, random values over the whole range, overflow, and specials."""
     values = np.arange(2**bits, dtype=np.uint8).view(dtype).astype(np.float32)
     finite = np.unique(values[np.isfinite(values)])
+    # +0 and -0 are equal, so which one np.unique keeps depends on numpy's sort kernel (its
+    # AVX-512 and AVX2 sorts differ): keep +0, so the vectors do not depend on the machine
+    # (-0 is in the specials below).
+    finite[finite == 0] = np.float32(0.0)
     mids = ((finite[:-1].astype(np.float64) + finite[1:]) / 2).astype(np.float32)
     maxv = finite.max()
     parts = [finite, mids, np.nextafter(mids, np.float32(np.inf)), np.nextafter(mids, np.float32(-np.inf)),
