@@ -87,7 +87,7 @@ bool batch_run_statistics(const float* x, std::size_t n, tensor_stats& out) noex
       if (!std::isfinite(x[i])) return false;
       detail::add_extremes(s, x[i]);
     }
-    if constexpr (AbsSum) {  // eight lanes of doubles, one per partial sum
+    if constexpr (AbsSum) {  // eight independent sums: the compiler keeps them in double lanes
       constexpr std::size_t parts = detail::abs_partials::count;
       std::size_t k = b;
       for (; k + parts <= end; k += parts)
