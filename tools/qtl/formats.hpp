@@ -196,8 +196,9 @@ encoded encode_ggml(const kernel::kernel_table& k, std::span<const float> x, std
   return {{bytes_of(std::span<const B>(blocks))}, std::move(back)};
 }
 
-inline encoded encode_bnb(const format_info& f, const tensor_entry& t, std::span<const float> x,
-                          const encode_options& o) {
+// bitsandbytes NF4/FP4 on the table's kernels (the same bytes as bnb::quantize_4bit).
+inline encoded encode_bnb(const kernel::kernel_table& k, const format_info& f, const tensor_entry& t,
+                          std::span<const float> x, const encode_options& o) {
   const auto type = f.name == "nf4" ? bnb::quant_type::nf4 : bnb::quant_type::fp4;
   const std::int64_t block = group_size(f, o, t.row_length());
   const std::size_t bs = static_cast<std::size_t>(block);
@@ -208,8 +209,8 @@ inline encoded encode_bnb(const format_info& f, const tensor_entry& t, std::span
     const std::size_t begin = b0 * bs, end = std::min(b1 * bs, x.size());
     const auto p = std::span(packed).subspan(begin / 2, (end - begin) / 2);
     const auto a = std::span(absmax).subspan(b0, b1 - b0);
-    bnb::quantize_4bit(x.subspan(begin, end - begin), type, block, p, a);
-    bnb::dequantize_4bit<float>(p, a, type, block, std::span(back).subspan(begin, end - begin));
+    kernel::quantize_4bit(k, x.subspan(begin, end - begin), type, block, p, a);
+    kernel::dequantize_4bit(k, p, a, type, block, std::span(back).subspan(begin, end - begin));
   });
   const auto& levels = type == bnb::quant_type::nf4 ? nf4_values : bnb_fp4_values;
   const std::string state = quant_state_json(f, t, block);
@@ -319,7 +320,7 @@ inline encoded encode(const kernel::kernel_table& k, const format_info& f, const
       return e;
     }
     case family::bnb_4bit:
-      return detail::encode_bnb(f, t, x, o);
+      return detail::encode_bnb(k, f, t, x, o);
     case family::integer:
       return detail::encode_integer(x, cols, static_cast<std::size_t>(group_size(f, o, t.row_length())), f.bits, o);
     case family::fp8:
