@@ -6,6 +6,9 @@
 // The activation quantization is done once, outside the timed loop, as an engine does it
 // once per token for all the matrices that share x. BM_gemm: the small-batch GEMM, 1..8
 // activation rows per weight pass, at 4096x4096 on 1 thread (GOP/s counts every row).
+// BM_mul_mat: the whole public call, kernel::gemv<W> on the running CPU's best arch
+// (activation quantization and thread start included), next to which the optional ggml
+// comparison (ggml_compare.cpp) times ggml's whole mul_mat op at the same names.
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
 #include <qtl/kernel/quantize.hpp>
@@ -19,36 +22,18 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "gemv_weights.hpp"
 
 namespace {
 
 namespace kernel = qtl::kernel;
 namespace ggml = qtl::ggml;
 
-// The weights of one shape, quantized once for all the cases (archs, threads, batches)
-// that share them: the reference IQ4_NL search alone takes seconds at LLaMA shapes. The
-// table's quantizer writes the reference bytes (tests/kernel), only faster.
-template <class W>
-const std::vector<W>& weights_of(std::size_t rows, std::size_t cols) {
-  static std::size_t made_rows = 0, made_cols = 0;
-  static std::vector<W> w;
-  if (made_rows != rows || made_cols != cols) {
-    w.assign(rows * cols / W::elements, W{});
-    const auto x = qtl_bench::weights(rows * cols);
-    if constexpr (kernel::table_quantized_block<W>)
-      kernel::quantize<W>(kernel::select_kernels(), std::span<const float>(x), std::span<W>(w), cols);
-    else
-      ggml::quantize<W>(x, std::span<W>(w), cols);
-    made_rows = rows, made_cols = cols;
-  }
-  return w;
-}
-
 template <class W>
 void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols, unsigned threads,
              std::size_t batch = 1) {
   using A = typename kernel::gemv_traits<W>::activation;
-  const std::vector<W>& w = weights_of<W>(rows, cols);
+  const std::vector<W>& w = qtl_bench::weights_of<W>(rows, cols);
   std::vector<A> a(batch * cols / A::elements);
   ggml::quantize<A>(qtl_bench::weights(batch * cols, 2), std::span<A>(a), cols);
   std::vector<float> y(batch * rows);
@@ -59,6 +44,22 @@ void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, st
     kernel::parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
       fn(w.data(), rows, blocks, a.data(), batch, y.data(), begin, end);
     });
+    benchmark::DoNotOptimize(y.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(w.size() * sizeof(W)));
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * rows * cols) / 1e9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// kernel::gemv<W> as a user calls it: float activations in, float outputs out.
+template <class W>
+void BM_mul_mat(benchmark::State& state, std::size_t rows, std::size_t cols, std::size_t batch, unsigned threads) {
+  const std::vector<W>& w = qtl_bench::weights_of<W>(rows, cols);
+  const auto x = qtl_bench::weights(batch * cols, 2);
+  std::vector<float> y(batch * rows);
+  const kernel::kernel_table k = kernel::select_kernels();
+  for (auto _ : state) {
+    kernel::gemv<W>(k, w, rows, cols, x, y, threads);
     benchmark::DoNotOptimize(y.data());
   }
   qtl_bench::set_gb_per_s(state, static_cast<double>(w.size() * sizeof(W)));
@@ -112,6 +113,9 @@ void register_shapes(std::string_view name, std::size_t elements, Bench bm) {
 
 template <class W>
 void register_type() {
+  qtl_bench::register_mul_mat("BM_mul_mat/" + std::string(W::name),
+                              [](benchmark::State& s, std::size_t rows, std::size_t cols, std::size_t batch,
+                                 unsigned threads) { BM_mul_mat<W>(s, rows, cols, batch, threads); });
   register_shapes(W::name, W::elements, [](benchmark::State& s, kernel::arch_id arch, std::size_t rows,
                                            std::size_t cols, unsigned threads) { BM_gemv<W>(s, arch, rows, cols, threads); });
   for (const auto arch : kernel::usable_archs())

@@ -29,6 +29,7 @@ def main(path: str) -> None:
         print(f"{name:<48} {b['real_time']:9.2f} {gbps:8.2f} {ratio}")
     compare_with_scalar(rows)
     compare_with_ggml(rows)
+    compare_mul_mat(rows, baseline, rows.get("BM_stream_read_2_threads/real_time", {}).get("GB/s"))
     compare_tl_with_i2_s(rows)
     compare_dequantize(rows, rows.get("BM_stream_write", {}).get("GB/s"))
     compare_composed(rows, baseline, rows.get("BM_stream_write", {}).get("GB/s"))
@@ -141,6 +142,29 @@ def compare_with_ggml(rows) -> None:
         arch = best.get("run_name", best["name"]).split("/")[2]
         print(f"{kind + ' ' + shape + ' ' + threads + ' (' + arch + ')':<44} {best['GB/s']:9.2f} {g['GB/s']:10.2f}"
               f" {best['GB/s'] / g['GB/s']:7.2f}")
+
+
+def compare_mul_mat(rows, read, read_2) -> None:
+    """qtl's whole kernel::gemv call (BM_mul_mat) against ggml's whole mul_mat op with the
+    weights in the plain CPU buffer and in the repack buffer (BM_ggml_mul_mat, when the run
+    has them), the ratio against the faster of the two; and against the stream read at
+    the same thread count (1 thread, or the 2-thread read)."""
+    cases = [(n, b) for n, b in rows.items() if n.startswith("BM_mul_mat/")]
+    if not cases:
+        return
+    print(f"\n{'mul_mat, whole op (GB/s of weight bytes)':<44} {'qtl':>7} {'plain':>7} {'repack':>7}"
+          f" {'x best':>7} {'x read':>7}")
+    for name, b in cases:
+        key = name[len("BM_mul_mat/"):].replace("/real_time", "")
+        kind, rest = key.split("/", 1)
+        found = {v: rows.get(f"BM_ggml_mul_mat/{kind}/{v}/{rest}/real_time", {}).get("GB/s") for v in ("plain", "repack")}
+        best = max((g for g in found.values() if g), default=None)
+        threads = rest.rsplit(":", 1)[1]
+        stream = read if threads == "1" else (read_2 if threads == "2" else None)
+        cell = lambda g: f"{g:7.2f}" if g else f"{'-':>7}"
+        x_best = f"{b['GB/s'] / best:7.2f}" if best else f"{'-':>7}"
+        x_read = f"{b['GB/s'] / stream:7.2f}" if stream else f"{'-':>7}"
+        print(f"{key:<44} {b['GB/s']:7.2f} {cell(found['plain'])} {cell(found['repack'])} {x_best} {x_read}")
 
 
 def compare_ptq(rows) -> None:
