@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <random>
 #include <utility>
@@ -21,8 +22,26 @@ inline std::vector<float> random_floats(std::size_t n, unsigned seed) {
   return v;
 }
 
-// The exact (double) sum of a row's block terms, and the sum of their magnitudes (the
-// scale of float rounding differences between accumulation orders).
+// What a SIMD step's float lanes add for one block, in magnitude: the block's terms where
+// each lane holds a part of the block's own integer sum.
+template <class W, class A>
+double lane_magnitude(const W&, const A&, double product, double offset) {
+  return std::fabs(product) + std::fabs(offset);
+}
+// TQ2_0's x86 step (ggml's x86 order) takes sum a off by Q8_K's 16-value bsums, which
+// cover other values than the lane's q * a: a lane is bounded by sum (q + 1) |a| over the
+// block's values, not by the block's sum.
+inline double lane_magnitude(const ggml::block_tq2_0& w, const ggml::block_q8_k& a, double, double) {
+  double sum = 0.0;  // TQ2_0 split order: value 128c + 32n + m is bits 2n of byte 32c + m
+  for (std::size_t j = 0; j < ggml::qk_k; ++j) {
+    const int q = (w.qs[32 * (j / 128) + j % 32] >> (2 * ((j % 128) / 32))) & 3;
+    sum += (q + 1) * std::abs(static_cast<int>(a.qs[j]));
+  }
+  return sum * std::fabs(static_cast<double>(kernel::block_scale(w, a)));
+}
+
+// The exact (double) sum of a row's block terms, and the magnitude of what the float
+// lanes add (the scale of rounding differences between accumulation orders).
 template <class W, class A>
 std::pair<double, double> reference_row(const W* w, const A* a, std::size_t blocks) {
   double exact = 0.0, magnitude = 0.0;
@@ -31,7 +50,7 @@ std::pair<double, double> reference_row(const W* w, const A* a, std::size_t bloc
     double offset = 0.0;
     if constexpr (kernel::offset_pair<W, A>) offset = kernel::block_offset(w[i], a[i]);
     exact += product + offset;
-    magnitude += std::fabs(product) + std::fabs(offset);
+    magnitude += lane_magnitude(w[i], a[i], product, offset);
   }
   return {exact, magnitude};
 }

@@ -112,7 +112,7 @@ TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]"
       for (std::size_t r = 0; r < rows; ++r) {
         const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
         // Integer block sums are exact; float accumulation order may differ: 2^-20 of the
-        // terms' magnitude bounds it (8 lanes, ~32 blocks, float32).
+        // magnitude the float lanes add bounds it (8 lanes, ~32 blocks, float32).
         CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
       }
   }

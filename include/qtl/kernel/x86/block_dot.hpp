@@ -145,16 +145,16 @@ struct block_dot<Arch, ggml::block_q4_1, ggml::block_q8_1> : x86::float_lanes {
 };
 
 template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> {
-  // Codes 0..2 are already unsigned: sum q * a in int32 lanes, take sum a (Q8_K's 16
-  // bsums) off, and reduce to the block's exact integer sum of (q - 1) * a; the float
-  // accumulation is then the scalar path's, block by block.
-  using acc_type = float;
+struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
+  // Codes 0..2 are already unsigned: sum q * a in int32 lanes and take sum a (Q8_K's 16
+  // bsums) off; the block's 8 lanes then go into the float lanes without a horizontal sum
+  // (ggml's x86 order). The lanes' two terms cover different values (sum a comes in
+  // 16-value groups), so each lane can be several times the block's sum and the float
+  // error is bounded by the values' magnitudes, not the block sums' (tests/kernel/gemv_test.cpp).
   struct decoded {
     __m256i q[8];  // values 32n + m, n < 8
     float d;
   };
-  static acc_type zero() noexcept { return 0.0f; }
   static decoded decode(const ggml::block_tq2_0& w) noexcept {
     decoded out;
     const __m256i three = _mm256_set1_epi8(3);
@@ -166,12 +166,30 @@ struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> {
     return out;
   }
   static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_k& a) noexcept {
-    __m256i isum = _mm256_setzero_si256();
-    for (std::size_t n = 0; n < 8; ++n) isum = x86::dot_u8s8<Arch>(isum, w.q[n], x86::load32(a.qs + 32 * n));
-    isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1)));
-    acc += static_cast<float>(x86::hsum(isum)) * (a.d * w.d);
+    const __m256i sum_a = _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1));
+    add(acc, _mm256_sub_epi32(codes_dot(w.q, a.qs), sum_a), a.d * w.d);
   }
-  static float finish(acc_type acc) noexcept { return acc; }
+
+ private:
+  // sum q * a over the block's 256 values, 8 int32 lanes.
+  static __m256i codes_dot(const __m256i* q, const std::int8_t* a) noexcept {
+    if constexpr (std::same_as<Arch, avx512_vnni>) {
+      // Two chains of four dpbusd: one chain of eight would wait on its latency.
+      __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+      for (std::size_t n = 0; n < 8; n += 2) {
+        even = x86::dot_u8s8<Arch>(even, q[n], x86::load32(a + 32 * n));
+        odd = x86::dot_u8s8<Arch>(odd, q[n + 1], x86::load32(a + 32 * (n + 1)));
+      }
+      return _mm256_add_epi32(even, odd);
+    } else {
+      // maddubs' pair sums are at most 2 * 2 * 128 = 512, and each int16 lane adds eight
+      // of them (at most 4096): exact in int16, widened once.
+      __m256i sum16 = _mm256_maddubs_epi16(q[0], x86::load32(a));
+      for (std::size_t n = 1; n < 8; ++n)
+        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(q[n], x86::load32(a + 32 * n)));
+      return _mm256_madd_epi16(sum16, _mm256_set1_epi16(1));
+    }
+  }
 };
 
 }  // namespace qtl::kernel
