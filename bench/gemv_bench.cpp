@@ -7,11 +7,12 @@
 // once per token for all the matrices that share x. BM_gemm: the small-batch GEMM, 1..8
 // activation rows per weight pass, at 4096x4096 on 1 thread (GOP/s counts every row).
 // BM_mul_mat: the whole public call, kernel::gemv<W> on the running CPU's best arch
-// (activation quantization and thread start included), next to which the optional ggml
-// comparison (ggml_compare.cpp) times ggml's whole mul_mat op at the same names.
+// (activation quantization included) on a kernel::thread_pool, next to which the optional
+// ggml comparison (ggml_compare.cpp) times ggml's whole mul_mat op at the same names.
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
 #include <qtl/kernel/quantize.hpp>
+#include <qtl/kernel/thread_pool.hpp>
 #include <qtl/layout/bitnet/i2_s.hpp>
 #include <qtl/layout/bitnet/quantize.hpp>
 
@@ -58,8 +59,9 @@ void BM_mul_mat(benchmark::State& state, std::size_t rows, std::size_t cols, std
   const auto x = qtl_bench::weights(batch * cols, 2);
   std::vector<float> y(batch * rows);
   const kernel::kernel_table k = kernel::select_kernels();
+  kernel::thread_pool pool(threads);  // started once, as an engine keeps it (ggml's side: its threadpool)
   for (auto _ : state) {
-    kernel::gemv<W>(k, w, rows, cols, x, y, threads);
+    kernel::gemv<W>(k, w, rows, cols, x, y, pool);
     benchmark::DoNotOptimize(y.data());
   }
   qtl_bench::set_gb_per_s(state, static_cast<double>(w.size() * sizeof(W)));

@@ -4,12 +4,14 @@
 // exactly once, in any order, on any threads, returning when all have run.
 //   executor(4)                       the default: parallel_for on 4 std::threads
 //   executor([&pool](std::size_t n, const range_body& body) { pool.split(n, body); })
+//   executor(qtl_pool)                a kernel::thread_pool (kernel/thread_pool.hpp), by reference
 // The type is erased once per kernel call (not per row), so it costs nothing measurable.
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 #include "qtl/kernel/parallel_for.hpp"
@@ -28,9 +30,17 @@ class executor {
   // threads std::threads (0 is taken as 1): the calling thread runs the first range.
   executor(unsigned threads = 1) : threads_(threads) {}  // NOLINT: implicit, so kernels take a thread count
 
-  template <range_executor E>
-    requires(!std::convertible_to<E, unsigned>)
-  executor(E e) : run_(std::move(e)) {}  // NOLINT: implicit, so kernels take any executor
+  // Any executor e: copied when it can be (a lambda), held by reference when it cannot
+  // (a kernel::thread_pool), so it must outlive the kernel call.
+  template <class E>
+    requires range_executor<std::remove_cvref_t<E>> && (!std::convertible_to<E, unsigned>) &&
+             (!std::same_as<std::remove_cvref_t<E>, executor>)
+  executor(E&& e) {  // NOLINT: implicit, so kernels take any executor
+    if constexpr (std::copy_constructible<std::remove_cvref_t<E>>)
+      run_ = std::forward<E>(e);
+    else
+      run_ = [&e](std::size_t n, const range_body& body) { e(n, body); };
+  }
 
   void operator()(std::size_t n, const range_body& body) const {
     if (run_) run_(n, body);
