@@ -1,7 +1,7 @@
 // The SIMD kernels through runtime dispatch: one weight matrix in five layouts (ggml Q8_0,
 // Q4_0, IQ4_NL, bitsandbytes NF4, BitNet ternary I2_S and TL) and as a composition
-// (int4 g128, the composed kernels), y = W x with each, the error against the float
-// product and the time per call; then the quantize and dequantize kernels checked against
+// (int4 g128, the composed kernels), y = W x with each (Q4_0 also on a kernel::thread_pool),
+// the error against the float product and the time per call; then the quantize and dequantize kernels checked against
 // the scalar reference path. Build: examples/CMakeLists.txt (qtl_add_runtime_dispatch,
 // qtl_add_composed_dispatch); QTL_ARCH=avx2 (or scalar, ...) forces an arch.
 #include <example_compositions.hpp>  // written by qtl_add_composed_dispatch: kernel/composed_dispatch.hpp
@@ -12,6 +12,7 @@
 #include <qtl/kernel/gemv_nf4.hpp>
 #include <qtl/kernel/gemv_tl.hpp>
 #include <qtl/kernel/quantize.hpp>
+#include <qtl/kernel/thread_pool.hpp>
 #include <qtl/layout/bitnet.hpp>
 #include <qtl/layout/bitsandbytes.hpp>
 #include <qtl/layout/ggml.hpp>
@@ -82,6 +83,13 @@ int main() {
   ggml_gemv<ggml::block_q8_0>(k, w, x, exact);
   ggml_gemv<ggml::block_q4_0>(k, w, x, exact);
   ggml_gemv<ggml::block_iq4_nl>(k, w, x, exact);
+  {  // the same Q4_0 product on a persistent pool of all hardware threads, as an engine keeps one
+    kernel::thread_pool pool;
+    std::vector<ggml::block_q4_0> blocks(rows * cols / ggml::block_q4_0::elements);
+    ggml::quantize<ggml::block_q4_0>(w, std::span(blocks), cols);
+    report("q4_0 x Q8 (thread_pool of " + std::to_string(pool.size()) + ")", exact,
+           [&](std::vector<float>& y) { kernel::gemv<ggml::block_q4_0>(k, blocks, rows, cols, x, y, pool); });
+  }
 
   // bitsandbytes NF4, blocks of 64, float activations dequantized in registers.
   std::vector<std::uint8_t> packed(qtl::bnb::packed_4bit_size(w.size()));
