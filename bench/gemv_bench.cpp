@@ -11,6 +11,7 @@
 // ggml comparison (ggml_compare.cpp) times ggml's whole mul_mat op at the same names.
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
+#include <qtl/kernel/gemv_i2_s.hpp>
 #include <qtl/kernel/quantize.hpp>
 #include <qtl/kernel/thread_pool.hpp>
 #include <qtl/layout/bitnet/i2_s.hpp>
@@ -97,6 +98,32 @@ void BM_gemv_i2_s(benchmark::State& state, kernel::arch_id arch, std::size_t row
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// I2_S as a whole op: BitNet's per-token int8 activation quantization, then gemv_i2_s, on
+// a kernel::thread_pool (next to BM_ggml_mul_mat/tq2_0, the ternary type ggml has).
+void BM_mul_mat_i2_s(benchmark::State& state, std::size_t rows, std::size_t cols, std::size_t batch,
+                     unsigned threads) {
+  const auto wf = qtl_bench::weights(rows * cols);
+  std::vector<std::int8_t> codes(rows * cols);
+  const auto ws = qtl::bitnet::quantize_weights(qtl::matrix_view<const float>(wf.data(), rows, cols),
+                                                qtl::matrix_view<std::int8_t>(codes.data(), rows, cols));
+  std::vector<std::uint8_t> w(qtl::bitnet::i2_s::bytes(rows, cols));
+  qtl::bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), rows, cols), ws.scale, w);
+  const auto x = qtl_bench::weights(batch * cols, 2);
+  std::vector<std::int8_t> a(batch * cols);
+  std::vector<float> a_scales(batch), y(batch * rows);
+  const kernel::kernel_table k = kernel::select_kernels();
+  kernel::thread_pool pool(threads);
+  for (auto _ : state) {
+    kernel::quantize_activations(k, qtl::matrix_view<const float>(x.data(), batch, cols),
+                                 qtl::matrix_view<std::int8_t>(a.data(), batch, cols), a_scales);
+    kernel::gemv_i2_s(k, w, rows, cols, a, a_scales, y, pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  qtl_bench::set_gb_per_s(state, static_cast<double>(qtl::bitnet::i2_s::code_bytes(rows, cols)));
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * rows * cols) / 1e9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // name: the type's name in the benchmark's; elements: its block; bm(state, arch, rows, cols, threads).
 template <class Bench>
 void register_shapes(std::string_view name, std::size_t elements, Bench bm) {
@@ -137,6 +164,7 @@ const bool registered = [] {
   register_type<ggml::block_iq4_nl>();
   register_type<ggml::block_tq2_0>();
   register_shapes("i2_s", qtl::bitnet::i2_s::block, &BM_gemv_i2_s);
+  qtl_bench::register_mul_mat("BM_mul_mat/i2_s", &BM_mul_mat_i2_s);
   return true;
 }();
 

@@ -147,8 +147,9 @@ def compare_with_ggml(rows) -> None:
 def compare_mul_mat(rows, read, read_2) -> None:
     """qtl's whole kernel::gemv call (BM_mul_mat) against ggml's whole mul_mat op with the
     weights in the plain CPU buffer and in the repack buffer (BM_ggml_mul_mat, when the run
-    has them), the ratio against the faster of the two; and against the stream read at
-    the same thread count (1 thread, or the 2-thread read)."""
+    has them), the ratio against the faster of the two (I2_S: against ggml's TQ2_0, by
+    GOP/s); and against the stream read at the same thread count (1 thread, or the
+    2-thread read)."""
     cases = [(n, b) for n, b in rows.items() if n.startswith("BM_mul_mat/")]
     if not cases:
         return
@@ -157,12 +158,15 @@ def compare_mul_mat(rows, read, read_2) -> None:
     for name, b in cases:
         key = name[len("BM_mul_mat/"):].replace("/real_time", "")
         kind, rest = key.split("/", 1)
-        found = {v: rows.get(f"BM_ggml_mul_mat/{kind}/{v}/{rest}/real_time", {}).get("GB/s") for v in ("plain", "repack")}
-        best = max((g for g in found.values() if g), default=None)
+        # I2_S has no ggml twin: it is set against ggml's ternary TQ2_0 by time (GOP/s).
+        twin, unit = ("tq2_0", "GOP/s") if kind == "i2_s" else (kind, "GB/s")
+        found = {v: rows.get(f"BM_ggml_mul_mat/{twin}/{v}/{rest}/real_time", {}).get("GB/s") for v in ("plain", "repack")}
+        best_unit = max((rows.get(f"BM_ggml_mul_mat/{twin}/{v}/{rest}/real_time", {}).get(unit) or 0.0
+                         for v in ("plain", "repack")), default=0.0)
         threads = rest.rsplit(":", 1)[1]
         stream = read if threads == "1" else (read_2 if threads == "2" else None)
         cell = lambda g: f"{g:7.2f}" if g else f"{'-':>7}"
-        x_best = f"{b['GB/s'] / best:7.2f}" if best else f"{'-':>7}"
+        x_best = f"{b.get(unit, 0.0) / best_unit:7.2f}" if best_unit else f"{'-':>7}"
         x_read = f"{b['GB/s'] / stream:7.2f}" if stream else f"{'-':>7}"
         print(f"{key:<44} {b['GB/s']:7.2f} {cell(found['plain'])} {cell(found['repack'])} {x_best} {x_read}")
 
