@@ -70,16 +70,23 @@ void BM_mul_mat(benchmark::State& state, std::size_t rows, std::size_t cols, std
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// I2_S: the bytes bitnet.cpp's x86 build stores (codes, then the scale) against one
-// token of int8 activations.
-void BM_gemv_i2_s(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols,
-                  unsigned threads) {
+// The I2_S bytes bitnet.cpp's x86 build stores (codes, then the scale) of one shape.
+std::vector<std::uint8_t> i2_s_weights(std::size_t rows, std::size_t cols) {
   const auto wf = qtl_bench::weights(rows * cols);
   std::vector<std::int8_t> codes(rows * cols);
   const auto ws = qtl::bitnet::quantize_weights(qtl::matrix_view<const float>(wf.data(), rows, cols),
                                                 qtl::matrix_view<std::int8_t>(codes.data(), rows, cols));
   std::vector<std::uint8_t> w(qtl::bitnet::i2_s::bytes(rows, cols));
   qtl::bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), rows, cols), ws.scale, w);
+  return w;
+}
+
+// I2_S: the bytes bitnet.cpp's x86 build stores (codes, then the scale) against one
+// token of int8 activations.
+void BM_gemv_i2_s(benchmark::State& state, kernel::arch_id arch, std::size_t rows, std::size_t cols,
+                  unsigned threads) {
+  const std::vector<std::uint8_t> w = i2_s_weights(rows, cols);
+  const float w_scale = qtl::bitnet::i2_s_scale(std::span<const std::uint8_t>(w), rows, cols);
   const auto x = qtl_bench::weights(cols, 2);
   std::vector<std::int8_t> a(cols);
   float a_scale = 0.0f;
@@ -89,7 +96,7 @@ void BM_gemv_i2_s(benchmark::State& state, kernel::arch_id arch, std::size_t row
   const kernel::kernel_table k = kernel::kernels_for(arch);
   for (auto _ : state) {
     kernel::parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
-      k.gemv_i2_s(w.data(), ws.scale, rows, cols, a.data(), &a_scale, 1, y.data(), begin, end);
+      k.gemv_i2_s(w.data(), w_scale, rows, cols, a.data(), &a_scale, 1, y.data(), begin, end);
     });
     benchmark::DoNotOptimize(y.data());
   }
@@ -102,12 +109,7 @@ void BM_gemv_i2_s(benchmark::State& state, kernel::arch_id arch, std::size_t row
 // a kernel::thread_pool (next to BM_ggml_mul_mat/tq2_0, the ternary type ggml has).
 void BM_mul_mat_i2_s(benchmark::State& state, std::size_t rows, std::size_t cols, std::size_t batch,
                      unsigned threads) {
-  const auto wf = qtl_bench::weights(rows * cols);
-  std::vector<std::int8_t> codes(rows * cols);
-  const auto ws = qtl::bitnet::quantize_weights(qtl::matrix_view<const float>(wf.data(), rows, cols),
-                                                qtl::matrix_view<std::int8_t>(codes.data(), rows, cols));
-  std::vector<std::uint8_t> w(qtl::bitnet::i2_s::bytes(rows, cols));
-  qtl::bitnet::pack_i2_s(qtl::matrix_view<const std::int8_t>(codes.data(), rows, cols), ws.scale, w);
+  const std::vector<std::uint8_t> w = i2_s_weights(rows, cols);
   const auto x = qtl_bench::weights(batch * cols, 2);
   std::vector<std::int8_t> a(batch * cols);
   std::vector<float> a_scales(batch), y(batch * rows);
