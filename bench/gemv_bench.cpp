@@ -7,7 +7,8 @@
 // once per token for all the matrices that share x. BM_gemm: the small-batch GEMM, 1..8
 // activation rows per weight pass, at 4096x4096 on 1 thread (GOP/s counts every row).
 // BM_mul_mat: the whole public call, kernel::gemv<W> on the running CPU's best arch
-// (activation quantization included) on a kernel::thread_pool, next to which the optional
+// (activation quantization included) on a kernel::thread_pool, with the Q4_0 and IQ4_NL
+// weights also prepared (BM_mul_mat/<type>_prepared, kernel/prepared.hpp), next to which the optional
 // ggml comparison (ggml_compare.cpp) times ggml's whole mul_mat op at the same names.
 #include <qtl/kernel/dispatch.hpp>
 #include <qtl/kernel/gemv.hpp>
@@ -17,6 +18,7 @@
 #include <qtl/layout/bitnet/i2_s.hpp>
 #include <qtl/layout/bitnet/quantize.hpp>
 
+#include <concepts>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -53,19 +55,22 @@ void BM_gemv(benchmark::State& state, kernel::arch_id arch, std::size_t rows, st
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// kernel::gemv<W> as a user calls it: float activations in, float outputs out.
-template <class W>
-void BM_mul_mat(benchmark::State& state, std::size_t rows, std::size_t cols, std::size_t batch, unsigned threads) {
-  const std::vector<W>& w = qtl_bench::weights_of<W>(rows, cols);
+// kernel::gemv<W> as a user calls it: float activations in, float outputs out; w is the
+// row-major blocks or, for BM_mul_mat/<type>_prepared, the same prepared once (as an engine
+// does at load: kernel/prepared.hpp).
+template <class W, class Weights>
+void BM_mul_mat(benchmark::State& state, const Weights& w, std::size_t rows, std::size_t cols, std::size_t batch,
+                unsigned threads) {
   const auto x = qtl_bench::weights(batch * cols, 2);
   std::vector<float> y(batch * rows);
   const kernel::kernel_table k = kernel::select_kernels();
   kernel::thread_pool pool(threads);  // started once, as an engine keeps it (ggml's side: its threadpool)
   for (auto _ : state) {
-    kernel::gemv<W>(k, w, rows, cols, x, y, pool);
+    if constexpr (std::same_as<Weights, kernel::prepared<W>>) kernel::gemv(k, w, x, y, pool);
+    else kernel::gemv<W>(k, w, rows, cols, x, y, pool);
     benchmark::DoNotOptimize(y.data());
   }
-  qtl_bench::set_gb_per_s(state, static_cast<double>(w.size() * sizeof(W)));
+  qtl_bench::set_gb_per_s(state, static_cast<double>(rows * cols / W::elements * sizeof(W)));
   state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(batch * rows * cols) / 1e9,
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -144,9 +149,18 @@ void register_shapes(std::string_view name, std::size_t elements, Bench bm) {
 
 template <class W>
 void register_type() {
-  qtl_bench::register_mul_mat("BM_mul_mat/" + std::string(W::name),
-                              [](benchmark::State& s, std::size_t rows, std::size_t cols, std::size_t batch,
-                                 unsigned threads) { BM_mul_mat<W>(s, rows, cols, batch, threads); });
+  qtl_bench::register_mul_mat("BM_mul_mat/" + std::string(W::name), [](benchmark::State& s, std::size_t rows,
+                                                                       std::size_t cols, std::size_t batch,
+                                                                       unsigned threads) {
+    BM_mul_mat<W>(s, qtl_bench::weights_of<W>(rows, cols), rows, cols, batch, threads);
+  });
+  if constexpr (kernel::groupable<W>)
+    qtl_bench::register_mul_mat("BM_mul_mat/" + std::string(W::name) + "_prepared",
+                                [](benchmark::State& s, std::size_t rows, std::size_t cols, std::size_t batch,
+                                   unsigned threads) {
+                                  const kernel::prepared<W> w(qtl_bench::weights_of<W>(rows, cols), rows, cols);
+                                  BM_mul_mat<W>(s, w, rows, cols, batch, threads);
+                                });
   register_shapes(W::name, W::elements, [](benchmark::State& s, kernel::arch_id arch, std::size_t rows,
                                            std::size_t cols, unsigned threads) { BM_gemv<W>(s, arch, rows, cols, threads); });
   for (const auto arch : kernel::usable_archs())

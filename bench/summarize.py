@@ -159,7 +159,8 @@ def compare_mul_mat(rows, read, read_2) -> None:
         key = name[len("BM_mul_mat/"):].replace("/real_time", "")
         kind, rest = key.split("/", 1)
         # I2_S has no ggml twin: it is set against ggml's ternary TQ2_0 by time (GOP/s).
-        twin, unit = ("tq2_0", "GOP/s") if kind == "i2_s" else (kind, "GB/s")
+        # Prepared weights (<type>_prepared) are set against the same type's ggml op.
+        twin, unit = ("tq2_0", "GOP/s") if kind == "i2_s" else (kind.removesuffix("_prepared"), "GB/s")
         found = {v: rows.get(f"BM_ggml_mul_mat/{twin}/{v}/{rest}/real_time", {}).get("GB/s") for v in ("plain", "repack")}
         best_unit = max((rows.get(f"BM_ggml_mul_mat/{twin}/{v}/{rest}/real_time", {}).get(unit) or 0.0
                          for v in ("plain", "repack")), default=0.0)

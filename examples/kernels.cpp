@@ -1,6 +1,7 @@
 // The SIMD kernels through runtime dispatch: one weight matrix in five layouts (ggml Q8_0,
 // Q4_0, IQ4_NL, bitsandbytes NF4, BitNet ternary I2_S and TL) and as a composition
-// (int4 g128, the composed kernels), y = W x with each (Q4_0 also on a kernel::thread_pool),
+// (int4 g128, the composed kernels), y = W x with each (Q4_0 also on a kernel::thread_pool,
+// row-major and prepared: 8 rows interleaved),
 // the error against the float product and the time per call; then the quantize and dequantize kernels checked against
 // the scalar reference path. Build: examples/CMakeLists.txt (qtl_add_runtime_dispatch,
 // qtl_add_composed_dispatch); QTL_ARCH=avx2 (or scalar, ...) forces an arch.
@@ -11,6 +12,7 @@
 #include <qtl/kernel/gemv_i2_s.hpp>
 #include <qtl/kernel/gemv_nf4.hpp>
 #include <qtl/kernel/gemv_tl.hpp>
+#include <qtl/kernel/prepared.hpp>
 #include <qtl/kernel/quantize.hpp>
 #include <qtl/kernel/thread_pool.hpp>
 #include <qtl/layout/bitnet.hpp>
@@ -89,6 +91,12 @@ int main() {
     ggml::quantize<ggml::block_q4_0>(w, std::span(blocks), cols);
     report("q4_0 x Q8 (thread_pool of " + std::to_string(pool.size()) + ")", exact,
            [&](std::vector<float>& y) { kernel::gemv<ggml::block_q4_0>(k, blocks, rows, cols, x, y, pool); });
+    // Prepared once, as at load: 8 rows interleaved, one activation read per 8 rows.
+    const kernel::prepared<ggml::block_q4_0> prepared(blocks, rows, cols);
+    report("q4_0 x Q8 prepared (same pool)", exact, [&](std::vector<float>& y) { kernel::gemv(k, prepared, x, y, pool); });
+    const auto back = prepared.blocks();
+    const bool same = back.size() == blocks.size() && std::memcmp(back.data(), blocks.data(), sizeof blocks[0] * blocks.size()) == 0;
+    std::printf("  prepared Q4_0 gives back the GGUF bytes exactly: %s\n", same ? "yes" : "NO");
   }
 
   // bitsandbytes NF4, blocks of 64, float activations dequantized in registers.

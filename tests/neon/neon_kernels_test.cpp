@@ -48,6 +48,8 @@ static_assert(has_neon_step<ggml::block_q4_0, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_q4_1, ggml::block_q8_1>);
 static_assert(has_neon_step<ggml::block_iq4_nl, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_tq2_0, ggml::block_q8_k>);
+static_assert(std::is_same_v<kernel::group_dot<kernel::neon, ggml::block_q4_0>::acc_type, float32x4x2_t>);
+static_assert(std::is_same_v<kernel::group_dot<kernel::neon, ggml::block_iq4_nl>::acc_type, float32x4x2_t>);
 static_assert(std::is_base_of_v<kernel::tl_simd_tile<kernel::arm::tl_step>, kernel::tl_dot<kernel::neon>>);
 static_assert(kernel::nf4_step<kernel::neon>::lanes == 4, "the NEON 4-bit GEMV step");
 
@@ -95,6 +97,60 @@ void random_cases(const kernel::kernel_table& neon, const kernel::kernel_table& 
   for (const std::size_t cols : {256, 288, 768, 1024})
     for (const std::size_t batch : {1, 3, 8})
       if (cols % W::elements == 0) random_case<W>(neon, scalar, 16, cols, batch, seed += 2);
+}
+
+// Prepared weights (8 rows interleaved) through gemv with each table: the scalar step is
+// gemv's scalar path bit for bit, the NEON one within the same tolerance of the exact sum;
+// row counts that leave a partial last group; all-extreme codes exact.
+template <class W>
+void prepared_cases(const kernel::kernel_table& neon, const kernel::kernel_table& scalar) {
+  unsigned seed = 300;
+  for (const std::size_t rows : {1, 7, 17})
+    for (const std::size_t batch : {1, 3, 8}) {
+      const std::size_t cols = 288, blocks = cols / 32;
+      std::vector<W> w(rows * blocks);
+      ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
+      const kernel::prepared<W> p(w, rows, cols);
+      const auto back = p.blocks();
+      check(std::memcmp(back.data(), w.data(), w.size() * sizeof(W)) == 0, std::string(W::name) + " round trip");
+      const auto x = random_floats(batch * cols, seed += 2);
+      std::vector<ggml::block_q8_0> a(batch * blocks);
+      ggml::quantize<ggml::block_q8_0>(x, std::span(a), cols);
+      std::vector<float> y_plain(batch * rows), y_scalar(batch * rows), y_neon(batch * rows);
+      kernel::gemv<W>(scalar, w, rows, cols, x, y_plain);
+      kernel::gemv(scalar, p, x, y_scalar);
+      kernel::gemv(neon, p, x, y_neon);
+      const std::string where = std::string(W::name) + " prepared rows " + std::to_string(rows) + " batch " +
+                                std::to_string(batch);
+      check(y_scalar == y_plain, where + ": scalar step differs from gemv's scalar path");
+      for (std::size_t n = 0; n < batch; ++n)
+        for (std::size_t r = 0; r < rows; ++r) {
+          const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+          check(std::fabs(y_neon[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30,
+                where + " row " + std::to_string(r) + ": neon " + std::to_string(y_neon[n * rows + r]) +
+                    ", exact " + std::to_string(exact));
+        }
+    }
+  // Largest codes against +-127: exact small integers.
+  std::vector<W> w(9 * 2);
+  for (auto& b : w) {
+    b.d = 0x3C00;
+    std::memset(b.qs, std::same_as<W, ggml::block_q4_0> ? 0xFF : 0x00, sizeof b.qs);
+  }
+  ggml::block_q8_0 a[2];
+  std::int32_t sums[2];
+  for (std::size_t i = 0; i < 2; ++i) {
+    a[i].d = 0x3C00;
+    for (std::size_t j = 0; j < 32; ++j) a[i].qs[j] = static_cast<std::int8_t>((j + i) % 3 == 0 ? -127 : 127);
+    sums[i] = kernel::code_sum(a[i]);
+  }
+  const kernel::prepared<W> p(w, 9, 64);
+  float y[9];
+  kernel::gemv_traits<W>::prepared_fn(neon)(p.groups().data(), 9, 2, a, sums, 1, y, 0, p.group_count());
+  for (std::size_t r = 0; r < 9; ++r) {
+    const double exact = kernel::block_isum(w[2 * r], a[0]) + kernel::block_isum(w[2 * r + 1], a[1]);
+    check(y[r] == exact, std::string(W::name) + " prepared extremes row " + std::to_string(r));
+  }
 }
 
 std::uint16_t half_bits(float f) {  // powers of two only: exact in half
@@ -469,6 +525,8 @@ int main(int argc, char** argv) {
   random_cases<ggml::block_tq2_0>(neon, scalar);
   random_cases<ggml::block_q4_1>(neon, scalar);
   random_cases<ggml::block_iq4_nl>(neon, scalar);
+  prepared_cases<ggml::block_q4_0>(neon, scalar);
+  prepared_cases<ggml::block_iq4_nl>(neon, scalar);
   exact_cases(neon, scalar);
   i2_s_cases(neon, scalar);
   tl_cases(neon, scalar);

@@ -9,6 +9,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "qtl/core/half.hpp"
 #include "qtl/kernel/arch.hpp"
@@ -174,21 +175,27 @@ void gemv_rows_n(const W* w, std::size_t rows, std::size_t blocks_per_row, const
   }
 }
 
+// Calls step.template operator()<N>(n) for the chunks [n, n + N) of `batch` activation
+// rows, N <= max_batch_step: one weight pass per chunk, with its row count compiled in.
+template <class Step>
+void for_batch_chunks(std::size_t batch, Step&& step) {
+  for (std::size_t n = 0; n < batch; n += max_batch_step) {
+    const std::size_t size = batch - n < max_batch_step ? batch - n : max_batch_step;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((size == I + 1 ? step.template operator()<I + 1>(n) : void()), ...);
+    }(std::make_index_sequence<max_batch_step>{});
+  }
+}
+
 // Rows [begin, end) of y = W a, W row-major with blocks_per_row blocks per row; a holds
 // `batch` activation rows of blocks_per_row blocks each, y `batch` rows of `rows` values
 // (small-batch GEMM: each weight row is read, and decoded, once per 8 activation rows).
 template <class Arch, class W, class A>
 void gemv_rows(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, std::size_t batch, float* y,
                std::size_t begin, std::size_t end) noexcept {
-  using fn = void (*)(const W*, std::size_t, std::size_t, const A*, float*, std::size_t, std::size_t) noexcept;
-  constexpr fn by_batch[max_batch_step] = {
-      &gemv_rows_n<Arch, W, A, 1>, &gemv_rows_n<Arch, W, A, 2>, &gemv_rows_n<Arch, W, A, 3>,
-      &gemv_rows_n<Arch, W, A, 4>, &gemv_rows_n<Arch, W, A, 5>, &gemv_rows_n<Arch, W, A, 6>,
-      &gemv_rows_n<Arch, W, A, 7>, &gemv_rows_n<Arch, W, A, 8>};
-  for (std::size_t n = 0; n < batch; n += max_batch_step) {
-    const std::size_t step = batch - n < max_batch_step ? batch - n : max_batch_step;
-    by_batch[step - 1](w, rows, blocks_per_row, a + n * blocks_per_row, y + n * rows, begin, end);
-  }
+  for_batch_chunks(batch, [&]<std::size_t N>(std::size_t n) {
+    gemv_rows_n<Arch, W, A, N>(w, rows, blocks_per_row, a + n * blocks_per_row, y + n * rows, begin, end);
+  });
 }
 
 }  // namespace qtl::kernel

@@ -2,10 +2,13 @@
 // quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0/IQ4_NL, Q8_1 for
 // Q4_1, Q8_K for TQ2_0, ggml's reference numerics) by the table's arch (kernel/quantize.hpp),
 // then the rows are spread over threads (or any executor: kernel/executor.hpp). batch
-// activation rows (small-batch GEMM, batch <= 8) share each weight row's pass.
+// activation rows (small-batch GEMM, batch <= 8) share each weight row's pass. Q4_0 and
+// IQ4_NL weights prepared once (kernel/prepared.hpp) take the 8-row kernels.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +17,7 @@
 #include "qtl/kernel/kernel_table.hpp"
 #include "qtl/kernel/executor.hpp"
 #include "qtl/kernel/gemv_batch.hpp"
+#include "qtl/kernel/prepared.hpp"
 #include "qtl/kernel/quantize.hpp"
 #include "qtl/layout/ggml.hpp"
 
@@ -31,6 +35,7 @@ template <>
 struct gemv_traits<ggml::block_q4_0> {
   using activation = ggml::block_q8_0;
   static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_0; }
+  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_q4_0_prepared; }
 };
 template <>
 struct gemv_traits<ggml::block_q4_1> {
@@ -41,6 +46,7 @@ template <>
 struct gemv_traits<ggml::block_iq4_nl> {
   using activation = ggml::block_q8_0;
   static auto fn(const kernel_table& k) noexcept { return k.gemv_iq4_nl; }
+  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_iq4_nl_prepared; }
 };
 template <>
 struct gemv_traits<ggml::block_tq2_0> {
@@ -67,6 +73,24 @@ void gemv(const kernel_table& k, std::span<const W> w, std::size_t rows, std::si
   const auto fn = gemv_traits<W>::fn(k);
   run(rows, [&](std::size_t begin, std::size_t end) {
     fn(w.data(), rows, blocks_per_row, a.data(), batch, y.data(), begin, end);
+  });
+}
+
+// The same product for weights prepared once (kernel/prepared.hpp): the same activation
+// blocks and row results as gemv on the blocks w was prepared from, each activation block
+// read once per 8 rows; threads (the executor) split between row groups of 8.
+template <groupable B>
+void gemv(const kernel_table& k, const prepared<B>& w, std::span<const float> x, std::span<float> y,
+          const executor& run = {}) {
+  using A = typename gemv_traits<B>::activation;
+  const std::size_t batch = detail::checked_batch("gemv", w.rows(), w.cols(), x.size(), y.size());
+  std::vector<A> a(batch * w.blocks_per_row());
+  quantize<A>(k, x, std::span<A>(a), w.cols());
+  std::vector<std::int32_t> sums(a.size());
+  std::transform(a.begin(), a.end(), sums.begin(), [](const A& block) { return code_sum(block); });
+  const auto fn = gemv_traits<B>::prepared_fn(k);
+  run(w.group_count(), [&](std::size_t begin, std::size_t end) {
+    fn(w.groups().data(), w.rows(), w.blocks_per_row(), a.data(), sums.data(), batch, y.data(), begin, end);
   });
 }
 

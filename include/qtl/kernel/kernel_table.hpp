@@ -10,6 +10,7 @@
 #include "qtl/kernel/block_dot.hpp"
 #include "qtl/kernel/block_quantize.hpp"
 #include "qtl/kernel/dequantize_step.hpp"
+#include "qtl/kernel/group_dot.hpp"
 #include "qtl/kernel/i2_s_dot.hpp"
 #include "qtl/kernel/i2_s_pack.hpp"
 #include "qtl/kernel/nf4_dot.hpp"
@@ -18,12 +19,14 @@
 #include "qtl/kernel/arm/block_dot.hpp"
 #include "qtl/kernel/arm/block_quantize.hpp"
 #include "qtl/kernel/arm/dequantize.hpp"
+#include "qtl/kernel/arm/group_dot.hpp"
 #include "qtl/kernel/arm/i2_s_dot.hpp"
 #include "qtl/kernel/arm/nf4_dot.hpp"
 #include "qtl/kernel/arm/tl_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
 #include "qtl/kernel/x86/block_quantize.hpp"
 #include "qtl/kernel/x86/dequantize.hpp"
+#include "qtl/kernel/x86/group_dot.hpp"
 #include "qtl/kernel/x86/i2_s_dot.hpp"
 #include "qtl/kernel/x86/nf4_dot.hpp"
 #include "qtl/kernel/x86/tl_dot.hpp"
@@ -35,6 +38,12 @@ namespace qtl::kernel {
 template <class W, class A>
 using gemv_fn = void (*)(const W* w, std::size_t rows, std::size_t blocks_per_row, const A* a, std::size_t batch,
                          float* y, std::size_t begin, std::size_t end) noexcept;
+
+// Row groups [begin, end) of y = W a for prepared weights (see gemv_groups in group_dot.hpp).
+template <class B>
+using group_gemv_fn = void (*)(const row_group<B>* w, std::size_t rows, std::size_t blocks_per_row,
+                               const ggml::block_q8_0* a, const std::int32_t* a_sums, std::size_t batch, float* y,
+                               std::size_t begin, std::size_t end) noexcept;
 
 // Rows [begin, end) of y = W a for BitNet I2_S weights (see i2_s_gemv_rows in i2_s_dot.hpp).
 using i2_s_gemv_fn = void (*)(const std::uint8_t* w, float w_scale, std::size_t rows, std::size_t cols,
@@ -94,6 +103,8 @@ struct kernel_table {
   gemv_fn<ggml::block_q4_1, ggml::block_q8_1> gemv_q4_1 = nullptr;   // W4A8 with a min
   gemv_fn<ggml::block_iq4_nl, ggml::block_q8_0> gemv_iq4_nl = nullptr;  // non-linear W4A8
   gemv_fn<ggml::block_tq2_0, ggml::block_q8_k> gemv_tq2_0 = nullptr;  // ternary W2A8
+  group_gemv_fn<ggml::block_q4_0> gemv_q4_0_prepared = nullptr;     // the same, 8 rows interleaved
+  group_gemv_fn<ggml::block_iq4_nl> gemv_iq4_nl_prepared = nullptr;
   i2_s_gemv_fn gemv_i2_s = nullptr;                                   // BitNet I2_S x int8
   tl_gemv_fn gemv_tl = nullptr;                                       // BitNet TL x int8 tables
   dequantize_fn<ggml::block_q8_0> dequantize_q8_0 = nullptr;    // quantized -> float32, bit-exact
@@ -137,6 +148,8 @@ kernel_table make_table() {
   t.gemv_q4_1 = &gemv_rows<Arch, ggml::block_q4_1, ggml::block_q8_1>;
   t.gemv_iq4_nl = &gemv_rows<Arch, ggml::block_iq4_nl, ggml::block_q8_0>;
   t.gemv_tq2_0 = &gemv_rows<Arch, ggml::block_tq2_0, ggml::block_q8_k>;
+  t.gemv_q4_0_prepared = &gemv_groups<Arch, ggml::block_q4_0>;
+  t.gemv_iq4_nl_prepared = &gemv_groups<Arch, ggml::block_iq4_nl>;
   t.gemv_i2_s = &i2_s_gemv_rows<Arch>;
   t.gemv_tl = &tl_gemv_rows<Arch>;
   t.dequantize_q8_0 = &dequantize_blocks<Arch, ggml::block_q8_0>;

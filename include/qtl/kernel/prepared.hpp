@@ -1,0 +1,94 @@
+// qtl's prepared weight layout: 8 rows' blocks of the same block column interleaved, so
+// that a GEMV kernel reads one activation block once for 8 rows and holds the 8 rows'
+// integer sums in one register's lanes (kernel/group_dot.hpp). Built once, at load, from
+// ggml's row-major blocks; prepared::blocks() gives back exactly those bytes.
+//
+// One row_group is the block column i of rows 8g..8g+7: their 8 half scales, then the
+// 16 code bytes of each row in 4-byte chunks, chunk-major: bytes 4c..4c+3 of row r sit
+// at qs[32c + 4r]. A 32-byte load of chunk c holds, in 32-bit lane r, row r's values
+// 4c..4c+3 (low nibbles) and 16+4c..16+4c+3 (high nibbles): one dot-of-4 instruction
+// per chunk and nibble half covers all 8 rows. Rows past the matrix's last one (when
+// rows is not a multiple of 8) are zero blocks that no kernel writes out.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "qtl/core/error.hpp"
+#include "qtl/layout/ggml/blocks.hpp"
+
+namespace qtl::kernel {
+
+inline constexpr std::size_t group_rows = 8;  // rows interleaved in one row_group
+
+// The 4-bit ggml blocks with one half scale and 16 code bytes in ggml's split nibble order.
+template <class B>
+concept groupable = std::same_as<B, ggml::block_q4_0> || std::same_as<B, ggml::block_iq4_nl>;
+
+template <groupable B>
+struct row_group {
+  static constexpr std::size_t chunks = 4;  // 4-byte chunks of a block's 16 code bytes
+  std::uint16_t d[group_rows];
+  std::uint8_t qs[chunks * 4 * group_rows];
+
+  // Row r's block, in ggml's bytes.
+  B block(std::size_t r) const noexcept {
+    B b{};
+    b.d = d[r];
+    for (std::size_t c = 0; c < chunks; ++c)
+      for (std::size_t j = 0; j < 4; ++j) b.qs[4 * c + j] = qs[32 * c + 4 * r + j];
+    return b;
+  }
+  void set_block(std::size_t r, const B& b) noexcept {
+    d[r] = b.d;
+    for (std::size_t c = 0; c < chunks; ++c)
+      for (std::size_t j = 0; j < 4; ++j) qs[32 * c + 4 * r + j] = b.qs[4 * c + j];
+  }
+};
+static_assert(sizeof(row_group<ggml::block_q4_0>) == group_rows * sizeof(ggml::block_q4_0), "no padding");
+
+// A rows x cols weight matrix in row groups: group g's block column i at g * blocks_per_row + i.
+template <groupable B>
+class prepared {
+ public:
+  // w: rows x cols values as rows of cols / 32 ggml blocks. Throws qtl::error before any
+  // work on a cols that is not a multiple of the block or too few blocks.
+  prepared(std::span<const B> w, std::size_t rows, std::size_t cols) : rows_(rows), cols_(cols) {
+    if (cols == 0 || cols % B::elements != 0)
+      throw error(errc::group_size, "prepare: " + std::string(B::name) + " rows must be a positive multiple of " +
+                                        std::to_string(B::elements) + " values; got " + std::to_string(cols));
+    if (rows == 0 || w.size() < rows * blocks_per_row())
+      throw error(errc::shape_mismatch, "prepare: " + std::to_string(w.size()) + " " + std::string(B::name) +
+                                            " blocks are too few for a " + std::to_string(rows) + " x " +
+                                            std::to_string(cols) + " matrix");
+    groups_.resize(group_count() * blocks_per_row(), row_group<B>{});
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < blocks_per_row(); ++i)
+        groups_[r / group_rows * blocks_per_row() + i].set_block(r % group_rows, w[r * blocks_per_row() + i]);
+  }
+
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t cols() const noexcept { return cols_; }
+  std::size_t blocks_per_row() const noexcept { return cols_ / B::elements; }
+  std::size_t group_count() const noexcept { return (rows_ + group_rows - 1) / group_rows; }
+  std::span<const row_group<B>> groups() const noexcept { return groups_; }
+
+  // The exact inverse: the row-major ggml blocks this was prepared from.
+  std::vector<B> blocks() const {
+    std::vector<B> out(rows_ * blocks_per_row());
+    for (std::size_t r = 0; r < rows_; ++r)
+      for (std::size_t i = 0; i < blocks_per_row(); ++i)
+        out[r * blocks_per_row() + i] = groups_[r / group_rows * blocks_per_row() + i].block(r % group_rows);
+    return out;
+  }
+
+ private:
+  std::size_t rows_, cols_;
+  std::vector<row_group<B>> groups_;
+};
+
+}  // namespace qtl::kernel
