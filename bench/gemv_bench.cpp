@@ -66,8 +66,8 @@ void BM_mul_mat(benchmark::State& state, const Weights& w, std::size_t rows, std
   const kernel::kernel_table k = kernel::select_kernels();
   kernel::thread_pool pool(threads);  // started once, as an engine keeps it (ggml's side: its threadpool)
   for (auto _ : state) {
-    if constexpr (std::same_as<Weights, kernel::prepared<W>>) kernel::gemv(k, w, x, y, pool);
-    else kernel::gemv<W>(k, w, rows, cols, x, y, pool);
+    if constexpr (std::same_as<Weights, std::vector<W>>) kernel::gemv<W>(k, w, rows, cols, x, y, pool);
+    else kernel::gemv(k, w, x, y, pool);
     benchmark::DoNotOptimize(y.data());
   }
   qtl_bench::set_gb_per_s(state, static_cast<double>(rows * cols / W::elements * sizeof(W)));

@@ -20,15 +20,9 @@ namespace ggml = qtl::ggml;
 
 using qtl::test::random_floats;
 using qtl::test::reference_row;
+using qtl::test::weight_blocks;
 
 namespace {
-
-template <class W>
-std::vector<W> weight_blocks(std::size_t rows, std::size_t cols, unsigned seed) {
-  std::vector<W> w(rows * cols / W::elements);
-  ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
-  return w;
-}
 
 template <class W>
 bool same_bytes(const std::vector<W>& x, const std::vector<W>& y) {
@@ -39,8 +33,8 @@ constexpr std::uint16_t half_one = 0x3C00;
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("Prepared weights give back the exact ggml blocks", "[kernel]", ggml::block_q4_0,
-                   ggml::block_iq4_nl) {
+TEMPLATE_TEST_CASE("Prepared weights give back the exact ggml blocks", "[kernel]", ggml::block_q8_0,
+                   ggml::block_q4_0, ggml::block_iq4_nl) {
   using W = TestType;
   const std::size_t rows = GENERATE(1, 3, 8, 17, 23, 64), cols = GENERATE(32, 96);
   const auto w = weight_blocks<W>(rows, cols, 31);
@@ -60,8 +54,8 @@ TEMPLATE_TEST_CASE("Prepared weights give back the exact ggml blocks", "[kernel]
     }
 }
 
-TEMPLATE_TEST_CASE("GEMV of prepared weights matches gemv of their blocks", "[kernel]", ggml::block_q4_0,
-                   ggml::block_iq4_nl) {
+TEMPLATE_TEST_CASE("GEMV of prepared weights matches gemv of their blocks", "[kernel]", ggml::block_q8_0,
+                   ggml::block_q4_0, ggml::block_iq4_nl) {
   using W = TestType;
   using A = ggml::block_q8_0;
   const std::size_t rows = GENERATE(1, 3, 17, 23, 40), cols = 512;
@@ -98,8 +92,9 @@ TEMPLATE_TEST_CASE("GEMV of prepared weights matches gemv of their blocks", "[ke
 }
 
 TEST_CASE("Prepared GEMV at the codes' extremes is exact on every arch", "[kernel]") {
-  // Every weight at its largest code (Q4_0 15, IQ4_NL -127: the widest int16 pair sums and
-  // the sign trick's edge) against activations of +-127, scales 1: small exact integers.
+  // Every weight at its largest code (Q4_0 15, IQ4_NL -127, Q8_0 -128: the widest int16
+  // pair sums and the sign trick's edges) against activations of +-127, scales 1: small
+  // exact integers.
   const std::size_t rows = 9, cols = 64, blocks = cols / 32;
   ggml::block_q8_0 a[blocks];
   std::int32_t sums[blocks];
@@ -134,6 +129,12 @@ TEST_CASE("Prepared GEMV at the codes' extremes is exact on every arch", "[kerne
     std::memset(b.qs, 0x00, sizeof b.qs);  // code 0: level -127
   }
   check(nl, [](const kernel::kernel_table& k) { return k.gemv_iq4_nl_prepared; });
+  std::vector<ggml::block_q8_0> q8(rows * blocks);
+  for (auto& b : q8) {
+    b.d = half_one;
+    std::memset(b.qs, 0x80, sizeof b.qs);  // -128: outside what ggml writes, inside what a file may hold
+  }
+  check(q8, [](const kernel::kernel_table& k) { return k.gemv_q8_0_prepared; });
 }
 
 TEST_CASE("The prepared row function writes only its groups' rows", "[kernel]") {

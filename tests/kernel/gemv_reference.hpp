@@ -6,10 +6,12 @@
 #include <cstdlib>
 #include <cstddef>
 #include <random>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include "qtl/kernel/block_dot.hpp"
+#include "qtl/layout/ggml.hpp"
 
 namespace qtl::test {
 
@@ -20,6 +22,14 @@ inline std::vector<float> random_floats(std::size_t n, unsigned seed) {
   std::vector<float> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = normal(rng) * (i % 97 == 0 ? 30.0f : 1.0f);
   return v;
+}
+
+// rows x cols random values as ggml blocks of type W (ggml's reference quantization).
+template <class W>
+std::vector<W> weight_blocks(std::size_t rows, std::size_t cols, unsigned seed) {
+  std::vector<W> w(rows * cols / W::elements);
+  ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
+  return w;
 }
 
 // What a SIMD step's float lanes add for one block, in magnitude: the block's terms where

@@ -19,17 +19,9 @@ namespace ggml = qtl::ggml;
 
 using qtl::test::random_floats;
 using qtl::test::reference_row;
+using qtl::test::weight_blocks;
 
 namespace {
-
-
-template <class W>
-std::vector<W> weight_blocks(std::size_t rows, std::size_t cols, unsigned seed) {
-  std::vector<W> w(rows * cols / W::elements);
-  ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
-  return w;
-}
-
 
 // ggml's reference vec_dot per block, written out from the block layouts (not through
 // block_isum/block_scale): what the scalar path must equal bit for bit.

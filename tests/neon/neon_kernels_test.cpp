@@ -135,7 +135,9 @@ void prepared_cases(const kernel::kernel_table& neon, const kernel::kernel_table
   std::vector<W> w(9 * 2);
   for (auto& b : w) {
     b.d = 0x3C00;
-    std::memset(b.qs, std::same_as<W, ggml::block_q4_0> ? 0xFF : 0x00, sizeof b.qs);
+    // Q4_0 15, IQ4_NL -127 (code 0), Q8_0 -128
+    std::memset(b.qs, std::same_as<W, ggml::block_q4_0> ? 0xFF : (std::same_as<W, ggml::block_q8_0> ? 0x80 : 0x00),
+                sizeof b.qs);
   }
   ggml::block_q8_0 a[2];
   std::int32_t sums[2];
@@ -144,7 +146,7 @@ void prepared_cases(const kernel::kernel_table& neon, const kernel::kernel_table
     for (std::size_t j = 0; j < 32; ++j) a[i].qs[j] = static_cast<std::int8_t>((j + i) % 3 == 0 ? -127 : 127);
     sums[i] = kernel::code_sum(a[i]);
   }
-  const kernel::prepared<W> p(w, 9, 64);
+  const kernel::prepared<W> p(w, 9, 64);  // 2 blocks a row
   float y[9];
   kernel::gemv_traits<W>::prepared_fn(neon)(p.groups().data(), 9, 2, a, sums, 1, y, 0, p.group_count());
   for (std::size_t r = 0; r < 9; ++r) {
@@ -525,6 +527,7 @@ int main(int argc, char** argv) {
   random_cases<ggml::block_tq2_0>(neon, scalar);
   random_cases<ggml::block_q4_1>(neon, scalar);
   random_cases<ggml::block_iq4_nl>(neon, scalar);
+  prepared_cases<ggml::block_q8_0>(neon, scalar);
   prepared_cases<ggml::block_q4_0>(neon, scalar);
   prepared_cases<ggml::block_iq4_nl>(neon, scalar);
   exact_cases(neon, scalar);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "qtl/core/config.hpp"
 #include "qtl/core/half.hpp"
 #include "qtl/kernel/arch.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
@@ -84,6 +85,10 @@ concept offset_pair = dot_pair<W, A> && requires(const W& w, const A& a) {
   { block_offset(w, a) } -> std::same_as<float>;
 };
 
+// The scalar reference never fuses a block's product with the sum (whatever the build's
+// FMA flags): every path that claims its order gets the same bits.
+QTL_STRICT_FP_BEGIN
+
 // One block's term in ggml's order: float(isum) * scale [+ offset], then added to the sum.
 template <class W, class A>
   requires dot_pair<W, A>
@@ -105,6 +110,8 @@ struct block_dot {
   }
   static float finish(acc_type acc) noexcept { return acc; }
 };
+
+QTL_STRICT_FP_END
 
 // A step whose accumulators can be merged runs two independent chains (even and odd
 // blocks), so the FMA latency of one block does not wait for the previous one.

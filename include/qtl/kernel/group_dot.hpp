@@ -25,6 +25,7 @@ inline std::int32_t code_sum(const ggml::block_q8_0& a) noexcept {
   return sum;
 }
 
+QTL_STRICT_FP_BEGIN  // as block_dot's scalar step: the same bits under any FMA flags
 template <class Arch, groupable B>
 struct group_dot {
   using acc_type = std::array<float, group_rows>;
@@ -35,6 +36,7 @@ struct group_dot {
   }
   static void finish(const acc_type& acc, float* out) noexcept { std::copy(acc.begin(), acc.end(), out); }
 };
+QTL_STRICT_FP_END
 
 // Groups [begin, end) of y = W a for exactly N activation rows.
 template <class Arch, groupable B, std::size_t N>

@@ -4,16 +4,18 @@
 // ggml's row-major blocks; prepared::blocks() gives back exactly those bytes.
 //
 // One row_group is the block column i of rows 8g..8g+7: their 8 half scales, then the
-// 16 code bytes of each row in 4-byte chunks, chunk-major: bytes 4c..4c+3 of row r sit
-// at qs[32c + 4r]. A 32-byte load of chunk c holds, in 32-bit lane r, row r's values
-// 4c..4c+3 (low nibbles) and 16+4c..16+4c+3 (high nibbles): one dot-of-4 instruction
-// per chunk and nibble half covers all 8 rows. Rows past the matrix's last one (when
-// rows is not a multiple of 8) are zero blocks that no kernel writes out.
+// code bytes of each row (16 for Q4_0/IQ4_NL, 32 for Q8_0) in 4-byte chunks, chunk-major:
+// bytes 4c..4c+3 of row r sit at qs[32c + 4r]. A 32-byte load of chunk c holds, in 32-bit
+// lane r, row r's values 4c..4c+3 (Q8_0; 4-bit types: those in the low nibbles, values
+// 16+4c..16+4c+3 in the high ones): one dot-of-4 instruction per chunk (and nibble half)
+// covers all 8 rows. Rows past the matrix's last one (when rows is not a multiple of 8)
+// are zero blocks that no kernel writes out.
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,13 +27,15 @@ namespace qtl::kernel {
 
 inline constexpr std::size_t group_rows = 8;  // rows interleaved in one row_group
 
-// The 4-bit ggml blocks with one half scale and 16 code bytes in ggml's split nibble order.
+// The 32-value ggml blocks of one half scale and codes alone: Q8_0's int8 codes and the
+// 4-bit ones in ggml's split nibble order.
 template <class B>
-concept groupable = std::same_as<B, ggml::block_q4_0> || std::same_as<B, ggml::block_iq4_nl>;
+concept groupable =
+    std::same_as<B, ggml::block_q8_0> || std::same_as<B, ggml::block_q4_0> || std::same_as<B, ggml::block_iq4_nl>;
 
 template <groupable B>
 struct row_group {
-  static constexpr std::size_t chunks = 4;  // 4-byte chunks of a block's 16 code bytes
+  static constexpr std::size_t chunks = sizeof(B::qs) / 4;  // 4-byte chunks of a block's codes
   std::uint16_t d[group_rows];
   std::uint8_t qs[chunks * 4 * group_rows];
 
@@ -39,17 +43,16 @@ struct row_group {
   B block(std::size_t r) const noexcept {
     B b{};
     b.d = d[r];
-    for (std::size_t c = 0; c < chunks; ++c)
-      for (std::size_t j = 0; j < 4; ++j) b.qs[4 * c + j] = qs[32 * c + 4 * r + j];
+    for (std::size_t c = 0; c < chunks; ++c) std::memcpy(b.qs + 4 * c, qs + 32 * c + 4 * r, 4);
     return b;
   }
   void set_block(std::size_t r, const B& b) noexcept {
     d[r] = b.d;
-    for (std::size_t c = 0; c < chunks; ++c)
-      for (std::size_t j = 0; j < 4; ++j) qs[32 * c + 4 * r + j] = b.qs[4 * c + j];
+    for (std::size_t c = 0; c < chunks; ++c) std::memcpy(qs + 32 * c + 4 * r, b.qs + 4 * c, 4);
   }
 };
 static_assert(sizeof(row_group<ggml::block_q4_0>) == group_rows * sizeof(ggml::block_q4_0), "no padding");
+static_assert(sizeof(row_group<ggml::block_q8_0>) == group_rows * sizeof(ggml::block_q8_0), "no padding");
 
 // A rows x cols weight matrix in row groups: group g's block column i at g * blocks_per_row + i.
 template <groupable B>

@@ -1,11 +1,11 @@
-// AArch64 NEON step of kernel/group_dot.hpp. A row group's chunk j (32 bytes, nibble half
-// j / 4) is two 16-byte registers, rows 0..3 and 4..7, each 32-bit lane one row's values
+// AArch64 NEON step of kernel/group_dot.hpp. A row group's chunk j (32 bytes; 4-bit
+// types: nibble half j / 4) is two 16-byte registers, rows 0..3 and 4..7, each 32-bit lane one row's values
 // 4j..4j+3; with the activation's values 4j..4j+3 in every lane, one dot-of-4 per register
 // (sdot, or widening products pairwise-added where dotprod is not compiled in) puts 4
 // rows' integer sums in 4 lanes. One FMA per block column and register then adds them,
 // times each row's scale, into the row's float lane: integer sums are exact; each row's
 // float chain is the scalar path's order with one rounding per block fewer. Codes are
-// signed int8 (nibble - 8, IQ4_NL's levels by tbl): the signed dot needs no offset.
+// signed int8 (Q8_0's, nibble - 8, IQ4_NL's levels by tbl): the signed dot needs no offset.
 // Compiled only where the translation unit's flags enable the arch (kernel/arch.hpp).
 #pragma once
 
@@ -62,8 +62,12 @@ struct group_dot<neon, B> {
     for (std::size_t c = 0; c < row_group<B>::chunks; ++c)
       for (std::size_t h = 0; h < 2; ++h) {
         const uint8x16_t raw = vld1q_u8(g.qs + 32 * c + 16 * h);
-        out.codes[c][h] = map(vandq_u8(raw, vdupq_n_u8(0x0F)));
-        out.codes[c + 4][h] = map(vshrq_n_u8(raw, 4));
+        if constexpr (std::same_as<B, ggml::block_q8_0>) {
+          out.codes[c][h] = vreinterpretq_s8_u8(raw);
+        } else {
+          out.codes[c][h] = map(vandq_u8(raw, vdupq_n_u8(0x0F)));
+          out.codes[c + 4][h] = map(vshrq_n_u8(raw, 4));
+        }
       }
     for (std::size_t h = 0; h < 2; ++h) out.d[h] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(g.d + 4 * h)));
     return out;
@@ -87,7 +91,7 @@ struct group_dot<neon, B> {
   }
 
  private:
-  static int8x16_t map(uint8x16_t nibbles) noexcept {
+  static int8x16_t map(uint8x16_t nibbles) noexcept {  // 4-bit types' codes
     if constexpr (std::same_as<B, ggml::block_q4_0>) return arm::minus(nibbles, 8);
     else return vqtbl1q_s8(vld1q_s8(ggml::iq4_nl_levels), nibbles);
   }

@@ -1,12 +1,13 @@
 // x86 steps of kernel/group_dot.hpp for AVX2 and AVX-512 VNNI. A row group's chunk j (a
-// 32-byte load, nibble half j / 4) holds in 32-bit lane r row r's values 4j..4j+3, so
+// 32-byte load; 4-bit types: nibble half j / 4) holds in 32-bit lane r row r's values 4j..4j+3, so
 // with the activation's values 4j..4j+3 broadcast to every lane, one dot-of-4 per chunk
 // puts the 8 rows' integer sums in the 8 lanes; one FMA per block column then adds them,
 // times each row's scale, into the row's float lane. Integer sums are exact; each row's
 // float chain is the scalar path's order with one rounding per block fewer.
-// Codes enter u8 x s8 as unsigned bytes where they fit (Q4_0's nibble, code + 8;
-// IQ4_NL's level + 128 on VNNI) and offset * sum(a) comes off once per block; AVX2's
-// maddubs would saturate on IQ4_NL's level + 128, so there its levels take the sign trick.
+// Codes enter u8 x s8 as unsigned bytes where they fit (Q4_0's nibble, code + 8; on
+// VNNI IQ4_NL's level + 128 and Q8_0's code + 128) and offset * sum(a) comes off once per
+// block; AVX2's maddubs would saturate on code + 128, so there IQ4_NL and Q8_0 take the
+// sign trick.
 // Compiled only where the translation unit's flags enable the arch (kernel/arch.hpp).
 #pragma once
 
@@ -61,11 +62,15 @@ struct group_dot<Arch, B> {
 
   static decoded decode(const row_group<B>& g) noexcept {
     decoded out;
-    const __m256i low = _mm256_set1_epi8(0x0F);
-    for (std::size_t c = 0; c < row_group<B>::chunks; ++c) {
-      const __m256i raw = x86::load32(g.qs + 32 * c);
-      out.codes[c] = map(_mm256_and_si256(raw, low));
-      out.codes[c + 4] = map(_mm256_and_si256(_mm256_srli_epi16(raw, 4), low));
+    if constexpr (std::same_as<B, ggml::block_q8_0>) {
+      for (std::size_t c = 0; c < 8; ++c) out.codes[c] = map(x86::load32(g.qs + 32 * c));
+    } else {
+      const __m256i low = _mm256_set1_epi8(0x0F);
+      for (std::size_t c = 0; c < 4; ++c) {
+        const __m256i raw = x86::load32(g.qs + 32 * c);
+        out.codes[c] = map(_mm256_and_si256(raw, low));
+        out.codes[c + 4] = map(_mm256_and_si256(_mm256_srli_epi16(raw, 4), low));
+      }
     }
     out.d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.d)));
     return out;
@@ -81,10 +86,12 @@ struct group_dot<Arch, B> {
   static void finish(acc_type acc, float* out) noexcept { _mm256_storeu_ps(out, acc); }
 
  private:
-  // Nibbles into the codes the dot takes.
-  static __m256i map(__m256i nibbles) noexcept {
-    if constexpr (std::same_as<B, ggml::block_q4_0>) return nibbles;
-    else return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table()), nibbles);
+  // Stored codes (Q8_0's bytes, 4-bit types' nibbles) into the codes the dot takes.
+  static __m256i map(__m256i stored) noexcept {
+    if constexpr (std::same_as<B, ggml::block_q4_0> || (std::same_as<B, ggml::block_q8_0> && !unsigned_codes))
+      return stored;
+    else if constexpr (std::same_as<B, ggml::block_q8_0>) return _mm256_xor_si256(stored, _mm256_set1_epi8(-128));
+    else return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table()), stored);
   }
   static __m128i table() noexcept {
     const void* t = unsigned_codes ? static_cast<const void*>(x86::iq4_nl_unsigned.bytes) : ggml::iq4_nl_levels;
