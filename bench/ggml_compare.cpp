@@ -167,6 +167,8 @@ const bool registered = [] {
   register_type<ggml::block_q8_0>(GGML_TYPE_Q8_0);
   register_type<ggml::block_q4_0>(GGML_TYPE_Q4_0);
   register_type<ggml::block_q4_1>(GGML_TYPE_Q4_1);
+  register_type<ggml::block_q5_0>(GGML_TYPE_Q5_0);
+  register_type<ggml::block_q5_1>(GGML_TYPE_Q5_1);
   register_type<ggml::block_iq4_nl>(GGML_TYPE_IQ4_NL);
   register_type<ggml::block_tq2_0>(GGML_TYPE_TQ2_0);
   for (const std::size_t cols : {std::size_t{4096}, std::size_t{11008}}) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,6 +48,33 @@ float ggml_term(const ggml::block_q4_1& x, const ggml::block_q8_1& y) {
   }
   return (h(x.d) * h(y.d)) * static_cast<float>(sumi0 + sumi1) + h(x.m) * h(y.s);
 }
+std::uint32_t qh_of(const std::uint8_t* qh) {
+  std::uint32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  return bits;
+}
+float ggml_term(const ggml::block_q5_0& x, const ggml::block_q8_0& y) {
+  const std::uint32_t qh = qh_of(x.qh);
+  int sumi0 = 0, sumi1 = 0;
+  for (int j = 0; j < 16; ++j) {
+    const int xh0 = static_cast<int>(((qh & (1u << j)) >> j) << 4);
+    const int xh1 = static_cast<int>((qh & (1u << (j + 16))) >> (j + 12));
+    sumi0 += (((x.qs[j] & 0x0F) | xh0) - 16) * y.qs[j];
+    sumi1 += (((x.qs[j] >> 4) | xh1) - 16) * y.qs[j + 16];
+  }
+  return static_cast<float>(sumi0 + sumi1) * (h(x.d) * h(y.d));
+}
+float ggml_term(const ggml::block_q5_1& x, const ggml::block_q8_1& y) {
+  const std::uint32_t qh = qh_of(x.qh);
+  int sumi0 = 0, sumi1 = 0;
+  for (int j = 0; j < 16; ++j) {
+    const int xh0 = static_cast<int>(((qh >> j) << 4) & 0x10);
+    const int xh1 = static_cast<int>((qh >> (j + 12)) & 0x10);
+    sumi0 += ((x.qs[j] & 0x0F) | xh0) * y.qs[j];
+    sumi1 += ((x.qs[j] >> 4) | xh1) * y.qs[j + 16];
+  }
+  return (h(x.d) * h(y.d)) * static_cast<float>(sumi0 + sumi1) + h(x.m) * h(y.s);
+}
 float ggml_term(const ggml::block_iq4_nl& x, const ggml::block_q8_0& y) {
   static constexpr int kvalues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
   int sumi1 = 0, sumi2 = 0;
@@ -67,7 +95,7 @@ float ggml_term(const ggml::block_tq2_0& x, const ggml::block_q8_k& y) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]", ggml::block_q8_0, ggml::block_q4_0,
-                   ggml::block_q4_1, ggml::block_iq4_nl, ggml::block_tq2_0) {
+                   ggml::block_q4_1, ggml::block_q5_0, ggml::block_q5_1, ggml::block_iq4_nl, ggml::block_tq2_0) {
   using W = TestType;
   using A = typename kernel::gemv_traits<W>::activation;
   // Every batch size takes its own code path (one weight pass per activation row count).

@@ -37,6 +37,20 @@ inline int block_isum(const ggml::block_q4_1& w, const ggml::block_q8_1& a) noex
   for (std::size_t j = 0; j < 32; ++j) sum += ggml::detail::nibble(w.qs, j) * a.qs[j];
   return sum;
 }
+// Q5's 5-bit code of value j: the nibble, and bit j of qh as bit 4.
+inline int q5_code(const std::uint8_t* qs, const std::uint8_t* qh, std::size_t j) noexcept {
+  return ggml::detail::nibble(qs, j) | ggml::detail::high_bit(qh, j) << 4;
+}
+inline int block_isum(const ggml::block_q5_0& w, const ggml::block_q8_0& a) noexcept {
+  int sum = 0;
+  for (std::size_t j = 0; j < 32; ++j) sum += (q5_code(w.qs, w.qh, j) - 16) * a.qs[j];
+  return sum;
+}
+inline int block_isum(const ggml::block_q5_1& w, const ggml::block_q8_1& a) noexcept {
+  int sum = 0;  // unsigned codes 0..31: the min is the offset term's
+  for (std::size_t j = 0; j < 32; ++j) sum += q5_code(w.qs, w.qh, j) * a.qs[j];
+  return sum;
+}
 inline int block_isum(const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
   int sum = 0;
   for (std::size_t j = 0; j < 32; ++j) sum += ggml::iq4_nl_levels[ggml::detail::nibble(w.qs, j)] * a.qs[j];
@@ -60,6 +74,12 @@ inline float block_scale(const ggml::block_q4_0& w, const ggml::block_q8_0& a) n
 inline float block_scale(const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
   return half_bits_to_float(w.d) * half_bits_to_float(a.d);
 }
+inline float block_scale(const ggml::block_q5_0& w, const ggml::block_q8_0& a) noexcept {
+  return half_bits_to_float(w.d) * half_bits_to_float(a.d);
+}
+inline float block_scale(const ggml::block_q5_1& w, const ggml::block_q8_1& a) noexcept {
+  return half_bits_to_float(w.d) * half_bits_to_float(a.d);
+}
 inline float block_scale(const ggml::block_iq4_nl& w, const ggml::block_q8_0& a) noexcept {
   return half_bits_to_float(w.d) * half_bits_to_float(a.d);  // ggml: d_a * d_w, the same product
 }
@@ -67,9 +87,12 @@ inline float block_scale(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) 
   return a.d * half_bits_to_float(w.d);
 }
 
-// Q4_1's min: sum_j (d_w q_j + m_w) d_a a_j = d_w d_a isum + m_w (d_a sum_j a_j), and
+// Q4_1's (and Q5_1's) min: sum_j (d_w q_j + m_w) d_a a_j = d_w d_a isum + m_w (d_a sum_j a_j), and
 // Q8_1's s is that d_a sum_j a_j (as a half), so the min costs one product per block.
 inline float block_offset(const ggml::block_q4_1& w, const ggml::block_q8_1& a) noexcept {
+  return half_bits_to_float(w.m) * half_bits_to_float(a.s);
+}
+inline float block_offset(const ggml::block_q5_1& w, const ggml::block_q8_1& a) noexcept {  // Q5_1: the same
   return half_bits_to_float(w.m) * half_bits_to_float(a.s);
 }
 

@@ -3,7 +3,8 @@
 // pairwise-added into s32), then converted and added, times the block's scale, into 4
 // float lanes with one FMA: integer sums are exact, only the float accumulation order
 // differs from the scalar path. 4-bit codes (Q4_0, Q4_1, IQ4_NL) are unpacked from one
-// 16-byte load and go through the same 32-pair dot as Q8_0.
+// 16-byte load (Q5_0, Q5_1: and their fifth bits from qh) and go through the same
+// 32-pair dot as Q8_0.
 // Compiled only where the translation unit's flags enable the arch (kernel/arch.hpp).
 #pragma once
 
@@ -52,6 +53,23 @@ inline int8x16x2_t as_signed(uint8x16x2_t codes) noexcept {
 inline uint8x16x2_t nibbles(const std::uint8_t* qs) noexcept {
   const uint8x16_t raw = vld1q_u8(qs);
   return {vandq_u8(raw, vdupq_n_u8(0x0F)), vshrq_n_u8(raw, 4)};
+}
+
+// Q5's 5-bit codes 0..31 in value order: the nibbles, and bit j of qh as value j's bit 4
+// (qh's byte j / 8 spread to bytes 8j..8j+7 by tbl, each byte's own bit tested).
+inline uint8x16x2_t q5_codes(const std::uint8_t* qs, const std::uint8_t* qh) noexcept {
+  static constexpr std::uint8_t spread[2][16] = {{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+                                                 {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3}};
+  static constexpr std::uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  std::uint32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  const uint8x16_t bytes = vreinterpretq_u8_u32(vdupq_n_u32(bits));
+  uint8x16x2_t codes = nibbles(qs);
+  for (std::size_t h = 0; h < 2; ++h) {
+    const uint8x16_t set = vtstq_u8(vqtbl1q_u8(bytes, vld1q_u8(spread[h])), vld1q_u8(bit));
+    codes.val[h] = vorrq_u8(codes.val[h], vandq_u8(set, vdupq_n_u8(0x10)));
+  }
+  return codes;
 }
 
 // Q4_0's codes as signed values: nibble - 8.
@@ -114,6 +132,11 @@ struct codes_block_dot : arm::float_lanes {
     if constexpr (std::same_as<W, ggml::block_q8_0>) return {vld1q_s8_x2(w.qs), d, 0.0f};
     else if constexpr (std::same_as<W, ggml::block_q4_0>) return {arm::q4_0_codes(w.qs), d, 0.0f};
     else if constexpr (std::same_as<W, ggml::block_iq4_nl>) return {arm::iq4_nl_codes(w.qs), d, 0.0f};
+    else if constexpr (std::same_as<W, ggml::block_q5_0>) {
+      const uint8x16x2_t c = arm::q5_codes(w.qs, w.qh);
+      return {{arm::minus(c.val[0], 16), arm::minus(c.val[1], 16)}, d, 0.0f};
+    } else if constexpr (std::same_as<W, ggml::block_q5_1>)
+      return {arm::as_signed(arm::q5_codes(w.qs, w.qh)), d, arm::half_to_float(w.m)};  // codes 0..31
     else return {arm::as_signed(arm::nibbles(w.qs)), d, arm::half_to_float(w.m)};  // Q4_1: codes 0..15
   }
   static void accumulate(acc_type& acc, const decoded& w, const A& a) noexcept {
@@ -131,6 +154,10 @@ template <>
 struct block_dot<neon, ggml::block_q4_1, ggml::block_q8_1> : codes_block_dot<ggml::block_q4_1, ggml::block_q8_1> {};
 template <>
 struct block_dot<neon, ggml::block_iq4_nl, ggml::block_q8_0> : codes_block_dot<ggml::block_iq4_nl, ggml::block_q8_0> {};
+template <>
+struct block_dot<neon, ggml::block_q5_0, ggml::block_q8_0> : codes_block_dot<ggml::block_q5_0, ggml::block_q8_0> {};
+template <>
+struct block_dot<neon, ggml::block_q5_1, ggml::block_q8_1> : codes_block_dot<ggml::block_q5_1, ggml::block_q8_1> {};
 
 template <>
 struct block_dot<neon, ggml::block_tq2_0, ggml::block_q8_k> : arm::float_lanes {

@@ -11,6 +11,8 @@
 #if defined(QTL_KERNEL_AVX2)
 #include <immintrin.h>
 
+#include <cstring>
+
 namespace qtl::kernel {
 
 namespace x86 {
@@ -49,6 +51,24 @@ inline int hsum(__m256i v) noexcept {
 inline __m256i nibbles(const std::uint8_t* qs) noexcept {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
   return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+}
+
+// Q5's bit 4 of the 32 values (bit j of qh for value j) as bytes 0x10 or 0, in value order:
+// byte j of qh to bytes 8j..8j+7 (shuffle_epi8 within each 128-bit lane, which holds all
+// four), then each byte's own bit tested.
+inline __m256i q5_high_bits(const std::uint8_t* qh) noexcept {
+  std::int32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(bits), _mm256_setr_epi64x(0, 0x0101010101010101,
+                                                                                          0x0202020202020202,
+                                                                                          0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<std::int64_t>(0x8040201008040201));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// Q5's 5-bit codes 0..31 in value order.
+inline __m256i q5_codes(const std::uint8_t* qs, const std::uint8_t* qh) noexcept {
+  return _mm256_or_si256(nibbles(qs), q5_high_bits(qh));
 }
 
 // Q4_0's codes as signed values: nibble - 8.
@@ -96,7 +116,8 @@ struct float_lanes {
 }  // namespace x86
 
 // The signed-code pairs share one step: decode gives the block's 32 codes (-127..127,
-// for dot_s8's sign trick) and its scale; only the decoding is per type.
+// for dot_s8's sign trick: Q8_0's, Q4_0's nibble - 8, Q5_0's code - 16, IQ4_NL's levels)
+// and its scale; only the decoding is per type.
 template <class Arch, class W, class A>
 struct signed_block_dot : x86::float_lanes {
   struct decoded {
@@ -116,6 +137,8 @@ struct signed_block_dot : x86::float_lanes {
   static __m256i codes_of(const W& w) noexcept {
     if constexpr (std::same_as<W, ggml::block_q8_0>) return x86::load32(w.qs);
     else if constexpr (std::same_as<W, ggml::block_q4_0>) return x86::q4_0_codes(w.qs);
+    else if constexpr (std::same_as<W, ggml::block_q5_0>)
+      return _mm256_sub_epi8(x86::q5_codes(w.qs, w.qh), _mm256_set1_epi8(16));
     else return x86::iq4_nl_codes(w.qs);
   }
 };
@@ -127,22 +150,31 @@ struct block_dot<Arch, ggml::block_q4_0, ggml::block_q8_0> : signed_block_dot<Ar
 template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_iq4_nl, ggml::block_q8_0>
     : signed_block_dot<Arch, ggml::block_iq4_nl, ggml::block_q8_0> {};
-
 template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_q4_1, ggml::block_q8_1> : x86::float_lanes {
-  // Codes 0..15 are already unsigned: no sign trick, straight into u8 x s8.
+struct block_dot<Arch, ggml::block_q5_0, ggml::block_q8_0> : signed_block_dot<Arch, ggml::block_q5_0, ggml::block_q8_0> {};
+
+// The pairs with a min (Q4_1, Q5_1 x Q8_1): codes 0..15 or 0..31 are already unsigned, so
+// no sign trick, straight into u8 x s8.
+template <class Arch, class W>
+struct min_block_dot : x86::float_lanes {
   struct decoded {
     __m256i codes;
     float d, m;
   };
-  static decoded decode(const ggml::block_q4_1& w) noexcept {
-    return {x86::nibbles(w.qs), x86::half_to_float(w.d), x86::half_to_float(w.m)};
+  static decoded decode(const W& w) noexcept {
+    if constexpr (std::same_as<W, ggml::block_q5_1>)
+      return {x86::q5_codes(w.qs, w.qh), x86::half_to_float(w.d), x86::half_to_float(w.m)};
+    else return {x86::nibbles(w.qs), x86::half_to_float(w.d), x86::half_to_float(w.m)};
   }
   static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_1& a) noexcept {
     add(acc, x86::dot_u8s8<Arch>(_mm256_setzero_si256(), w.codes, x86::load32(a.qs)), w.d * x86::half_to_float(a.d),
         w.m * x86::half_to_float(a.s));
   }
 };
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_q4_1, ggml::block_q8_1> : min_block_dot<Arch, ggml::block_q4_1> {};
+template <x86::simd_arch Arch>
+struct block_dot<Arch, ggml::block_q5_1, ggml::block_q8_1> : min_block_dot<Arch, ggml::block_q5_1> {};
 
 template <x86::simd_arch Arch>
 struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
