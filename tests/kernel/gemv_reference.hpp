@@ -50,6 +50,24 @@ inline double lane_magnitude(const ggml::block_tq2_0& w, const ggml::block_q8_k&
   return sum * std::fabs(static_cast<double>(kernel::block_scale(w, a)));
 }
 
+// Q4_K's lanes hold parts of sum_j sc_j (sum q a) (codes 0..15, any sign of a): bounded by
+// sum_j sc_j sum q |a|; the mins' term by dmin d_a sum_j m_j sum |a|.
+inline double lane_magnitude(const ggml::block_q4_k& w, const ggml::block_q8_k& a, double, double) {
+  double codes = 0.0, mins = 0.0;
+  for (std::size_t j = 0; j < 8; ++j) {
+    std::uint8_t sc = 0, m = 0;
+    ggml::detail::scale_min_k4(j, w.scales, sc, m);
+    for (std::size_t l = 0; l < 32; ++l) {
+      const int q = (w.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0x0F;
+      const int magnitude = std::abs(static_cast<int>(a.qs[32 * j + l]));
+      codes += sc * q * magnitude;
+      mins += m * magnitude;
+    }
+  }
+  return codes * std::fabs(static_cast<double>(kernel::block_scale(w, a))) +
+         mins * std::fabs(static_cast<double>(half_bits_to_float(w.dmin)) * a.d);
+}
+
 // The exact (double) sum of a row's block terms, and the magnitude of what the float
 // lanes add (the scale of rounding differences between accumulation orders).
 template <class W, class A>

@@ -138,6 +138,40 @@ TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]"
   }
 }
 
+TEST_CASE("Q4_K x Q8_K GEMV of every arch matches the exact and the dequantized sums", "[kernel]") {
+  using W = ggml::block_q4_k;
+  using A = ggml::block_q8_k;
+  const std::size_t rows = 19, cols = 1024, batch = GENERATE(1, 2, 3, 8), blocks = cols / 256;
+  const auto w = weight_blocks<W>(rows, cols, 61);
+  const auto x = random_floats(batch * cols, 62);
+  std::vector<A> a(batch * blocks);
+  ggml::quantize<A>(x, std::span<A>(a), cols);
+  // The integer form (sum_j sc_j sum q a and the mins through bsums) against the values
+  // the blocks decode to, in double: only the decoding's float rounding differs.
+  std::vector<float> wd(rows * cols), ad(batch * cols);
+  ggml::dequantize<W>(std::span<const W>(w), wd);
+  ggml::dequantize<A>(std::span<const A>(a), ad);
+  for (const auto arch : kernel::usable_archs()) {
+    INFO("arch " << kernel::arch_name(arch));
+    const auto k = kernel::kernels_for(arch);
+    std::vector<float> y(batch * rows), y3(batch * rows);
+    kernel::gemv<W>(k, w, rows, cols, x, y);
+    kernel::gemv<W>(k, w, rows, cols, x, y3, 3);
+    CHECK(y == y3);
+    for (std::size_t n = 0; n < batch; ++n)
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+        CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
+        double decoded = 0.0, size = 0.0;
+        for (std::size_t c = 0; c < cols; ++c) {
+          decoded += static_cast<double>(wd[r * cols + c]) * ad[n * cols + c];
+          size += std::fabs(static_cast<double>(wd[r * cols + c]) * ad[n * cols + c]);
+        }
+        CHECK(std::fabs(exact - decoded) <= 1e-6 * size);
+      }
+  }
+}
+
 TEST_CASE("The table's row function takes any batch, 8 activation rows per weight pass", "[kernel]") {
   using W = ggml::block_q4_0;
   using A = ggml::block_q8_0;

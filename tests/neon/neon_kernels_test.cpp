@@ -49,6 +49,7 @@ static_assert(has_neon_step<ggml::block_q4_1, ggml::block_q8_1>);
 static_assert(has_neon_step<ggml::block_iq4_nl, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_q5_0, ggml::block_q8_0>);
 static_assert(has_neon_step<ggml::block_q5_1, ggml::block_q8_1>);
+static_assert(has_neon_step<ggml::block_q4_k, ggml::block_q8_k>);
 static_assert(has_neon_step<ggml::block_tq2_0, ggml::block_q8_k>);
 static_assert(std::is_same_v<kernel::group_dot<kernel::neon, ggml::block_q4_0>::acc_type, float32x4x2_t>);
 static_assert(std::is_same_v<kernel::group_dot<kernel::neon, ggml::block_iq4_nl>::acc_type, float32x4x2_t>);
@@ -531,6 +532,7 @@ int main(int argc, char** argv) {
   random_cases<ggml::block_iq4_nl>(neon, scalar);
   random_cases<ggml::block_q5_0>(neon, scalar);
   random_cases<ggml::block_q5_1>(neon, scalar);
+  random_cases<ggml::block_q4_k>(neon, scalar);
   prepared_cases<ggml::block_q8_0>(neon, scalar);
   prepared_cases<ggml::block_q4_0>(neon, scalar);
   prepared_cases<ggml::block_iq4_nl>(neon, scalar);

@@ -9,6 +9,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "qtl/core/config.hpp"
@@ -16,6 +17,7 @@
 #include "qtl/kernel/arch.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
 #include "qtl/layout/ggml/iq4_nl.hpp"
+#include "qtl/layout/ggml/k_quants.hpp"
 #include "qtl/layout/ggml/legacy.hpp"
 
 namespace qtl::kernel {
@@ -65,6 +67,31 @@ inline int block_isum(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noe
   return sum;
 }
 
+// Q4_K: 8 sub-blocks of 32, each with a 6-bit scale sc_j and min m_j (value = d sc_j q -
+// dmin m_j). The integer part is sum_j sc_j (sum q a); the mins are the offset term's,
+// through Q8_K's bsums (the activation sums of 16 values).
+inline int block_isum(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+  int sum = 0;
+  for (std::size_t j = 0; j < 8; ++j) {
+    std::uint8_t sc = 0, m = 0;
+    ggml::detail::scale_min_k4(j, w.scales, sc, m);
+    const std::uint8_t* q = w.qs + 32 * (j / 2);  // sub-blocks 2i and 2i + 1 share 32 bytes
+    int sub = 0;
+    for (std::size_t l = 0; l < 32; ++l) sub += (j % 2 ? q[l] >> 4 : q[l] & 0x0F) * a.qs[32 * j + l];
+    sum += sc * sub;
+  }
+  return sum;
+}
+inline int q4_k_min_sum(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+  int sum = 0;  // sum_j m_j (sum of sub-block j's activations)
+  for (std::size_t j = 0; j < 8; ++j) {
+    std::uint8_t sc = 0, m = 0;
+    ggml::detail::scale_min_k4(j, w.scales, sc, m);
+    sum += m * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+  }
+  return sum;
+}
+
 inline float block_scale(const ggml::block_q8_0& w, const ggml::block_q8_0& a) noexcept {
   return half_bits_to_float(w.d) * half_bits_to_float(a.d);
 }
@@ -86,6 +113,9 @@ inline float block_scale(const ggml::block_iq4_nl& w, const ggml::block_q8_0& a)
 inline float block_scale(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
   return a.d * half_bits_to_float(w.d);
 }
+inline float block_scale(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+  return a.d * half_bits_to_float(w.d);  // ggml: y.d * fp16(x.d)
+}
 
 // Q4_1's (and Q5_1's) min: sum_j (d_w q_j + m_w) d_a a_j = d_w d_a isum + m_w (d_a sum_j a_j), and
 // Q8_1's s is that d_a sum_j a_j (as a half), so the min costs one product per block.
@@ -94,6 +124,23 @@ inline float block_offset(const ggml::block_q4_1& w, const ggml::block_q8_1& a) 
 }
 inline float block_offset(const ggml::block_q5_1& w, const ggml::block_q8_1& a) noexcept {  // Q5_1: the same
   return half_bits_to_float(w.m) * half_bits_to_float(a.s);
+}
+// Q4_K's mins: -(dmin d_a) sum_j m_j (sum of sub-block j's activations), ggml's factors.
+inline float block_offset(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+  return -(half_bits_to_float(w.dmin) * a.d) * static_cast<float>(q4_k_min_sum(w, a));
+}
+
+// Q4_K's 12 scale bytes unpacked at once on 32-bit words (scale_min_k4 for every j):
+// bytes 0..7 the scales, 8..15 the mins. A template so that each arch's translation
+// unit has its own copy (kernel/arch.hpp).
+template <class Arch>
+void q4_k_scales_mins(const std::uint8_t* packed, std::uint8_t* out) noexcept {
+  std::uint32_t w[3];
+  std::memcpy(w, packed, sizeof w);
+  constexpr std::uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, top2 = 0x03030303;
+  const std::uint32_t words[4] = {w[0] & low6, (w[2] & low4) | ((w[0] >> 6) & top2) << 4, w[1] & low6,
+                                  ((w[2] >> 4) & low4) | ((w[1] >> 6) & top2) << 4};
+  std::memcpy(out, words, sizeof words);
 }
 
 template <class W, class A>

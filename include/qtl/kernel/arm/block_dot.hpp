@@ -174,6 +174,35 @@ struct block_dot<neon, ggml::block_tq2_0, ggml::block_q8_k> : arm::float_lanes {
   }
 };
 
+template <>
+struct block_dot<neon, ggml::block_q4_k, ggml::block_q8_k> : arm::float_lanes {
+  // Per sub-block j: the 32 codes 0..15 (they fit int8) dotted with the activations, times
+  // sc_j into the int32 lanes (mla by scalar); the mins' sum from Q8_K's bsums, pairwise
+  // added to the 8 sub-block sums; its term in lane 0 of the addend (as Q4_1's).
+  static void accumulate(acc_type& acc, const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+    std::uint8_t unpacked[16];
+    q4_k_scales_mins<neon>(w.scales, unpacked);
+    int32x4_t isum = vdupq_n_s32(0);
+    for (std::size_t c = 0; c < 4; ++c) {
+      const uint8x16x2_t raw = vld1q_u8_x2(w.qs + 32 * c);
+      for (std::size_t h = 0; h < 2; ++h) {  // sub-block 2c + h: low nibbles, then high
+        const std::size_t j = 2 * c + h;
+        const auto codes = [&](std::size_t k) {
+          return vreinterpretq_s8_u8(h == 0 ? vandq_u8(raw.val[k], vdupq_n_u8(0x0F)) : vshrq_n_u8(raw.val[k], 4));
+        };
+        const int32x4_t sub = arm::dot32({codes(0), codes(1)}, a.qs + 32 * j);
+        isum = vmlaq_n_s32(isum, sub, unpacked[j]);
+      }
+    }
+    const int16x8_t sub_sums = vpaddq_s16(vld1q_s16(a.bsums), vld1q_s16(a.bsums + 8));  // 8 sub-blocks
+    const int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(unpacked + 8)));
+    const int min_sum = vaddvq_s32(vmull_s16(vget_low_s16(sub_sums), vget_low_s16(mins))) +
+                        vaddvq_s32(vmull_high_s16(sub_sums, mins));
+    const float d = arm::half_to_float(w.d), dmin = arm::half_to_float(w.dmin);
+    add(acc, isum, a.d * d, -(dmin * a.d) * static_cast<float>(min_sum));
+  }
+};
+
 }  // namespace qtl::kernel
 
 #endif  // QTL_KERNEL_NEON
