@@ -6,6 +6,7 @@
 // x86/ and arm/ specialize it where the arch has an int8 dot instruction.
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -130,17 +131,17 @@ inline float block_offset(const ggml::block_q4_k& w, const ggml::block_q8_k& a) 
   return -(half_bits_to_float(w.dmin) * a.d) * static_cast<float>(q4_k_min_sum(w, a));
 }
 
-// Q4_K's 12 scale bytes unpacked at once on 32-bit words (scale_min_k4 for every j):
-// bytes 0..7 the scales, 8..15 the mins. A template so that each arch's translation
-// unit has its own copy (kernel/arch.hpp).
+// Q4_K's 12 scale bytes unpacked at once on 32-bit words (scale_min_k4 for every j): the
+// words' bytes are the 8 scales, then the 8 mins (little-endian). A template so that each
+// arch's translation unit has its own copy (kernel/arch.hpp); words, not bytes, so that a
+// SIMD step puts them in a register without a narrow-store-to-wide-load stall.
 template <class Arch>
-void q4_k_scales_mins(const std::uint8_t* packed, std::uint8_t* out) noexcept {
+std::array<std::uint32_t, 4> q4_k_scales_mins(const std::uint8_t* packed) noexcept {
   std::uint32_t w[3];
   std::memcpy(w, packed, sizeof w);
   constexpr std::uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, top2 = 0x03030303;
-  const std::uint32_t words[4] = {w[0] & low6, (w[2] & low4) | ((w[0] >> 6) & top2) << 4, w[1] & low6,
-                                  ((w[2] >> 4) & low4) | ((w[1] >> 6) & top2) << 4};
-  std::memcpy(out, words, sizeof words);
+  return {w[0] & low6, (w[2] & low4) | ((w[0] >> 6) & top2) << 4, w[1] & low6,
+          ((w[2] >> 4) & low4) | ((w[1] >> 6) & top2) << 4};
 }
 
 template <class W, class A>
@@ -199,7 +200,7 @@ concept split_step = requires(const W& w, const A& a, typename D::acc_type& acc)
 };
 
 template <class D, class W, class A>
-void accumulate_block(typename D::acc_type& acc, const W& w, const A& a) noexcept {
+QTL_FORCEINLINE void accumulate_block(typename D::acc_type& acc, const W& w, const A& a) noexcept {
   if constexpr (split_step<D, W, A>) D::accumulate(acc, D::decode(w), a);
   else D::accumulate(acc, w, a);
 }

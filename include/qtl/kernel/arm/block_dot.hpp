@@ -180,8 +180,9 @@ struct block_dot<neon, ggml::block_q4_k, ggml::block_q8_k> : arm::float_lanes {
   // sc_j into the int32 lanes (mla by scalar); the mins' sum from Q8_K's bsums, pairwise
   // added to the 8 sub-block sums; its term in lane 0 of the addend (as Q4_1's).
   static void accumulate(acc_type& acc, const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
-    std::uint8_t unpacked[16];
-    q4_k_scales_mins<neon>(w.scales, unpacked);
+    const auto words = q4_k_scales_mins<neon>(w.scales);
+    std::uint8_t unpacked[16];  // the 8 scales, then the 8 mins
+    std::memcpy(unpacked, words.data(), sizeof unpacked);
     int32x4_t isum = vdupq_n_s32(0);
     for (std::size_t c = 0; c < 4; ++c) {
       const uint8x16x2_t raw = vld1q_u8_x2(w.qs + 32 * c);

@@ -233,10 +233,11 @@ struct block_dot<Arch, ggml::block_q4_k, ggml::block_q8_k> : x86::float_lanes {
   struct decoded {
     __m256i q[8];     // sub-block j's 32 codes
     __m256i mins;     // m_j at int16 lanes 2j and 2j + 1 (bsums' 16-value groups)
-    std::int16_t sc[8];
+    __m256i sc;       // the 8 scales as int16, in both 128-bit lanes
     float d, dmin;
   };
-  static decoded decode(const ggml::block_q4_k& w) noexcept {
+  // Forced inline: a decoded block (10 registers) returned through memory costs more than the step.
+  QTL_FORCEINLINE static decoded decode(const ggml::block_q4_k& w) noexcept {
     decoded out;
     const __m256i low = _mm256_set1_epi8(0x0F);
     for (std::size_t c = 0; c < 4; ++c) {
@@ -244,33 +245,35 @@ struct block_dot<Arch, ggml::block_q4_k, ggml::block_q8_k> : x86::float_lanes {
       out.q[2 * c] = _mm256_and_si256(raw, low);
       out.q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
     }
-    alignas(16) std::uint8_t unpacked[16];
-    q4_k_scales_mins<Arch>(w.scales, unpacked);
-    const __m128i bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(unpacked));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out.sc), _mm_cvtepu8_epi16(bytes));
+    const auto words = q4_k_scales_mins<Arch>(w.scales);
+    const __m128i bytes = _mm_setr_epi32(static_cast<int>(words[0]), static_cast<int>(words[1]),
+                                         static_cast<int>(words[2]), static_cast<int>(words[3]));
+    out.sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
     const __m128i mins = _mm_srli_si128(bytes, 8);
     out.mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins));
     out.d = x86::half_to_float(w.d);
     out.dmin = x86::half_to_float(w.dmin);
     return out;
   }
-  static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_k& a) noexcept {
+  QTL_FORCEINLINE static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_k& a) noexcept {
     __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
     for (std::size_t j = 0; j < 8; j += 2) {
-      even = scaled(even, _mm256_maddubs_epi16(w.q[j], x86::load32(a.qs + 32 * j)), w.sc[j]);
-      odd = scaled(odd, _mm256_maddubs_epi16(w.q[j + 1], x86::load32(a.qs + 32 * (j + 1))), w.sc[j + 1]);
+      even = scaled(even, _mm256_maddubs_epi16(w.q[j], x86::load32(a.qs + 32 * j)), w.sc, j);
+      odd = scaled(odd, _mm256_maddubs_epi16(w.q[j + 1], x86::load32(a.qs + 32 * (j + 1))), w.sc, j + 1);
     }
     const int min_sum = x86::hsum(_mm256_madd_epi16(x86::load32(a.bsums), w.mins));
     add(acc, _mm256_add_epi32(even, odd), a.d * w.d, -(w.dmin * a.d) * static_cast<float>(min_sum));
   }
 
  private:
-  // acc += pairs * sc, pairwise added into int32 lanes.
-  static __m256i scaled(__m256i acc, __m256i pairs, std::int16_t sc) noexcept {
+  // acc += pairs * sc_j, pairwise added into int32 lanes; sc_j in every int16 lane by one
+  // shuffle of the scales (bytes 2j, 2j + 1).
+  static __m256i scaled(__m256i acc, __m256i pairs, __m256i sc, std::size_t j) noexcept {
+    const __m256i scale = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<std::int16_t>(0x0100 + 0x0202 * j)));
 #if defined(QTL_KERNEL_AVX512_VNNI)
-    if constexpr (std::same_as<Arch, avx512_vnni>) return _mm256_dpwssd_epi32(acc, pairs, _mm256_set1_epi16(sc));
+    if constexpr (std::same_as<Arch, avx512_vnni>) return _mm256_dpwssd_epi32(acc, pairs, scale);
 #endif
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(sc)));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scale));
   }
 };
 
