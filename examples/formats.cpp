@@ -37,6 +37,28 @@ void ggml_format(const std::vector<float>& x) {
   report(Block::name.data(), static_cast<double>(bytes.size()), x, y);
 }
 
+// llama-quantize's importance matrix: per column, the mean square of the activations the
+// column meets. The weighted quantizer lowers the error the layer's output sees.
+void importance_demo(const std::vector<float>& x) {
+  std::mt19937 rng(11);
+  std::lognormal_distribution<float> activation_power(0.0f, 1.5f);  // a few loud channels
+  std::vector<float> imatrix(x.size());
+  for (auto& v : imatrix) v = activation_power(rng);
+  const auto output_error = [&](const std::vector<float>& y) {
+    double e = 0;
+    for (std::size_t j = 0; j < x.size(); ++j) e += imatrix[j] * (x[j] - y[j]) * (x[j] - y[j]);
+    return e;
+  };
+  std::vector<std::uint8_t> plain(qtl::ggml::row_size<qtl::ggml::block_q4_k>(x.size())), weighted(plain.size());
+  qtl::ggml::quantize<qtl::ggml::block_q4_k>(x, plain);
+  qtl::ggml::quantize<qtl::ggml::block_q4_k>(x, weighted, x.size(), imatrix);
+  std::vector<float> y_plain(x.size()), y_weighted(x.size());
+  qtl::ggml::dequantize<qtl::ggml::block_q4_k>(plain, y_plain);
+  qtl::ggml::dequantize<qtl::ggml::block_q4_k>(weighted, y_weighted);
+  std::printf("q4_K with an imatrix: importance-weighted error %.3g -> %.3g\n", output_error(y_plain),
+              output_error(y_weighted));
+}
+
 template <class T>
 void mx_format(const char* name, const std::vector<float>& x) {
   std::vector<std::uint8_t> elements(qtl::mx::element_bytes<T>(x.size())), scales(qtl::mx::scale_count<T>(x.size()));
@@ -52,12 +74,16 @@ int main() {
   const std::vector<float> x = weights(4096);
   ggml_format<qtl::ggml::block_q8_0>(x);
   ggml_format<qtl::ggml::block_q6_k>(x);
+  ggml_format<qtl::ggml::block_q5_k>(x);
   ggml_format<qtl::ggml::block_q5_0>(x);
   ggml_format<qtl::ggml::block_q4_k>(x);
   ggml_format<qtl::ggml::block_iq4_nl>(x);
   ggml_format<qtl::ggml::block_q4_0>(x);
   ggml_format<qtl::ggml::block_mxfp4>(x);
+  ggml_format<qtl::ggml::block_q3_k>(x);
+  ggml_format<qtl::ggml::block_q2_k>(x);
   ggml_format<qtl::ggml::block_tq2_0>(x);
+  importance_demo(x);
   mx_format<qtl::mx::mxfp8_e4m3>("mxfp8_e4m3", x);
   mx_format<qtl::mx::mxfp6_e2m3>("mxfp6_e2m3", x);
   mx_format<qtl::mx::mxfp4>("mxfp4 (OCP)", x);

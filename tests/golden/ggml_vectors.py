@@ -4,11 +4,13 @@
 
 Two references:
   * the `gguf` package's numpy quantizers (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, TQ1_0, TQ2_0,
-    MXFP4) and dequantizers (also Q4_K, Q6_K, IQ4_NL): writes ggml.qtlg. CI installs gguf
+    MXFP4) and dequantizers (also the K-quants and IQ4_NL): writes ggml.qtlg. CI installs gguf
     and regenerates this file to catch a drift in the reference.
   * ggml's own C reference quantizers, for the types gguf cannot quantize (Q8_1, Q8_K,
-    Q4_K, Q6_K, IQ4_NL): with --ggml-lib pointing at a ggml shared library you built
-    (libggml-base.so, built without FMA contraction: -ffp-contract=off or a target
+    Q2_K..Q6_K, IQ4_NL; the K-quants and IQ4_NL also with importance weights, as
+    llama-quantize applies an imatrix): with --ggml-lib pointing at a ggml shared library
+    you built (libggml-base.so, or ggml-quants.c alone with stubs for the few ggml.c
+    functions it names, built without FMA contraction: -ffp-contract=off or a target
     without FMA), writes ggml_c.qtlg, committed. Without it the committed file is kept.
 Exits 77 (skip) when gguf is not installed.
 """
@@ -34,11 +36,13 @@ require_pinned("gguf", "numpy")
 
 ROW = 512  # values per row: a multiple of every block size (32 and 256)
 GGUF_QUANTIZED = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4"]
-C_QUANTIZED = ["Q8_1", "Q8_K", "Q4_K", "Q6_K", "IQ4_NL"]
-C_DEQUANTIZED_BY_GGUF = ["Q4_K", "Q6_K", "IQ4_NL"]
+K_QUANTS = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+C_QUANTIZED = ["Q8_1", "Q8_K"] + K_QUANTS + ["IQ4_NL"]
+C_DEQUANTIZED_BY_GGUF = K_QUANTS + ["IQ4_NL"]
 # bytes and values of one block, and the suffix of ggml's C function names
 BLOCKS = {"Q4_0": (18, 32), "Q4_1": (20, 32), "Q5_0": (22, 32), "Q5_1": (24, 32), "Q8_0": (34, 32),
-          "Q8_1": (36, 32), "Q8_K": (292, 256), "Q4_K": (144, 256), "Q6_K": (210, 256), "IQ4_NL": (18, 32),
+          "Q8_1": (36, 32), "Q8_K": (292, 256), "Q2_K": (84, 256), "Q3_K": (110, 256),
+          "Q4_K": (144, 256), "Q5_K": (176, 256), "Q6_K": (210, 256), "IQ4_NL": (18, 32),
           "TQ1_0": (54, 256), "TQ2_0": (66, 256), "MXFP4": (17, 32)}
 
 
@@ -90,10 +94,12 @@ class GgmlC:
         fn(x.ctypes.data, out.ctypes.data, x.size)
         return out
 
-    def quantize_iq4_nl(self, x, importance=None):
+    def quantize(self, qtype, x, importance=None):
+        """quantize_<type>(src, dst, nrow, n_per_row, imatrix): llama-quantize's entry."""
         rows, cols = x.shape
-        out = np.zeros(x.size // 32 * 18, np.uint8)
-        fn = self._fn("quantize_iq4_nl")
+        block_bytes, block_values = BLOCKS[qtype]
+        out = np.zeros(x.size // block_values * block_bytes, np.uint8)
+        fn = self._fn(f"quantize_{c_name(qtype)}")
         fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
         fn.restype = ctypes.c_size_t
         x = np.ascontiguousarray(x, np.float32)
@@ -123,10 +129,11 @@ def write_c_vectors(path, lib_path, x, rng):
     # quantize_row_iq4_nl_ref variant (which leaves stale indices in all-zero blocks: not
     # defined behaviour, so its rows here have no all-zero block).
     importance = rng.uniform(0.1, 4.0, x.shape[1]).astype(np.float32)
-    arrays["IQ4_NL.bytes"] = c.quantize_iq4_nl(x)
+    arrays["IQ4_NL.bytes"] = c.quantize("IQ4_NL", x)
     arrays["IQ4_NL.dequantized"] = c.dequantize("IQ4_NL", arrays["IQ4_NL.bytes"], x.size)
-    arrays["IQ4_NL.importance"] = importance
-    arrays["IQ4_NL.weighted_bytes"] = c.quantize_iq4_nl(x, importance)  # one weight per column
+    arrays["importance"] = importance  # one weight per column, as an imatrix entry
+    for qtype in K_QUANTS + ["IQ4_NL"]:
+        arrays[f"{qtype}.weighted_bytes"] = c.quantize(qtype, x, importance)
     nonzero_rows = [r for r in range(x.shape[0]) if np.all(np.abs(x[r].reshape(-1, 32)).max(axis=1) > 0)]
     arrays["IQ4_NL.ref_rows"] = np.asarray(nonzero_rows, np.int32)
     ref = np.zeros((len(nonzero_rows), x.shape[1] // 32 * 18), np.uint8)

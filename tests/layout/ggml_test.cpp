@@ -75,7 +75,8 @@ TEMPLATE_TEST_CASE("ggml blocks are byte-identical to gguf's and ggml's quantize
 }
 
 TEMPLATE_TEST_CASE("ggml C-only blocks are byte-identical to ggml's reference", "[ggml]", ggml::block_q8_1,
-                   ggml::block_q8_k, ggml::block_q4_k, ggml::block_q6_k, ggml::block_iq4_nl) {
+                   ggml::block_q8_k, ggml::block_q2_k, ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k,
+                   ggml::block_q6_k, ggml::block_iq4_nl) {
   const auto golden = qtl::test::golden_file::load("ggml_c.qtlg");
   const std::string name = upper_name<TestType>();
   const auto x = golden.get<float>("input");
@@ -86,32 +87,78 @@ TEMPLATE_TEST_CASE("ggml C-only blocks are byte-identical to ggml's reference", 
     CHECK(same_floats(dequantize_bytes<TestType>(bytes, x.size()), golden.get<float>(name + ".dequantized")));
 }
 
-TEST_CASE("gguf's dequantizers agree with qtl on ggml's K-quant and IQ4_NL bytes", "[ggml]") {
+TEMPLATE_TEST_CASE("gguf's dequantizers agree with qtl on ggml's K-quant and IQ4_NL bytes", "[ggml]",
+                   ggml::block_q2_k, ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k, ggml::block_q6_k,
+                   ggml::block_iq4_nl) {
   const auto golden = qtl::test::golden_file::load("ggml.qtlg");
   const auto c_golden = qtl::test::golden_file::load("ggml_c.qtlg");
+  const std::string name = upper_name<TestType>();
   const std::size_t n = golden.get<float>("input").size();
-  CHECK(same_floats(dequantize_bytes<ggml::block_q4_k>(c_golden.get<std::uint8_t>("Q4_K.bytes"), n),
-                    golden.get<float>("Q4_K.gguf_dequantized")));
-  CHECK(same_floats(dequantize_bytes<ggml::block_q6_k>(c_golden.get<std::uint8_t>("Q6_K.bytes"), n),
-                    golden.get<float>("Q6_K.gguf_dequantized")));
-  CHECK(same_floats(dequantize_bytes<ggml::block_iq4_nl>(c_golden.get<std::uint8_t>("IQ4_NL.bytes"), n),
-                    golden.get<float>("IQ4_NL.gguf_dequantized")));
+  CHECK(same_floats(dequantize_bytes<TestType>(c_golden.get<std::uint8_t>(name + ".bytes"), n),
+                    golden.get<float>(name + ".gguf_dequantized")));
 }
 
-TEST_CASE("IQ4_NL: importance weights and the reference quantizer without search", "[ggml]") {
+// llama-quantize with an imatrix: quantize_<type>(src, dst, nrow, n_per_row, imatrix).
+TEMPLATE_TEST_CASE("ggml blocks with importance weights are byte-identical to ggml's", "[ggml]", ggml::block_q2_k,
+                   ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k, ggml::block_q6_k, ggml::block_iq4_nl) {
+  const auto golden = qtl::test::golden_file::load("ggml_c.qtlg");
+  const std::string name = upper_name<TestType>();
+  const auto x = golden.get<float>("input");
+  const std::size_t row = golden.shape("input")[1];
+  const auto importance = golden.get<float>("importance");
+  REQUIRE(importance.size() == row);
+  const auto want = golden.get<std::uint8_t>(name + ".weighted_bytes");
+
+  std::vector<std::uint8_t> bytes(ggml::row_size<TestType>(x.size()));
+  ggml::quantize<TestType>(x, bytes, row, importance);
+  CHECK(first_difference(bytes, want) == -1);
+  CHECK(bytes != quantize_bytes<TestType>(x, row));  // the weights change the choice
+
+  std::vector<TestType> blocks(x.size() / TestType::elements);
+  ggml::quantize<TestType>(x, std::span(blocks), row, importance);
+  CHECK(std::memcmp(blocks.data(), want.data(), want.size()) == 0);
+
+  // Uniform importance is not "no importance": ggml's weighted search differs from _ref.
+  const std::vector<float> ones(row, 1.0f);
+  std::vector<std::uint8_t> uniform(bytes.size());
+  ggml::quantize<TestType>(x, uniform, row, ones);
+  CHECK(uniform != bytes);
+}
+
+TEST_CASE("ggml importance weights: bad input is refused before any write", "[ggml]") {
+  std::vector<float> x(512, 0.5f);
+  std::vector<std::uint8_t> out(ggml::row_size<ggml::block_q4_k>(512), 0xAB);
+  const auto untouched = out;
+  std::vector<float> importance(256, 1.0f);
+  try {  // rows of 256 need 256 weights; 255 is a lie
+    ggml::quantize<ggml::block_q4_k>(x, out, 256, std::span<const float>(importance).first(255));
+    FAIL("no error");
+  } catch (const qtl::error& e) {
+    CHECK(e.code() == qtl::errc::shape_mismatch);
+  }
+  CHECK_THROWS_AS(ggml::quantize<ggml::block_q4_k>(x, out, 0, importance), qtl::error);  // one row of 512
+  importance[7] = -1.0f;
+  try {
+    ggml::quantize<ggml::block_q4_k>(x, out, 256, importance);
+    FAIL("no error");
+  } catch (const qtl::error& e) {
+    CHECK(e.code() == qtl::errc::invalid_argument);
+    CHECK(std::string(e.what()).find("importance weight 7") != std::string::npos);
+  }
+  importance[7] = NAN;
+  CHECK_THROWS_AS(ggml::quantize<ggml::block_q2_k>(x, out, 256, importance), qtl::error);
+  importance[7] = 1.0f;
+  x[3] = INFINITY;
+  CHECK_THROWS_AS(ggml::quantize<ggml::block_q4_k>(x, out, 256, importance), qtl::error);
+  CHECK(out == untouched);
+  static_assert(ggml::importance_block<ggml::block_q3_k> && ggml::importance_block<ggml::block_iq4_nl> &&
+                !ggml::importance_block<ggml::block_q4_0> && !ggml::importance_block<ggml::block_q8_k>);
+}
+
+TEST_CASE("IQ4_NL: the reference quantizer without search", "[ggml]") {
   const auto golden = qtl::test::golden_file::load("ggml_c.qtlg");
   const auto x = golden.get<float>("input");
   const std::size_t row = golden.shape("input")[1];
-  const auto importance = golden.get<float>("IQ4_NL.importance");
-  REQUIRE(importance.size() == row);
-
-  std::vector<ggml::block_iq4_nl> weighted(x.size() / 32);
-  for (std::size_t b = 0; b < weighted.size(); ++b)
-    ggml::quantize_block(x.data() + 32 * b, weighted[b], ggml::iq4_nl_search::best_scale,
-                         importance.data() + (32 * b) % row);
-  std::vector<std::uint8_t> bytes(weighted.size() * sizeof(ggml::block_iq4_nl));
-  std::memcpy(bytes.data(), weighted.data(), bytes.size());
-  CHECK(first_difference(bytes, golden.get<std::uint8_t>("IQ4_NL.weighted_bytes")) == -1);
 
   const auto rows = golden.get<std::int32_t>("IQ4_NL.ref_rows");
   const auto want = golden.get<std::uint8_t>("IQ4_NL.ref_bytes");

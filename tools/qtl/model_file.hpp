@@ -74,8 +74,17 @@ bool with_block(ggml::type_id id, F&& f) {
     case type_id::mxfp4:
       f(std::type_identity<ggml::block_mxfp4>{});
       return true;
+    case type_id::q2_k:
+      f(std::type_identity<ggml::block_q2_k>{});
+      return true;
+    case type_id::q3_k:
+      f(std::type_identity<ggml::block_q3_k>{});
+      return true;
     case type_id::q4_k:
       f(std::type_identity<ggml::block_q4_k>{});
+      return true;
+    case type_id::q5_k:
+      f(std::type_identity<ggml::block_q5_k>{});
       return true;
     case type_id::q6_k:
       f(std::type_identity<ggml::block_q6_k>{});

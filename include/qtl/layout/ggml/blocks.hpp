@@ -86,6 +86,25 @@ struct block_mxfp4 {  // ggml's MXFP4: E8M0 exponent, E2M1 codes in Q4_0's nibbl
   std::uint8_t qs[16];
 };
 
+struct block_q2_k {  // 2.625 bits/value: 16 sub-blocks of 16 with 4-bit scales and mins
+  static constexpr std::size_t elements = qk_k;
+  static constexpr type_id type = type_id::q2_k;
+  static constexpr std::string_view name = "q2_K";
+  std::uint8_t scales[qk_k / 16];  // scale in the low nibble, min in the high
+  std::uint8_t qs[qk_k / 4];
+  std::uint16_t d, dmin;
+};
+
+struct block_q3_k {  // 3.4375 bits/value: 16 sub-blocks of 16 with 6-bit signed scales
+  static constexpr std::size_t elements = qk_k;
+  static constexpr type_id type = type_id::q3_k;
+  static constexpr std::string_view name = "q3_K";
+  std::uint8_t hmask[qk_k / 8];  // bit 2 of each code
+  std::uint8_t qs[qk_k / 4];     // bits 0-1
+  std::uint8_t scales[12];
+  std::uint16_t d;
+};
+
 struct block_q4_k {  // 4.5 bits/value: 8 sub-blocks of 32 with 6-bit scales and mins
   static constexpr std::size_t elements = qk_k;
   static constexpr type_id type = type_id::q4_k;
@@ -93,6 +112,16 @@ struct block_q4_k {  // 4.5 bits/value: 8 sub-blocks of 32 with 6-bit scales and
   std::uint16_t d, dmin;
   std::uint8_t scales[12];
   std::uint8_t qs[128];
+};
+
+struct block_q5_k {  // 5.5 bits/value: Q4_K plus one high bit per value
+  static constexpr std::size_t elements = qk_k;
+  static constexpr type_id type = type_id::q5_k;
+  static constexpr std::string_view name = "q5_K";
+  std::uint16_t d, dmin;
+  std::uint8_t scales[12];
+  std::uint8_t qh[qk_k / 8];
+  std::uint8_t qs[qk_k / 2];
 };
 
 struct block_q6_k {  // 6.5625 bits/value: 16 sub-blocks of 16 with int8 scales
@@ -134,12 +163,12 @@ struct block_tq2_0 {  // 2.0625 bits/value: ternary, 2 bits per value (q - 1)
 static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 && sizeof(block_q5_0) == 22 &&
               sizeof(block_q5_1) == 24 && sizeof(block_q8_0) == 34 && sizeof(block_q8_1) == 36 &&
               sizeof(block_iq4_nl) == 18 && sizeof(block_mxfp4) == 17);
+static_assert(sizeof(block_q2_k) == 84 && sizeof(block_q3_k) == 110 && sizeof(block_q5_k) == 176);
 static_assert(sizeof(block_q4_k) == 144 && sizeof(block_q6_k) == 210 && sizeof(block_q8_k) == 292 &&
               sizeof(block_tq1_0) == 54 && sizeof(block_tq2_0) == 66);
 
 // What a GGUF reader needs to size a tensor of any type id above: `elements` values take
-// `bytes` bytes (1 and the scalar's size for the plain types). The K-quants qtl has no
-// struct for (Q2_K, Q3_K, Q5_K) are sized by their ggml-common.h fields.
+// `bytes` bytes (1 and the scalar's size for the plain types).
 struct type_traits {
   std::string_view name;
   std::size_t elements;
@@ -162,10 +191,10 @@ constexpr std::optional<type_traits> traits(type_id id) noexcept {
     case type_id::q5_1: return traits_of_block<block_q5_1>();
     case type_id::q8_0: return traits_of_block<block_q8_0>();
     case type_id::q8_1: return traits_of_block<block_q8_1>();
-    case type_id::q2_k: return type_traits{"q2_K", qk_k, 2 + 2 + qk_k / 16 + qk_k / 4};  // d, dmin, scales, qs
-    case type_id::q3_k: return type_traits{"q3_K", qk_k, qk_k / 8 + qk_k / 4 + 12 + 2};  // hmask, qs, scales, d
+    case type_id::q2_k: return traits_of_block<block_q2_k>();
+    case type_id::q3_k: return traits_of_block<block_q3_k>();
     case type_id::q4_k: return traits_of_block<block_q4_k>();
-    case type_id::q5_k: return type_traits{"q5_K", qk_k, 2 + 2 + 12 + qk_k / 8 + qk_k / 2};  // d, dmin, scales, qh, qs
+    case type_id::q5_k: return traits_of_block<block_q5_k>();
     case type_id::q6_k: return traits_of_block<block_q6_k>();
     case type_id::q8_k: return traits_of_block<block_q8_k>();
     case type_id::iq4_nl: return traits_of_block<block_iq4_nl>();

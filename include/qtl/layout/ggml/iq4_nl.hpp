@@ -94,6 +94,10 @@ inline void quantize_block(const float* x, block_iq4_nl& b) noexcept {
   quantize_block(x, b, iq4_nl_search::best_scale);
 }
 
+inline void quantize_block(const float* x, block_iq4_nl& b, const float* importance) noexcept {
+  quantize_block(x, b, iq4_nl_search::best_scale, importance);
+}
+
 inline void dequantize_block(const block_iq4_nl& b, float* y) noexcept {
   const float d = half_bits_to_float(b.d);
   for (std::size_t j = 0; j < 32; ++j) y[j] = d * static_cast<float>(iq4_nl_levels[detail::nibble(b.qs, j)]);

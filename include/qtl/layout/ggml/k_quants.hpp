@@ -1,18 +1,22 @@
-// ggml's K-quants on 256-value super-blocks: Q4_K and Q6_K (weights, with ggml's
-// reference scale search: make_qkx2_quants / make_qx_quants) and Q8_K (the activations
-// their dot products take). Numerics follow ggml-quants.c's *_ref functions step by step;
-// nearest_int there is round-half-even, as nearest_even here.
+// ggml's K-quants on 256-value super-blocks: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (weights) and
+// Q8_K (the activations their dot products take). Each weight type quantizes as ggml does:
+// without importance weights as its quantize_row_*_ref (what llama-quantize writes with no
+// imatrix), with them as quantize_*_K's importance path (an imatrix: one weight per column
+// of the row; `importance` points at the block's 256). Numerics follow ggml-quants.c step
+// by step (the searches are in k_search.hpp).
 #pragma once
 
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "qtl/core/config.hpp"
 #include "qtl/core/half.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
+#include "qtl/layout/ggml/k_search.hpp"
 #include "qtl/layout/ggml/legacy.hpp"
-#include "qtl/rounding.hpp"
 
 namespace qtl::ggml {
 
@@ -20,118 +24,7 @@ QTL_STRICT_FP_BEGIN
 
 namespace detail {
 
-inline constexpr float group_max_eps = 1e-15f;
-
-inline int nearest_int(float v) noexcept { return static_cast<int>(nearest_even{}(v)); }
-inline int clamp_int(int v, int lo, int hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
-
-// Asymmetric codes 0..nmax with a weighted least-squares search over 21 candidate scales
-// (ggml's make_qkx2_quants with rmin = -1, rdelta = 0.1, nstep = 20, squared error).
-// Returns the scale; `neg_min` receives -min (>= 0).
-inline float search_scale_min(const float* x, const float* weights, std::size_t n, int nmax, std::uint8_t* L,
-                              float& neg_min) noexcept {
-  constexpr float rmin = -1.0f, rdelta = 0.1f;
-  constexpr int nstep = 20;
-  float min = x[0], max = x[0];
-  float sum_w = weights[0], sum_x = sum_w * x[0];
-  for (std::size_t i = 1; i < n; ++i) {
-    min = x[i] < min ? x[i] : min;
-    max = x[i] > max ? x[i] : max;
-    sum_w += weights[i];
-    sum_x += weights[i] * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (std::size_t i = 0; i < n; ++i) L[i] = 0;
-    neg_min = -min;
-    return 0.0f;
-  }
-  float iscale = static_cast<float>(nmax) / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    L[i] = static_cast<std::uint8_t>(clamp_int(nearest_int(iscale * (x[i] - min)), 0, nmax));
-    const float diff = scale * L[i] + min - x[i];
-    best_error += weights[i] * (diff * diff);
-  }
-  std::uint8_t candidate[32];
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const int l = clamp_int(nearest_int(iscale * (x[i] - min)), 0, nmax);
-      candidate[i] = static_cast<std::uint8_t>(l);
-      const float w = weights[i];
-      sum_l += w * static_cast<float>(l);
-      sum_l2 += w * static_cast<float>(l) * static_cast<float>(l);
-      sum_xl += w * static_cast<float>(l) * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float error = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const float diff = this_scale * candidate[i] + this_min - x[i];
-        error += weights[i] * (diff * diff);
-      }
-      if (error < best_error) {
-        for (std::size_t i = 0; i < n; ++i) L[i] = candidate[i];
-        best_error = error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  neg_min = -min;
-  return scale;
-}
-
-// Symmetric codes -nmax..nmax-1 (stored + nmax) with weights x^2 and a search over 18
-// scales around nmax / max (ggml's make_qx_quants, rmse_type 1). Returns the scale.
-inline float search_scale_symmetric(const float* x, std::size_t n, int nmax, std::int8_t* L) noexcept {
-  const float max = signed_absmax(x, n);
-  if (std::fabs(max) < group_max_eps) {
-    for (std::size_t i = 0; i < n; ++i) L[i] = 0;
-    return 0.0f;
-  }
-  const auto fit = [&](float iscale, float& sumlx, float& suml2) {
-    sumlx = suml2 = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * static_cast<float>(l);
-      suml2 += w * static_cast<float>(l) * static_cast<float>(l);
-    }
-  };
-  const auto assign = [&](float iscale) {
-    for (std::size_t i = 0; i < n; ++i)
-      L[i] = static_cast<std::int8_t>(nmax + clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1));
-  };
-  float iscale = static_cast<float>(-nmax) / max;
-  float sumlx = 0, suml2 = 0;
-  fit(iscale, sumlx, suml2);
-  assign(iscale);
-  float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
-    fit(iscale, sumlx, suml2);
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      assign(iscale);
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
-
-// Q4_K's 12 scale bytes: eight 6-bit scales and eight 6-bit mins.
+// Q4_K's and Q5_K's 12 scale bytes: eight 6-bit scales and eight 6-bit mins.
 inline void scale_min_k4(std::size_t j, const std::uint8_t* q, std::uint8_t& d, std::uint8_t& m) noexcept {
   if (j < 4) {
     d = q[j] & 63;
@@ -142,74 +35,243 @@ inline void scale_min_k4(std::size_t j, const std::uint8_t* q, std::uint8_t& d, 
   }
 }
 
-}  // namespace detail
+// The inverse, into bytes that start zeroed, for j = 0..7 in order.
+inline void set_scale_min_k4(std::size_t j, std::uint8_t sc, std::uint8_t m, std::uint8_t* q) noexcept {
+  if (j < 4) {
+    q[j] = sc;
+    q[j + 4] = m;
+  } else {
+    q[j + 4] = static_cast<std::uint8_t>((sc & 0xF) | ((m & 0xF) << 4));
+    q[j - 4] |= static_cast<std::uint8_t>((sc >> 4) << 6);
+    q[j] |= static_cast<std::uint8_t>((m >> 4) << 6);
+  }
+}
 
-inline void quantize_block(const float* x, block_q4_k& b) noexcept {
-  std::uint8_t L[qk_k];
+// Q3_K's 12 scale bytes: sixteen 6-bit scales stored + 32, low nibbles in bytes 0..7,
+// the 2 high bits of scale j at bits 2(j/4) of byte 8 + j%4. Returns the signed scale.
+inline int scale_k3(std::size_t j, const std::uint8_t* q) noexcept {
+  const int low = j < 8 ? q[j] & 0xF : q[j - 8] >> 4;
+  return (low | (((q[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+// The inverse of the stored value l = scale + 32 (0..63), into bytes that start zeroed.
+inline void set_scale_k3(std::size_t j, int l, std::uint8_t* q) noexcept {
+  q[j % 8] |= static_cast<std::uint8_t>((l & 0xF) << (j < 8 ? 0 : 4));
+  q[8 + j % 4] |= static_cast<std::uint8_t>((l >> 4) << (2 * (j / 4)));
+}
+
+// Q2_K's and Q3_K's 2-bit codes: per 128 values, byte 32h + l holds value 128h + l + 32k
+// at bits 2k.
+inline int crumb(const std::uint8_t* qs, std::size_t i) noexcept {
+  return (qs[32 * (i / 128) + i % 32] >> (2 * (i % 128 / 32))) & 3;
+}
+
+template <class Code>
+void pack_crumbs(const Code* L, std::uint8_t* qs) noexcept {
+  for (std::size_t j = 0; j < qk_k; j += 128)
+    for (std::size_t l = 0; l < 32; ++l)
+      qs[j / 4 + l] = static_cast<std::uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+                                                (L[j + l + 96] << 6));
+}
+
+inline float sum_of_squares(const float* x, std::size_t n) noexcept {
+  float s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += x[i] * x[i];
+  return s;
+}
+
+// The importance path's weights of n values: importance * sqrt(sigma2 + x^2); returns
+// their sum.
+inline float importance_weights(const float* x, const float* importance, std::size_t n, float sigma2,
+                                float* w) noexcept {
+  float sum = 0;
+  for (std::size_t l = 0; l < n; ++l) w[l] = importance[l] * std::sqrt(sigma2 + x[l] * x[l]);
+  for (std::size_t l = 0; l < n; ++l) sum += w[l];
+  return sum;
+}
+
+// Q4_K and Q5_K: the 8 sub-blocks' 6-bit scales and mins into d, dmin and the 12 scale
+// bytes, then the codes 0..nmax re-quantized with the stored scales into L.
+struct k4_header {
+  std::uint16_t d, dmin;
+  std::uint8_t scales[12];
+};
+
+struct k4_params {
+  int nmax;
+  affine_search ref_search;
+  std::uint8_t weighted_scale_limit;  // quantize_row_q4_K_impl stores its 6-bit scales unclamped
+};
+inline constexpr k4_params q4_k_params{15, q4_k_ref_search, 255};
+inline constexpr k4_params q5_k_params{31, q5_k_ref_search, 63};
+
+inline k4_header quantize_k4(const float* x, const float* importance, k4_params p, std::uint8_t* L) noexcept {
+  const int nmax = p.nmax;
+  k4_header h{};
   float weights[32], mins[8], scales[8];
-  float max_scale = 0, max_min = 0;
-  for (std::size_t j = 0; j < 8; ++j) {
-    const float* xs = x + 32 * j;
-    float sum_x2 = 0;
-    for (std::size_t l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
-    const float av_x = std::sqrt(sum_x2 / 32);
-    for (std::size_t l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
-    scales[j] = detail::search_scale_min(xs, weights, 32, 15, L + 32 * j, mins[j]);
-    max_scale = scales[j] > max_scale ? scales[j] : max_scale;
-    max_min = mins[j] > max_min ? mins[j] : max_min;
-  }
-  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  for (std::size_t j = 0; j < 8; ++j) {
-    auto ls = static_cast<std::uint8_t>(detail::nearest_int(inv_scale * scales[j]));
-    auto lm = static_cast<std::uint8_t>(detail::nearest_int(inv_min * mins[j]));
-    ls = ls < 63 ? ls : 63;
-    lm = lm < 63 ? lm : 63;
-    if (j < 4) {
-      b.scales[j] = ls;
-      b.scales[j + 4] = lm;
-    } else {
-      b.scales[j + 4] = static_cast<std::uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-      b.scales[j - 4] |= static_cast<std::uint8_t>((ls >> 4) << 6);
-      b.scales[j] |= static_cast<std::uint8_t>((lm >> 4) << 6);
+  if (importance == nullptr) {
+    float max_scale = 0, max_min = 0;
+    for (std::size_t j = 0; j < 8; ++j) {
+      const float* xs = x + 32 * j;
+      const float av_x = std::sqrt(sum_of_squares(xs, 32) / 32);
+      for (std::size_t l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
+      scales[j] = search_scale_min(xs, weights, 32, nmax, p.ref_search, L + 32 * j, mins[j]);
+      max_scale = scales[j] > max_scale ? scales[j] : max_scale;
+      max_min = mins[j] > max_min ? mins[j] : max_min;
     }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (std::size_t j = 0; j < 8; ++j) {
+      const auto ls = static_cast<std::uint8_t>(nearest_int(inv_scale * scales[j]));
+      const auto lm = static_cast<std::uint8_t>(nearest_int(inv_min * mins[j]));
+      set_scale_min_k4(j, ls < 63 ? ls : 63, lm < 63 ? lm : 63, h.scales);
+    }
+    h.d = float_to_half_bits(max_scale / 63.f);
+    h.dmin = float_to_half_bits(max_min / 63.f);
+  } else {
+    const float sigma2 = 2 * sum_of_squares(x, qk_k) / qk_k;
+    float sum_w[8];
+    for (std::size_t j = 0; j < 8; ++j) {
+      sum_w[j] = importance_weights(x + 32 * j, importance + 32 * j, 32, sigma2, weights);
+      scales[j] = search_scale_min(x + 32 * j, weights, 32, nmax, weighted_k_search, L + 32 * j, mins[j]);
+    }
+    std::uint8_t ls[8], lm[8];
+    const float d = search_scale_positive(scales, 8, 63, ls, sum_w);
+    const float dmin = search_scale_positive(mins, 8, 63, lm, sum_w);
+    const std::uint8_t limit = p.weighted_scale_limit;
+    for (std::size_t j = 0; j < 8; ++j)
+      set_scale_min_k4(j, ls[j] < limit ? ls[j] : limit, lm[j] < limit ? lm[j] : limit, h.scales);
+    h.d = float_to_half_bits(d);
+    h.dmin = float_to_half_bits(dmin);
   }
-  b.d = float_to_half_bits(max_scale / 63.f);
-  b.dmin = float_to_half_bits(max_min / 63.f);
-  // Re-quantize with the stored (6-bit, half) scales.
   for (std::size_t j = 0; j < 8; ++j) {
     std::uint8_t sc = 0, m = 0;
-    detail::scale_min_k4(j, b.scales, sc, m);
-    const float d = half_bits_to_float(b.d) * sc;
-    if (d == 0.0f) continue;
-    const float dm = half_bits_to_float(b.dmin) * m;
-    for (std::size_t i = 0; i < 32; ++i)
-      L[32 * j + i] = static_cast<std::uint8_t>(detail::clamp_int(detail::nearest_int((x[32 * j + i] + dm) / d), 0, 15));
+    scale_min_k4(j, h.scales, sc, m);
+    requantize(x + 32 * j, 32, half_bits_to_float(h.d) * sc, half_bits_to_float(h.dmin) * m, 0, nmax, 0, L + 32 * j);
   }
+  return h;
+}
+
+}  // namespace detail
+
+inline void quantize_block(const float* x, block_q2_k& b, const float* importance = nullptr) noexcept {
+  std::uint8_t L[qk_k], ls[16], lm[16];
+  float weights[16], mins[16], scales[16];
+  b = block_q2_k{};
+  if (importance == nullptr) {
+    float max_scale = 0, max_min = 0;
+    for (std::size_t j = 0; j < 16; ++j) {
+      for (std::size_t l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
+      scales[j] = detail::search_scale_min(x + 16 * j, weights, 16, 3, detail::q2_k_ref_search, L + 16 * j, mins[j]);
+      max_scale = scales[j] > max_scale ? scales[j] : max_scale;
+      max_min = mins[j] > max_min ? mins[j] : max_min;
+    }
+    // 4-bit scales and mins against their maxima (15 levels); a zero maximum stays 0.
+    const float iscale = max_scale > 0 ? 15.f / max_scale : 0.f;
+    const float imin = max_min > 0 ? 15.f / max_min : 0.f;
+    for (std::size_t j = 0; j < 16; ++j) {
+      ls[j] = static_cast<std::uint8_t>(detail::nearest_int(iscale * scales[j]));
+      lm[j] = static_cast<std::uint8_t>(detail::nearest_int(imin * mins[j]));
+    }
+    b.d = float_to_half_bits(max_scale > 0 ? max_scale / 15.f : 0.f);
+    b.dmin = float_to_half_bits(max_min > 0 ? max_min / 15.f : 0.f);
+  } else {
+    const float sigma2 = detail::sum_of_squares(x, qk_k) / qk_k;
+    float sum_w[16];
+    for (std::size_t j = 0; j < 16; ++j) {
+      sum_w[j] = detail::importance_weights(x + 16 * j, importance + 16 * j, 16, sigma2, weights);
+      scales[j] =
+          detail::search_scale_min(x + 16 * j, weights, 16, 3, detail::weighted_k_search, L + 16 * j, mins[j]);
+    }
+    b.d = float_to_half_bits(detail::search_scale_positive(scales, 16, 15, ls, sum_w));
+    b.dmin = float_to_half_bits(detail::search_scale_positive(mins, 16, 15, lm, sum_w));
+  }
+  for (std::size_t j = 0; j < 16; ++j) {
+    b.scales[j] = static_cast<std::uint8_t>(ls[j] | (lm[j] << 4));
+    detail::requantize(x + 16 * j, 16, half_bits_to_float(b.d) * (b.scales[j] & 0xF),
+                       half_bits_to_float(b.dmin) * (b.scales[j] >> 4), 0, 3, 0, L + 16 * j);
+  }
+  detail::pack_crumbs(L, b.qs);
+}
+
+inline void quantize_block(const float* x, block_q3_k& b, const float* importance = nullptr) noexcept {
+  std::int8_t L[qk_k];
+  float scales[16];
+  b = block_q3_k{};
+  if (importance == nullptr) {
+    float max_scale = 0, amax = 0;
+    for (std::size_t j = 0; j < 16; ++j) {
+      scales[j] = detail::search_scale_refined(x + 16 * j, 16, 4, L + 16 * j);
+      if (std::fabs(scales[j]) > amax) {
+        amax = std::fabs(scales[j]);
+        max_scale = scales[j];
+      }
+    }
+    if (max_scale != 0) {
+      const float iscale = -32.f / max_scale;
+      for (std::size_t j = 0; j < 16; ++j)
+        detail::set_scale_k3(j, detail::clamp_int(detail::nearest_int(iscale * scales[j]), -32, 31) + 32, b.scales);
+      b.d = float_to_half_bits(1 / iscale);
+    }
+  } else {
+    const float sigma2 = 2 * detail::sum_of_squares(x, qk_k) / qk_k;
+    float weights[16], sum_w[16];
+    std::int8_t ls[16];
+    for (std::size_t j = 0; j < 16; ++j) {
+      sum_w[j] = detail::importance_weights(x + 16 * j, importance + 16 * j, 16, sigma2, weights);
+      scales[j] = detail::search_scale_symmetric(x + 16 * j, 16, 4, L + 16 * j, weights);
+    }
+    b.d = float_to_half_bits(detail::search_scale_symmetric(scales, 16, 32, ls, sum_w));
+    for (std::size_t j = 0; j < 16; ++j) detail::set_scale_k3(j, ls[j], b.scales);
+  }
+  for (std::size_t j = 0; j < 16; ++j)
+    detail::requantize(x + 16 * j, 16, half_bits_to_float(b.d) * static_cast<float>(detail::scale_k3(j, b.scales)),
+                       0.0f, -4, 3, 4, L + 16 * j);
+  // Bit 2 of value j in bit j / 32 of hmask[j % 32]; bits 0-1 as Q2_K's.
+  for (std::size_t j = 0; j < qk_k; ++j) {
+    if (L[j] > 3) {
+      b.hmask[j % 32] = static_cast<std::uint8_t>(b.hmask[j % 32] | (1u << (j / 32)));
+      L[j] = static_cast<std::int8_t>(L[j] - 4);
+    }
+  }
+  detail::pack_crumbs(L, b.qs);
+}
+
+inline void quantize_block(const float* x, block_q4_k& b, const float* importance = nullptr) noexcept {
+  std::uint8_t L[qk_k];
+  const detail::k4_header h = detail::quantize_k4(x, importance, detail::q4_k_params, L);
+  b.d = h.d;
+  b.dmin = h.dmin;
+  std::memcpy(b.scales, h.scales, sizeof b.scales);
   // 64 values per 32 bytes: values 0..31 in the low nibbles, 32..63 in the high.
   for (std::size_t j = 0; j < qk_k; j += 64)
     for (std::size_t l = 0; l < 32; ++l)
       b.qs[j / 2 + l] = static_cast<std::uint8_t>(L[j + l] | (L[j + l + 32] << 4));
 }
 
-inline void dequantize_block(const block_q4_k& b, float* y) noexcept {
-  const float d = half_bits_to_float(b.d), dmin = half_bits_to_float(b.dmin);
-  for (std::size_t j = 0; j < 8; ++j) {
-    std::uint8_t sc = 0, m = 0;
-    detail::scale_min_k4(j, b.scales, sc, m);
-    const float dj = d * sc, mj = dmin * m;
-    const std::uint8_t* q = b.qs + 32 * (j / 2);
-    for (std::size_t l = 0; l < 32; ++l)
-      y[32 * j + l] = dj * static_cast<float>(j % 2 ? q[l] >> 4 : q[l] & 0xF) - mj;
-  }
+inline void quantize_block(const float* x, block_q5_k& b, const float* importance = nullptr) noexcept {
+  std::uint8_t L[qk_k];
+  const detail::k4_header h = detail::quantize_k4(x, importance, detail::q5_k_params, L);
+  b = block_q5_k{};
+  b.d = h.d;
+  b.dmin = h.dmin;
+  std::memcpy(b.scales, h.scales, sizeof b.scales);
+  // Q4_K's nibbles, and bit 4 of value 64c + 32k + l in bit 2c + k of qh[l].
+  for (std::size_t j = 0; j < qk_k; j += 64)
+    for (std::size_t l = 0; l < 32; ++l) {
+      const std::uint8_t lo = L[j + l], hi = L[j + l + 32];
+      b.qs[j / 2 + l] = static_cast<std::uint8_t>((lo & 0xF) | ((hi & 0xF) << 4));
+      b.qh[l] = static_cast<std::uint8_t>(b.qh[l] | ((lo >> 4) << (j / 32)) | ((hi >> 4) << (j / 32 + 1)));
+    }
 }
 
-inline void quantize_block(const float* x, block_q6_k& b) noexcept {
+// Importance weights, when given, weigh the sub-block searches as they are (as ggml).
+inline void quantize_block(const float* x, block_q6_k& b, const float* importance = nullptr) noexcept {
   std::int8_t L[qk_k];
   float scales[16];
   float max_scale = 0, max_abs_scale = 0;
   for (std::size_t ib = 0; ib < 16; ++ib) {
-    scales[ib] = detail::search_scale_symmetric(x + 16 * ib, 16, 32, L + 16 * ib);
+    scales[ib] = detail::search_scale_symmetric(x + 16 * ib, 16, 32, L + 16 * ib, importance ? importance + 16 * ib : nullptr);
     if (std::fabs(scales[ib]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[ib]);
       max_scale = scales[ib];
@@ -225,12 +287,8 @@ inline void quantize_block(const float* x, block_q6_k& b) noexcept {
     const int s = detail::nearest_int(iscale * scales[ib]);
     b.scales[ib] = static_cast<std::int8_t>(s < 127 ? s : 127);
   }
-  for (std::size_t j = 0; j < 16; ++j) {
-    const float d = half_bits_to_float(b.d) * b.scales[j];
-    if (d == 0.0f) continue;
-    for (std::size_t i = 0; i < 16; ++i)
-      L[16 * j + i] = static_cast<std::int8_t>(detail::clamp_int(detail::nearest_int(x[16 * j + i] / d), -32, 31) + 32);
-  }
+  for (std::size_t j = 0; j < 16; ++j)
+    detail::requantize(x + 16 * j, 16, half_bits_to_float(b.d) * b.scales[j], 0.0f, -32, 31, 32, L + 16 * j);
   // Per 128 values: low nibbles of 0..31 | 64..95 and 32..63 | 96..127; 2 high bits of
   // values l, l+32, l+64, l+96 in byte l of qh.
   for (std::size_t j = 0; j < qk_k; j += 128) {
@@ -245,18 +303,93 @@ inline void quantize_block(const float* x, block_q6_k& b) noexcept {
   }
 }
 
-inline void dequantize_block(const block_q6_k& b, float* y) noexcept {
+// Reading a block: per type the sub-block size, the code offset (value = d * sc_j *
+// (code - offset) [- dmin * m_j]) and whether it has mins; code(b, i) is value i's stored
+// code (unsigned), sub_scale(b, j) and sub_min(b, j) sub-block j's integer multipliers.
+// The kernels' scalar references (kernel/block_dot.hpp) read blocks through these too.
+template <class B>
+struct k_quant_traits;
+template <>
+struct k_quant_traits<block_q2_k> {
+  static constexpr std::size_t sub_block = 16;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true;
+};
+template <>
+struct k_quant_traits<block_q3_k> {
+  static constexpr std::size_t sub_block = 16;
+  static constexpr int offset = 4;
+  static constexpr bool has_min = false;
+};
+template <>
+struct k_quant_traits<block_q4_k> {
+  static constexpr std::size_t sub_block = 32;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true;
+};
+template <>
+struct k_quant_traits<block_q5_k> : k_quant_traits<block_q4_k> {};
+template <>
+struct k_quant_traits<block_q6_k> {
+  static constexpr std::size_t sub_block = 16;
+  static constexpr int offset = 32;
+  static constexpr bool has_min = false;
+};
+
+template <class B>
+concept k_quant = requires {
+  { k_quant_traits<B>::sub_block } -> std::convertible_to<std::size_t>;
+  { k_quant_traits<B>::offset } -> std::convertible_to<int>;
+  { k_quant_traits<B>::has_min } -> std::convertible_to<bool>;
+};
+
+inline int code(const block_q2_k& b, std::size_t i) noexcept { return detail::crumb(b.qs, i); }
+inline int code(const block_q3_k& b, std::size_t i) noexcept {
+  return detail::crumb(b.qs, i) | ((b.hmask[i % 32] >> (i / 32)) & 1) << 2;
+}
+inline int code(const block_q4_k& b, std::size_t i) noexcept {
+  return (b.qs[32 * (i / 64) + i % 32] >> (4 * (i / 32 % 2))) & 0xF;
+}
+inline int code(const block_q5_k& b, std::size_t i) noexcept {
+  return ((b.qs[32 * (i / 64) + i % 32] >> (4 * (i / 32 % 2))) & 0xF) | ((b.qh[i % 32] >> (i / 32)) & 1) << 4;
+}
+inline int code(const block_q6_k& b, std::size_t i) noexcept {  // value 128h + 32k + l
+  const std::size_t h = i / 128, k = i % 128 / 32, l = i % 32;
+  const int low = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
+  return low | ((b.qh[32 * h + l] >> (2 * k)) & 3) << 4;
+}
+
+inline int sub_scale(const block_q2_k& b, std::size_t j) noexcept { return b.scales[j] & 0xF; }
+inline int sub_min(const block_q2_k& b, std::size_t j) noexcept { return b.scales[j] >> 4; }
+inline int sub_scale(const block_q3_k& b, std::size_t j) noexcept { return detail::scale_k3(j, b.scales); }
+template <class B>
+  requires std::same_as<B, block_q4_k> || std::same_as<B, block_q5_k>
+int sub_scale(const B& b, std::size_t j) noexcept {
+  std::uint8_t sc = 0, m = 0;
+  detail::scale_min_k4(j, b.scales, sc, m);
+  return sc;
+}
+template <class B>
+  requires std::same_as<B, block_q4_k> || std::same_as<B, block_q5_k>
+int sub_min(const B& b, std::size_t j) noexcept {
+  std::uint8_t sc = 0, m = 0;
+  detail::scale_min_k4(j, b.scales, sc, m);
+  return m;
+}
+inline int sub_scale(const block_q6_k& b, std::size_t j) noexcept { return b.scales[j]; }
+
+// ggml's dequantize_row_*: (d * sc_j) * (q - offset) - dmin * m_j, each product rounded.
+template <k_quant B>
+void dequantize_block(const B& b, float* y) noexcept {
+  using traits = k_quant_traits<B>;
   const float d = half_bits_to_float(b.d);
-  for (std::size_t j = 0; j < qk_k; j += 128) {
-    const std::uint8_t* ql = b.ql + j / 2;
-    const std::uint8_t* qh = b.qh + j / 4;
-    const std::int8_t* sc = b.scales + j / 16;
-    for (std::size_t l = 0; l < 32; ++l) {
-      for (std::size_t k = 0; k < 4; ++k) {
-        const int low = (ql[l + 32 * (k % 2)] >> (4 * (k / 2))) & 0xF;
-        const int q = (low | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
-        y[j + l + 32 * k] = d * sc[l / 16 + 2 * k] * static_cast<float>(q);
-      }
+  for (std::size_t j = 0; j < qk_k / traits::sub_block; ++j) {
+    const float dj = d * static_cast<float>(sub_scale(b, j));
+    float* yj = y + traits::sub_block * j;
+    for (std::size_t l = 0; l < traits::sub_block; ++l) {
+      const float v = dj * static_cast<float>(code(b, traits::sub_block * j + l) - traits::offset);
+      if constexpr (traits::has_min) yj[l] = v - half_bits_to_float(b.dmin) * static_cast<float>(sub_min(b, j));
+      else yj[l] = v;
     }
   }
 }

@@ -3,8 +3,11 @@
 // in through two overloads found by argument-dependent lookup:
 //   void quantize_block(const float* x, Block& b);   // x: Block::elements values
 //   void dequantize_block(const Block& b, float* y);
+// and, for the types llama-quantize feeds an importance matrix (K-quants, IQ4_NL):
+//   void quantize_block(const float* x, Block& b, const float* importance);
 #pragma once
 
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +32,9 @@ concept block = std::is_trivially_copyable_v<B> && std::is_standard_layout_v<B> 
                   dequantize_block(cb, y);
                 };
 
+template <class B>
+concept importance_block = block<B> && requires(const float* x, B& b, const float* w) { quantize_block(x, b, w); };
+
 namespace detail {
 
 template <block B>
@@ -46,6 +52,19 @@ inline void check_all_finite(std::span<const float> x, std::size_t row_length) {
   const std::size_t cols = row_length == 0 ? x.size() : row_length;
   for (std::size_t i = 0; i < x.size(); ++i)
     qtl::detail::check_finite(x[i], nonfinite_policy::error, i / cols, i % cols, cols);
+}
+
+// An importance row (one weight per column, llama-quantize's imatrix entry for the
+// tensor) must have the row's length and be finite and >= 0.
+inline void check_importance(std::span<const float> importance, std::size_t n, std::size_t row_length) {
+  const std::size_t row = row_length == 0 ? n : row_length;
+  if (importance.size() != row)
+    throw error(errc::shape_mismatch, "ggml::quantize: " + std::to_string(importance.size()) +
+                                          " importance weights for rows of " + std::to_string(row) + " values");
+  for (std::size_t i = 0; i < importance.size(); ++i)
+    if (!(importance[i] >= 0.0f) || !std::isfinite(importance[i]))
+      throw error(errc::invalid_argument, "ggml::quantize: importance weight " + std::to_string(i) + " is " +
+                                              std::to_string(importance[i]) + " (must be finite and >= 0)");
 }
 
 }  // namespace detail
@@ -66,22 +85,47 @@ void quantize_with(std::span<const float> x, std::span<B> out, std::size_t row_l
   for (std::size_t i = 0; i < blocks; ++i) quantize_one(x.data() + i * B::elements, out[i]);
 }
 
-template <block B>
-void quantize(std::span<const float> x, std::span<B> out, std::size_t row_length = 0) {
-  quantize_with<B>(x, out, row_length, [](const float* v, B& b) { quantize_block(v, b); });
-}
-
 // The same into raw bytes (blocks packed back to back, as in a GGUF tensor).
-template <block B>
-void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length = 0) {
+template <block B, class QuantizeOne>
+void quantize_bytes_with(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length,
+                         QuantizeOne&& quantize_one) {
   const std::size_t blocks = detail::checked_blocks<B>(x.size(), row_length, "ggml::quantize");
   check_room(out.size(), blocks * sizeof(B), "ggml::quantize", "output", "bytes");
   detail::check_all_finite(x, row_length);
   for (std::size_t i = 0; i < blocks; ++i) {
     B b{};
-    quantize_block(x.data() + i * B::elements, b);
+    quantize_one(x.data() + i * B::elements, b);
     std::memcpy(out.data() + i * sizeof(B), &b, sizeof(B));
   }
+}
+
+template <block B>
+void quantize(std::span<const float> x, std::span<B> out, std::size_t row_length = 0) {
+  quantize_with<B>(x, out, row_length, [](const float* v, B& b) { quantize_block(v, b); });
+}
+
+template <block B>
+void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length = 0) {
+  quantize_bytes_with<B>(x, out, row_length, [](const float* v, B& b) { quantize_block(v, b); });
+}
+
+// With importance weights: one per column (row_length of them, or x.size() for one row),
+// as llama-quantize applies an imatrix (the K-quants' and IQ4_NL's weighted searches).
+template <importance_block B>
+void quantize(std::span<const float> x, std::span<B> out, std::size_t row_length, std::span<const float> importance) {
+  detail::check_importance(importance, x.size(), row_length);
+  quantize_with<B>(x, out, row_length, [&](const float* v, B& b) {
+    quantize_block(v, b, importance.data() + static_cast<std::size_t>(v - x.data()) % importance.size());
+  });
+}
+
+template <importance_block B>
+void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length,
+              std::span<const float> importance) {
+  detail::check_importance(importance, x.size(), row_length);
+  quantize_bytes_with<B>(x, out, row_length, [&](const float* v, B& b) {
+    quantize_block(v, b, importance.data() + static_cast<std::size_t>(v - x.data()) % importance.size());
+  });
 }
 
 template <block B>
