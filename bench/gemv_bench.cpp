@@ -1,4 +1,4 @@
-// GEMV y = W x with ggml-block weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, TQ2_0, Q4_K) or BitNet I2_S
+// GEMV y = W x with ggml-block weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, TQ2_0, Q2_K..Q6_K) or BitNet I2_S
 // weights and int8-quantized activations, for every arch this machine runs (runtime
 // dispatch), at the shapes of LLaMA-7B
 // (4096x4096, 11008x4096, 4096x11008) and BitNet b1.58 2B (2560x6912), on 1 thread and
@@ -181,7 +181,11 @@ const bool registered = [] {
   register_type<ggml::block_q5_1>();
   register_type<ggml::block_iq4_nl>();
   register_type<ggml::block_tq2_0>();
+  register_type<ggml::block_q2_k>();
+  register_type<ggml::block_q3_k>();
   register_type<ggml::block_q4_k>();
+  register_type<ggml::block_q5_k>();
+  register_type<ggml::block_q6_k>();
   register_shapes("i2_s", qtl::bitnet::i2_s::block, &BM_gemv_i2_s);
   qtl_bench::register_mul_mat("BM_mul_mat/i2_s", &BM_mul_mat_i2_s);
   return true;

@@ -171,7 +171,11 @@ const bool registered = [] {
   register_type<ggml::block_q5_1>(GGML_TYPE_Q5_1);
   register_type<ggml::block_iq4_nl>(GGML_TYPE_IQ4_NL);
   register_type<ggml::block_tq2_0>(GGML_TYPE_TQ2_0);
+  register_type<ggml::block_q2_k>(GGML_TYPE_Q2_K);
+  register_type<ggml::block_q3_k>(GGML_TYPE_Q3_K);
   register_type<ggml::block_q4_k>(GGML_TYPE_Q4_K);
+  register_type<ggml::block_q5_k>(GGML_TYPE_Q5_K);
+  register_type<ggml::block_q6_k>(GGML_TYPE_Q6_K);
   for (const std::size_t cols : {std::size_t{4096}, std::size_t{11008}}) {
     const std::string k = "/" + std::to_string(cols);
     benchmark::RegisterBenchmark(("BM_ggml_from_float/q8_0" + k).c_str(), [=](benchmark::State& s) {

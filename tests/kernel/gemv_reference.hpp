@@ -50,22 +50,22 @@ inline double lane_magnitude(const ggml::block_tq2_0& w, const ggml::block_q8_k&
   return sum * std::fabs(static_cast<double>(kernel::block_scale(w, a)));
 }
 
-// Q4_K's lanes hold parts of sum_j sc_j (sum q a) (codes 0..15, any sign of a): bounded by
-// sum_j sc_j sum q |a|; the mins' term by dmin d_a sum_j m_j sum |a|.
-inline double lane_magnitude(const ggml::block_q4_k& w, const ggml::block_q8_k& a, double, double) {
+// The K-quants' lanes hold parts of sum_j sc_j (sum q a) with unsigned codes q, less
+// offset * sc_j * (Q8_K's 16-value sums) for Q3_K/Q6_K: bounded by sum_j |sc_j| sum
+// (q + offset) |a|; the mins' term by dmin d_a sum_j m_j sum |a|.
+template <ggml::k_quant W>
+double lane_magnitude(const W& w, const ggml::block_q8_k& a, double, double) {
+  using traits = ggml::k_quant_traits<W>;
   double codes = 0.0, mins = 0.0;
-  for (std::size_t j = 0; j < 8; ++j) {
-    std::uint8_t sc = 0, m = 0;
-    ggml::detail::scale_min_k4(j, w.scales, sc, m);
-    for (std::size_t l = 0; l < 32; ++l) {
-      const int q = (w.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0x0F;
-      const int magnitude = std::abs(static_cast<int>(a.qs[32 * j + l]));
-      codes += sc * q * magnitude;
-      mins += m * magnitude;
-    }
+  for (std::size_t i = 0; i < ggml::qk_k; ++i) {
+    const std::size_t j = i / traits::sub_block;
+    const int magnitude = std::abs(static_cast<int>(a.qs[i]));
+    codes += std::abs(ggml::sub_scale(w, j)) * (ggml::code(w, i) + traits::offset) * magnitude;
+    if constexpr (traits::has_min) mins += ggml::sub_min(w, j) * magnitude;
   }
-  return codes * std::fabs(static_cast<double>(kernel::block_scale(w, a))) +
-         mins * std::fabs(static_cast<double>(half_bits_to_float(w.dmin)) * a.d);
+  double min_scale = 0.0;
+  if constexpr (traits::has_min) min_scale = half_bits_to_float(w.dmin) * a.d;
+  return codes * std::fabs(static_cast<double>(kernel::block_scale(w, a))) + mins * std::fabs(min_scale);
 }
 
 // The exact (double) sum of a row's block terms, and the magnitude of what the float

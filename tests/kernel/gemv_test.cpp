@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -138,16 +139,17 @@ TEMPLATE_TEST_CASE("GEMV of every arch matches the scalar reference", "[kernel]"
   }
 }
 
-TEST_CASE("Q4_K x Q8_K GEMV of every arch matches the exact and the dequantized sums", "[kernel]") {
-  using W = ggml::block_q4_k;
+TEMPLATE_TEST_CASE("K-quant x Q8_K GEMV of every arch matches the exact and the dequantized sums", "[kernel]",
+                   ggml::block_q2_k, ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k, ggml::block_q6_k) {
+  using W = TestType;
   using A = ggml::block_q8_k;
   const std::size_t rows = 19, cols = 1024, batch = GENERATE(1, 2, 3, 8), blocks = cols / 256;
   const auto w = weight_blocks<W>(rows, cols, 61);
   const auto x = random_floats(batch * cols, 62);
   std::vector<A> a(batch * blocks);
   ggml::quantize<A>(x, std::span<A>(a), cols);
-  // The integer form (sum_j sc_j sum q a and the mins through bsums) against the values
-  // the blocks decode to, in double: only the decoding's float rounding differs.
+  // The integer form (sum_j sc_j sum (q - offset) a and the mins through bsums) against
+  // the values the blocks decode to, in double: only the decoding's float rounding differs.
   std::vector<float> wd(rows * cols), ad(batch * cols);
   ggml::dequantize<W>(std::span<const W>(w), wd);
   ggml::dequantize<A>(std::span<const A>(a), ad);
@@ -208,6 +210,49 @@ TEST_CASE("GEMV with weight codes at their extremes", "[kernel]") {
     kernel::gemv<ggml::block_q8_0>(kernel::kernels_for(arch), w, rows, cols, x, y);
     INFO("arch " << kernel::arch_name(arch));
     CHECK(y == want);  // a few exact terms: no rounding difference
+  }
+}
+
+// Every field of the K-quant blocks at byte patterns that reach the extremes (codes 0 and
+// the top code, Q6_K's scale -128, Q3_K's -32, mins 15/63) against +-127 activations: the
+// largest int16 pairs and int32 lanes the x86 steps form must stay exact.
+TEMPLATE_TEST_CASE("K-quant GEMV with codes and scales at their extremes", "[kernel]", ggml::block_q2_k,
+                   ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k, ggml::block_q6_k) {
+  using W = TestType;
+  using A = ggml::block_q8_k;
+  const std::uint8_t patterns[] = {0x00, 0xFF, 0x80, 0x7F, 0xAA, 0x55, 0x0F, 0xF0};
+  const std::size_t rows = std::size(patterns), blocks = 2;
+  std::vector<W> w(rows * blocks);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < blocks; ++i) {
+      W& b = w[r * blocks + i];
+      std::memset(&b, patterns[r], sizeof b);
+      b.d = qtl::float_to_half_bits(i == 0 ? 0.5f : -3.0f);
+      if constexpr (ggml::k_quant_traits<W>::has_min) b.dmin = qtl::float_to_half_bits(0.25f);
+    }
+  std::vector<A> a(3 * blocks);
+  for (std::size_t n = 0; n < 3; ++n)
+    for (std::size_t i = 0; i < blocks; ++i) {
+      A& b = a[n * blocks + i];
+      for (std::size_t j = 0; j < ggml::qk_k; ++j)
+        b.qs[j] = static_cast<std::int8_t>(n == 0 ? -127 : n == 1 ? 127 : (j % 3 ? 127 : -127));
+      for (std::size_t g = 0; g < 16; ++g) {
+        int sum = 0;
+        for (std::size_t j = 0; j < 16; ++j) sum += b.qs[16 * g + j];
+        b.bsums[g] = static_cast<std::int16_t>(sum);
+      }
+      b.d = 1.0f;
+    }
+  for (const auto arch : kernel::usable_archs()) {
+    INFO("arch " << kernel::arch_name(arch));
+    std::vector<float> y(3 * rows);
+    kernel::gemv_traits<W>::fn(kernel::kernels_for(arch))(w.data(), rows, blocks, a.data(), 3, y.data(), 0, rows);
+    for (std::size_t n = 0; n < 3; ++n)
+      for (std::size_t r = 0; r < rows; ++r) {
+        INFO("pattern " << int(patterns[r]) << ", activations " << n);
+        const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+        CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
+      }
   }
 }
 

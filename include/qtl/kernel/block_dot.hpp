@@ -68,27 +68,31 @@ inline int block_isum(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noe
   return sum;
 }
 
-// Q4_K: 8 sub-blocks of 32, each with a 6-bit scale sc_j and min m_j (value = d sc_j q -
-// dmin m_j). The integer part is sum_j sc_j (sum q a); the mins are the offset term's,
-// through Q8_K's bsums (the activation sums of 16 values).
-inline int block_isum(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+// The K-quants (Q2_K..Q6_K) x Q8_K: sub-block j of S values (16 or 32) with an integer
+// scale sc_j, and for Q2_K/Q4_K/Q5_K a min m_j (layout/ggml/k_quants.hpp). The integer
+// part is sum_j sc_j sum (q - offset) a; the mins are the offset term's, through Q8_K's
+// bsums (the activation sums of 16 values).
+template <ggml::k_quant W>
+int block_isum(const W& w, const ggml::block_q8_k& a) noexcept {
+  constexpr std::size_t S = ggml::k_quant_traits<W>::sub_block;
   int sum = 0;
-  for (std::size_t j = 0; j < 8; ++j) {
-    std::uint8_t sc = 0, m = 0;
-    ggml::detail::scale_min_k4(j, w.scales, sc, m);
-    const std::uint8_t* q = w.qs + 32 * (j / 2);  // sub-blocks 2i and 2i + 1 share 32 bytes
+  for (std::size_t j = 0; j < ggml::qk_k / S; ++j) {
     int sub = 0;
-    for (std::size_t l = 0; l < 32; ++l) sub += (j % 2 ? q[l] >> 4 : q[l] & 0x0F) * a.qs[32 * j + l];
-    sum += sc * sub;
+    for (std::size_t l = 0; l < S; ++l)
+      sub += (ggml::code(w, S * j + l) - ggml::k_quant_traits<W>::offset) * a.qs[S * j + l];
+    sum += ggml::sub_scale(w, j) * sub;
   }
   return sum;
 }
-inline int q4_k_min_sum(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+template <ggml::k_quant W>
+  requires ggml::k_quant_traits<W>::has_min
+int k_min_sum(const W& w, const ggml::block_q8_k& a) noexcept {
+  constexpr std::size_t S = ggml::k_quant_traits<W>::sub_block;
   int sum = 0;  // sum_j m_j (sum of sub-block j's activations)
-  for (std::size_t j = 0; j < 8; ++j) {
-    std::uint8_t sc = 0, m = 0;
-    ggml::detail::scale_min_k4(j, w.scales, sc, m);
-    sum += m * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+  for (std::size_t j = 0; j < ggml::qk_k / S; ++j) {
+    int sub = 0;
+    for (std::size_t g = S / 16 * j; g < S / 16 * (j + 1); ++g) sub += a.bsums[g];
+    sum += ggml::sub_min(w, j) * sub;
   }
   return sum;
 }
@@ -114,7 +118,8 @@ inline float block_scale(const ggml::block_iq4_nl& w, const ggml::block_q8_0& a)
 inline float block_scale(const ggml::block_tq2_0& w, const ggml::block_q8_k& a) noexcept {
   return a.d * half_bits_to_float(w.d);
 }
-inline float block_scale(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
+template <ggml::k_quant W>
+float block_scale(const W& w, const ggml::block_q8_k& a) noexcept {
   return a.d * half_bits_to_float(w.d);  // ggml: y.d * fp16(x.d)
 }
 
@@ -126,9 +131,11 @@ inline float block_offset(const ggml::block_q4_1& w, const ggml::block_q8_1& a) 
 inline float block_offset(const ggml::block_q5_1& w, const ggml::block_q8_1& a) noexcept {  // Q5_1: the same
   return half_bits_to_float(w.m) * half_bits_to_float(a.s);
 }
-// Q4_K's mins: -(dmin d_a) sum_j m_j (sum of sub-block j's activations), ggml's factors.
-inline float block_offset(const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
-  return -(half_bits_to_float(w.dmin) * a.d) * static_cast<float>(q4_k_min_sum(w, a));
+// The K-quant mins: -(dmin d_a) sum_j m_j (sum of sub-block j's activations), ggml's factors.
+template <ggml::k_quant W>
+  requires ggml::k_quant_traits<W>::has_min
+float block_offset(const W& w, const ggml::block_q8_k& a) noexcept {
+  return -(half_bits_to_float(w.dmin) * a.d) * static_cast<float>(k_min_sum(w, a));
 }
 
 // Q4_K's 12 scale bytes unpacked at once on 32-bit words (scale_min_k4 for every j): the
@@ -142,6 +149,17 @@ std::array<std::uint32_t, 4> q4_k_scales_mins(const std::uint8_t* packed) noexce
   constexpr std::uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, top2 = 0x03030303;
   return {w[0] & low6, (w[2] & low4) | ((w[0] >> 6) & top2) << 4, w[1] & low6,
           ((w[2] >> 4) & low4) | ((w[1] >> 6) & top2) << 4};
+}
+
+// Q3_K's 16 six-bit scales (scale_k3 for every j) as bytes sc_j + 32 (0..63) on 32-bit
+// words: low nibbles from bytes 0..7, the 2 high bits from bytes 8..11.
+template <class Arch>
+std::array<std::uint32_t, 4> q3_k_scales(const std::uint8_t* packed) noexcept {
+  std::uint32_t w[3];
+  std::memcpy(w, packed, sizeof w);
+  constexpr std::uint32_t low4 = 0x0F0F0F0F, top2 = 0x03030303;
+  return {(w[0] & low4) | (w[2] & top2) << 4, (w[1] & low4) | ((w[2] >> 2) & top2) << 4,
+          ((w[0] >> 4) & low4) | ((w[2] >> 4) & top2) << 4, ((w[1] >> 4) & low4) | ((w[2] >> 6) & top2) << 4};
 }
 
 template <class W, class A>

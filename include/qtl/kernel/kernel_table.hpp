@@ -105,7 +105,11 @@ struct kernel_table {
   gemv_fn<ggml::block_q5_1, ggml::block_q8_1> gemv_q5_1 = nullptr;   // W5A8 with a min
   gemv_fn<ggml::block_iq4_nl, ggml::block_q8_0> gemv_iq4_nl = nullptr;  // non-linear W4A8
   gemv_fn<ggml::block_tq2_0, ggml::block_q8_k> gemv_tq2_0 = nullptr;  // ternary W2A8
-  gemv_fn<ggml::block_q4_k, ggml::block_q8_k> gemv_q4_k = nullptr;    // K-quant W4A8
+  gemv_fn<ggml::block_q2_k, ggml::block_q8_k> gemv_q2_k = nullptr;    // K-quants x Q8_K
+  gemv_fn<ggml::block_q3_k, ggml::block_q8_k> gemv_q3_k = nullptr;
+  gemv_fn<ggml::block_q4_k, ggml::block_q8_k> gemv_q4_k = nullptr;
+  gemv_fn<ggml::block_q5_k, ggml::block_q8_k> gemv_q5_k = nullptr;
+  gemv_fn<ggml::block_q6_k, ggml::block_q8_k> gemv_q6_k = nullptr;
   group_gemv_fn<ggml::block_q8_0> gemv_q8_0_prepared = nullptr;     // the same, 8 rows interleaved
   group_gemv_fn<ggml::block_q4_0> gemv_q4_0_prepared = nullptr;
   group_gemv_fn<ggml::block_iq4_nl> gemv_iq4_nl_prepared = nullptr;
@@ -154,7 +158,11 @@ kernel_table make_table() {
   t.gemv_q5_1 = &gemv_rows<Arch, ggml::block_q5_1, ggml::block_q8_1>;
   t.gemv_iq4_nl = &gemv_rows<Arch, ggml::block_iq4_nl, ggml::block_q8_0>;
   t.gemv_tq2_0 = &gemv_rows<Arch, ggml::block_tq2_0, ggml::block_q8_k>;
+  t.gemv_q2_k = &gemv_rows<Arch, ggml::block_q2_k, ggml::block_q8_k>;
+  t.gemv_q3_k = &gemv_rows<Arch, ggml::block_q3_k, ggml::block_q8_k>;
   t.gemv_q4_k = &gemv_rows<Arch, ggml::block_q4_k, ggml::block_q8_k>;
+  t.gemv_q5_k = &gemv_rows<Arch, ggml::block_q5_k, ggml::block_q8_k>;
+  t.gemv_q6_k = &gemv_rows<Arch, ggml::block_q6_k, ggml::block_q8_k>;
   t.gemv_q8_0_prepared = &gemv_groups<Arch, ggml::block_q8_0>;
   t.gemv_q4_0_prepared = &gemv_groups<Arch, ggml::block_q4_0>;
   t.gemv_iq4_nl_prepared = &gemv_groups<Arch, ggml::block_iq4_nl>;

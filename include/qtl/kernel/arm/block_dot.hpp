@@ -91,6 +91,31 @@ inline uint8x16_t crumbs(uint8x16_t raw, int f) noexcept {
   return vandq_u8(vshlq_u8(raw, vdupq_n_s8(static_cast<std::int8_t>(-2 * f))), vdupq_n_u8(3));
 }
 
+// The K-quants' 16 codes of values i..i+15 (i a multiple of 16), unsigned, in value order.
+inline uint8x16_t bits_of(const std::uint8_t* p, std::size_t shift, std::uint8_t mask) noexcept {  // (p[l] >> shift) & mask
+  return vandq_u8(vshlq_u8(vld1q_u8(p), vdupq_n_s8(static_cast<std::int8_t>(-static_cast<int>(shift)))),
+                  vdupq_n_u8(mask));
+}
+inline uint8x16_t k_codes16(const ggml::block_q2_k& w, std::size_t i) noexcept {
+  return bits_of(w.qs + 32 * (i / 128) + i % 32, 2 * (i % 128 / 32), 0x03);
+}
+inline uint8x16_t k_codes16(const ggml::block_q3_k& w, std::size_t i) noexcept {
+  return vorrq_u8(bits_of(w.qs + 32 * (i / 128) + i % 32, 2 * (i % 128 / 32), 0x03),
+                  vshlq_n_u8(bits_of(w.hmask + i % 32, i / 32, 0x01), 2));
+}
+inline uint8x16_t k_codes16(const ggml::block_q4_k& w, std::size_t i) noexcept {
+  return bits_of(w.qs + 32 * (i / 64) + i % 32, 4 * (i / 32 % 2), 0x0F);
+}
+inline uint8x16_t k_codes16(const ggml::block_q5_k& w, std::size_t i) noexcept {
+  return vorrq_u8(bits_of(w.qs + 32 * (i / 64) + i % 32, 4 * (i / 32 % 2), 0x0F),
+                  vshlq_n_u8(bits_of(w.qh + i % 32, i / 32, 0x01), 4));
+}
+inline uint8x16_t k_codes16(const ggml::block_q6_k& w, std::size_t i) noexcept {  // value 128h + 32k + l
+  const std::size_t h = i / 128, k = i % 128 / 32, l = i % 32;
+  return vorrq_u8(bits_of(w.ql + 64 * h + 32 * (k % 2) + l, 4 * (k / 2), 0x0F),
+                  vshlq_n_u8(bits_of(w.qh + 32 * h + l, 2 * k, 0x03), 4));
+}
+
 // Half scales through the FP16 conversion every AArch64 CPU has: exact, like the scalar
 // path's, and far cheaper than its software conversion.
 inline float half_to_float(std::uint16_t bits) noexcept {
@@ -174,33 +199,34 @@ struct block_dot<neon, ggml::block_tq2_0, ggml::block_q8_k> : arm::float_lanes {
   }
 };
 
-template <>
-struct block_dot<neon, ggml::block_q4_k, ggml::block_q8_k> : arm::float_lanes {
-  // Per sub-block j: the 32 codes 0..15 (they fit int8) dotted with the activations, times
-  // sc_j into the int32 lanes (mla by scalar); the mins' sum from Q8_K's bsums, pairwise
-  // added to the 8 sub-block sums; its term in lane 0 of the addend (as Q4_1's).
-  static void accumulate(acc_type& acc, const ggml::block_q4_k& w, const ggml::block_q8_k& a) noexcept {
-    const auto words = q4_k_scales_mins<neon>(w.scales);
-    std::uint8_t unpacked[16];  // the 8 scales, then the 8 mins
-    std::memcpy(unpacked, words.data(), sizeof unpacked);
+template <ggml::k_quant W>
+struct block_dot<neon, W, ggml::block_q8_k> : arm::float_lanes {
+  // Per sub-block j: its codes less the offset (signed, they fit int8) dotted with the
+  // activations 16 at a time, times sc_j into the int32 lanes (mla by scalar); the mins'
+  // sum from Q8_K's bsums (one widening multiply per 8 groups), its term in lane 0 of the
+  // addend (as Q4_1's).
+  using traits = ggml::k_quant_traits<W>;
+  static void accumulate(acc_type& acc, const W& w, const ggml::block_q8_k& a) noexcept {
+    constexpr std::size_t S = traits::sub_block;
     int32x4_t isum = vdupq_n_s32(0);
-    for (std::size_t c = 0; c < 4; ++c) {
-      const uint8x16x2_t raw = vld1q_u8_x2(w.qs + 32 * c);
-      for (std::size_t h = 0; h < 2; ++h) {  // sub-block 2c + h: low nibbles, then high
-        const std::size_t j = 2 * c + h;
-        const auto codes = [&](std::size_t k) {
-          return vreinterpretq_s8_u8(h == 0 ? vandq_u8(raw.val[k], vdupq_n_u8(0x0F)) : vshrq_n_u8(raw.val[k], 4));
-        };
-        const int32x4_t sub = arm::dot32({codes(0), codes(1)}, a.qs + 32 * j);
-        isum = vmlaq_n_s32(isum, sub, unpacked[j]);
-      }
+    for (std::size_t j = 0; j < ggml::qk_k / S; ++j) {
+      int32x4_t sub = vdupq_n_s32(0);
+      for (std::size_t p = S * j; p < S * (j + 1); p += 16)
+        sub = arm::dot_s8(sub, arm::minus(arm::k_codes16(w, p), traits::offset), arm::load16(a.qs + p));
+      isum = vmlaq_n_s32(isum, sub, ggml::sub_scale(w, j));
     }
-    const int16x8_t sub_sums = vpaddq_s16(vld1q_s16(a.bsums), vld1q_s16(a.bsums + 8));  // 8 sub-blocks
-    const int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(unpacked + 8)));
-    const int min_sum = vaddvq_s32(vmull_s16(vget_low_s16(sub_sums), vget_low_s16(mins))) +
-                        vaddvq_s32(vmull_high_s16(sub_sums, mins));
-    const float d = arm::half_to_float(w.d), dmin = arm::half_to_float(w.dmin);
-    add(acc, isum, a.d * d, -(dmin * a.d) * static_cast<float>(min_sum));
+    const float d = arm::half_to_float(w.d);
+    if constexpr (traits::has_min) {
+      std::int16_t mins[16];  // sub-block j's min at each of its 16-value groups
+      for (std::size_t g = 0; g < 16; ++g) mins[g] = static_cast<std::int16_t>(ggml::sub_min(w, g * 16 / S));
+      const int16x8_t m0 = vld1q_s16(mins), m1 = vld1q_s16(mins + 8);
+      const int16x8_t s0 = vld1q_s16(a.bsums), s1 = vld1q_s16(a.bsums + 8);
+      const int min_sum = vaddvq_s32(vmlal_high_s16(vmull_s16(vget_low_s16(s0), vget_low_s16(m0)), s0, m0)) +
+                          vaddvq_s32(vmlal_high_s16(vmull_s16(vget_low_s16(s1), vget_low_s16(m1)), s1, m1));
+      add(acc, isum, a.d * d, -(arm::half_to_float(w.dmin) * a.d) * static_cast<float>(min_sum));
+    } else {
+      add(acc, isum, a.d * d);
+    }
   }
 };
 

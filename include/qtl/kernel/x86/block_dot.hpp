@@ -11,6 +11,7 @@
 #if defined(QTL_KERNEL_AVX2)
 #include <immintrin.h>
 
+#include <array>
 #include <cstring>
 
 namespace qtl::kernel {
@@ -89,6 +90,85 @@ inline float half_to_float(std::uint16_t bits) noexcept {
 #else
   return half_bits_to_float(bits);
 #endif
+}
+
+// The K-quants' codes, unsigned, 32 values per register: q[n] holds values 32n..32n+31
+// (Q4_K/Q5_K: sub-block n; Q2_K/Q3_K/Q6_K: sub-blocks 2n and 2n + 1).
+inline __m256i bits_at(__m256i v, int from, int to, std::uint8_t mask) noexcept {  // (v >> from) << to, masked
+  const __m256i moved = from >= to ? _mm256_srli_epi16(v, from - to) : _mm256_slli_epi16(v, to - from);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(static_cast<char>(mask)));
+}
+inline void k_codes_2bit(const std::uint8_t* qs, __m256i* q) noexcept {
+  for (int h = 0; h < 2; ++h) {  // byte 32h + l, bits 2k: value 128h + 32k + l
+    const __m256i raw = load32(qs + 32 * h);
+    for (int k = 0; k < 4; ++k) q[4 * h + k] = bits_at(raw, 2 * k, 0, 0x03);
+  }
+}
+inline void k_codes(const ggml::block_q2_k& w, __m256i* q) noexcept { k_codes_2bit(w.qs, q); }
+inline void k_codes(const ggml::block_q3_k& w, __m256i* q) noexcept {
+  k_codes_2bit(w.qs, q);
+  const __m256i high = load32(w.hmask);  // bit n of byte l: bit 2 of value 32n + l
+  for (int n = 0; n < 8; ++n) q[n] = _mm256_or_si256(q[n], bits_at(high, n, 2, 0x04));
+}
+inline void k_codes_4bit(const std::uint8_t* qs, __m256i* q) noexcept {  // Q4_K's nibbles
+  for (int c = 0; c < 4; ++c) {
+    const __m256i raw = load32(qs + 32 * c);
+    q[2 * c] = _mm256_and_si256(raw, _mm256_set1_epi8(0x0F));
+    q[2 * c + 1] = bits_at(raw, 4, 0, 0x0F);
+  }
+}
+inline void k_codes(const ggml::block_q4_k& w, __m256i* q) noexcept { k_codes_4bit(w.qs, q); }
+inline void k_codes(const ggml::block_q5_k& w, __m256i* q) noexcept {
+  k_codes_4bit(w.qs, q);
+  const __m256i high = load32(w.qh);  // bit n of byte l: bit 4 of value 32n + l
+  for (int n = 0; n < 8; ++n) q[n] = _mm256_or_si256(q[n], bits_at(high, n, 4, 0x10));
+}
+inline void k_codes(const ggml::block_q6_k& w, __m256i* q) noexcept {
+  for (int h = 0; h < 2; ++h) {  // value 128h + 32k + l: nibble k / 2 of ql[64h + 32(k % 2) + l], bits 2k of qh[32h + l]
+    const __m256i low[2] = {load32(w.ql + 64 * h), load32(w.ql + 64 * h + 32)};
+    const __m256i high = load32(w.qh + 32 * h);
+    for (int k = 0; k < 4; ++k)
+      q[4 * h + k] = _mm256_or_si256(bits_at(low[k % 2], 4 * (k / 2), 0, 0x0F), bits_at(high, 2 * k, 4, 0x30));
+  }
+}
+
+// The K-quants' scales as int16 lanes: `sc` has chunk n's scale one shuffle away, in
+// int16 lane n of each 128-bit lane (Q4_K/Q5_K: the 8 sub-block scales in both lanes;
+// the 16-value types: the even sub-blocks' in the low lane, the odd ones' in the high);
+// `offsets` are the factors of Q8_K's 16 bsums: the mins (Q2_K, Q4_K, Q5_K: a float term
+// with dmin) or offset * sc (Q3_K, Q6_K: taken off the integer lanes).
+struct k_scales {
+  __m256i sc, offsets;
+};
+inline __m256i even_odd_int16(__m128i bytes) noexcept {  // 16 int8 -> int16: evens, then odds
+  return _mm256_cvtepi8_epi16(
+      _mm_shuffle_epi8(bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
+}
+inline __m128i words128(const std::array<std::uint32_t, 4>& w) noexcept {
+  return _mm_setr_epi32(static_cast<int>(w[0]), static_cast<int>(w[1]), static_cast<int>(w[2]), static_cast<int>(w[3]));
+}
+template <class Arch>
+k_scales k_scales_of(const ggml::block_q2_k& w) noexcept {  // scale | min << 4
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  return {even_odd_int16(_mm_and_si128(raw, low4)), _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4))};
+}
+template <class Arch>
+k_scales k_scales_of(const ggml::block_q3_k& w) noexcept {
+  const __m128i sc = _mm_sub_epi8(words128(q3_k_scales<Arch>(w.scales)), _mm_set1_epi8(32));
+  return {even_odd_int16(sc), _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 2)};
+}
+template <class Arch, class W>
+  requires std::same_as<W, ggml::block_q4_k> || std::same_as<W, ggml::block_q5_k>
+k_scales k_scales_of(const W& w) noexcept {  // the 8 scales, then the 8 mins, as bytes
+  const __m128i bytes = words128(q4_k_scales_mins<Arch>(w.scales));
+  const __m128i mins = _mm_srli_si128(bytes, 8);
+  return {_mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes)), _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins))};
+}
+template <class Arch>
+k_scales k_scales_of(const ggml::block_q6_k& w) noexcept {
+  const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+  return {even_odd_int16(sc), _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5)};
 }
 
 // Shared by every pair: 8 float lanes, one FMA per block.
@@ -224,52 +304,47 @@ struct block_dot<Arch, ggml::block_tq2_0, ggml::block_q8_k> : x86::float_lanes {
   }
 };
 
-template <x86::simd_arch Arch>
-struct block_dot<Arch, ggml::block_q4_k, ggml::block_q8_k> : x86::float_lanes {
-  // Per sub-block j: maddubs of the 32 codes 0..15 (unsigned) with the activations into
-  // int16 pairs (at most 2 * 15 * 127), times sc_j and pairwise added into the int32
-  // lanes (madd; VNNI dpwssd); the mins' sum from Q8_K's bsums in one madd. The lanes go
-  // into the float lanes, the mins' term in lane 0 of the addend (as Q4_1's).
+template <x86::simd_arch Arch, ggml::k_quant W>
+struct block_dot<Arch, W, ggml::block_q8_k> : x86::float_lanes {
+  // Per 32 values (chunk n): maddubs of the unsigned codes with the activations into int16
+  // pairs (at most 2 * 63 * 128, Q6_K), times the chunk's scales and pairwise added into
+  // the int32 lanes (madd; VNNI dpwssd). Q8_K's bsums, in one madd with the offsets, give
+  // the mins' sum (its float term in lane 0 of the addend, as Q4_1's) or offset * sum sc a,
+  // taken off the lanes (Q3_K, Q6_K: at most 16 * 2032 * 4096 in a lane, exact).
+  using traits = ggml::k_quant_traits<W>;
   struct decoded {
-    __m256i q[8];     // sub-block j's 32 codes
-    __m256i mins;     // m_j at int16 lanes 2j and 2j + 1 (bsums' 16-value groups)
-    __m256i sc;       // the 8 scales as int16, in both 128-bit lanes
+    __m256i q[8];
+    x86::k_scales scales;
     float d, dmin;
   };
   // Forced inline: a decoded block (10 registers) returned through memory costs more than the step.
-  QTL_FORCEINLINE static decoded decode(const ggml::block_q4_k& w) noexcept {
+  QTL_FORCEINLINE static decoded decode(const W& w) noexcept {
     decoded out;
-    const __m256i low = _mm256_set1_epi8(0x0F);
-    for (std::size_t c = 0; c < 4; ++c) {
-      const __m256i raw = x86::load32(w.qs + 32 * c);
-      out.q[2 * c] = _mm256_and_si256(raw, low);
-      out.q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
-    }
-    const auto words = q4_k_scales_mins<Arch>(w.scales);
-    const __m128i bytes = _mm_setr_epi32(static_cast<int>(words[0]), static_cast<int>(words[1]),
-                                         static_cast<int>(words[2]), static_cast<int>(words[3]));
-    out.sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes));
-    const __m128i mins = _mm_srli_si128(bytes, 8);
-    out.mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins));
+    x86::k_codes(w, out.q);
+    out.scales = x86::k_scales_of<Arch>(w);
     out.d = x86::half_to_float(w.d);
-    out.dmin = x86::half_to_float(w.dmin);
+    if constexpr (traits::has_min) out.dmin = x86::half_to_float(w.dmin);
+    else out.dmin = 0.0f;
     return out;
   }
   QTL_FORCEINLINE static void accumulate(acc_type& acc, const decoded& w, const ggml::block_q8_k& a) noexcept {
     __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
-    for (std::size_t j = 0; j < 8; j += 2) {
-      even = scaled(even, _mm256_maddubs_epi16(w.q[j], x86::load32(a.qs + 32 * j)), w.sc, j);
-      odd = scaled(odd, _mm256_maddubs_epi16(w.q[j + 1], x86::load32(a.qs + 32 * (j + 1))), w.sc, j + 1);
+    for (std::size_t n = 0; n < 8; n += 2) {
+      even = scaled(even, _mm256_maddubs_epi16(w.q[n], x86::load32(a.qs + 32 * n)), w.scales.sc, n);
+      odd = scaled(odd, _mm256_maddubs_epi16(w.q[n + 1], x86::load32(a.qs + 32 * (n + 1))), w.scales.sc, n + 1);
     }
-    const int min_sum = x86::hsum(_mm256_madd_epi16(x86::load32(a.bsums), w.mins));
-    add(acc, _mm256_add_epi32(even, odd), a.d * w.d, -(w.dmin * a.d) * static_cast<float>(min_sum));
+    const __m256i sum = _mm256_add_epi32(even, odd);
+    const __m256i by_bsums = _mm256_madd_epi16(x86::load32(a.bsums), w.scales.offsets);
+    if constexpr (traits::has_min)
+      add(acc, sum, a.d * w.d, -(w.dmin * a.d) * static_cast<float>(x86::hsum(by_bsums)));
+    else add(acc, _mm256_sub_epi32(sum, by_bsums), a.d * w.d);
   }
 
  private:
-  // acc += pairs * sc_j, pairwise added into int32 lanes; sc_j in every int16 lane by one
-  // shuffle of the scales (bytes 2j, 2j + 1).
-  static __m256i scaled(__m256i acc, __m256i pairs, __m256i sc, std::size_t j) noexcept {
-    const __m256i scale = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<std::int16_t>(0x0100 + 0x0202 * j)));
+  // acc += pairs * scale, pairwise added into int32 lanes; chunk n's scale in every int16
+  // lane by one shuffle of sc (bytes 2n, 2n + 1 of each 128-bit lane).
+  static __m256i scaled(__m256i acc, __m256i pairs, __m256i sc, std::size_t n) noexcept {
+    const __m256i scale = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(static_cast<std::int16_t>(0x0100 + 0x0202 * n)));
 #if defined(QTL_KERNEL_AVX512_VNNI)
     if constexpr (std::same_as<Arch, avx512_vnni>) return _mm256_dpwssd_epi32(acc, pairs, scale);
 #endif
