@@ -307,34 +307,24 @@ inline void quantize_block(const float* x, block_q6_k& b, const float* importanc
 // (code - offset) [- dmin * m_j]) and whether it has mins; code(b, i) is value i's stored
 // code (unsigned), sub_scale(b, j) and sub_min(b, j) sub-block j's integer multipliers.
 // The kernels' scalar references (kernel/block_dot.hpp) read blocks through these too.
+template <std::size_t SubBlock, int Offset, bool HasMin>
+struct k_quant_shape {
+  static constexpr std::size_t sub_block = SubBlock;
+  static constexpr int offset = Offset;
+  static constexpr bool has_min = HasMin;
+};
 template <class B>
 struct k_quant_traits;
 template <>
-struct k_quant_traits<block_q2_k> {
-  static constexpr std::size_t sub_block = 16;
-  static constexpr int offset = 0;
-  static constexpr bool has_min = true;
-};
+struct k_quant_traits<block_q2_k> : k_quant_shape<16, 0, true> {};
 template <>
-struct k_quant_traits<block_q3_k> {
-  static constexpr std::size_t sub_block = 16;
-  static constexpr int offset = 4;
-  static constexpr bool has_min = false;
-};
+struct k_quant_traits<block_q3_k> : k_quant_shape<16, 4, false> {};
 template <>
-struct k_quant_traits<block_q4_k> {
-  static constexpr std::size_t sub_block = 32;
-  static constexpr int offset = 0;
-  static constexpr bool has_min = true;
-};
+struct k_quant_traits<block_q4_k> : k_quant_shape<32, 0, true> {};
 template <>
-struct k_quant_traits<block_q5_k> : k_quant_traits<block_q4_k> {};
+struct k_quant_traits<block_q5_k> : k_quant_shape<32, 0, true> {};
 template <>
-struct k_quant_traits<block_q6_k> {
-  static constexpr std::size_t sub_block = 16;
-  static constexpr int offset = 32;
-  static constexpr bool has_min = false;
-};
+struct k_quant_traits<block_q6_k> : k_quant_shape<16, 32, false> {};
 
 template <class B>
 concept k_quant = requires {
