@@ -94,36 +94,36 @@ inline float half_to_float(std::uint16_t bits) noexcept {
 
 // The K-quants' codes, unsigned, 32 values per register: q[n] holds values 32n..32n+31
 // (Q4_K/Q5_K: sub-block n; Q2_K/Q3_K/Q6_K: sub-blocks 2n and 2n + 1).
-inline __m256i bits_at(__m256i v, int from, int to, std::uint8_t mask) noexcept {  // (v >> from) << to, masked
+QTL_FORCEINLINE __m256i bits_at(__m256i v, int from, int to, std::uint8_t mask) noexcept {  // (v >> from) << to, masked
   const __m256i moved = from >= to ? _mm256_srli_epi16(v, from - to) : _mm256_slli_epi16(v, to - from);
   return _mm256_and_si256(moved, _mm256_set1_epi8(static_cast<char>(mask)));
 }
-inline void k_codes_2bit(const std::uint8_t* qs, __m256i* q) noexcept {
+QTL_FORCEINLINE void k_codes_2bit(const std::uint8_t* qs, __m256i* q) noexcept {
   for (int h = 0; h < 2; ++h) {  // byte 32h + l, bits 2k: value 128h + 32k + l
     const __m256i raw = load32(qs + 32 * h);
     for (int k = 0; k < 4; ++k) q[4 * h + k] = bits_at(raw, 2 * k, 0, 0x03);
   }
 }
-inline void k_codes(const ggml::block_q2_k& w, __m256i* q) noexcept { k_codes_2bit(w.qs, q); }
-inline void k_codes(const ggml::block_q3_k& w, __m256i* q) noexcept {
+QTL_FORCEINLINE void k_codes(const ggml::block_q2_k& w, __m256i* q) noexcept { k_codes_2bit(w.qs, q); }
+QTL_FORCEINLINE void k_codes(const ggml::block_q3_k& w, __m256i* q) noexcept {
   k_codes_2bit(w.qs, q);
   const __m256i high = load32(w.hmask);  // bit n of byte l: bit 2 of value 32n + l
   for (int n = 0; n < 8; ++n) q[n] = _mm256_or_si256(q[n], bits_at(high, n, 2, 0x04));
 }
-inline void k_codes_4bit(const std::uint8_t* qs, __m256i* q) noexcept {  // Q4_K's nibbles
+QTL_FORCEINLINE void k_codes_4bit(const std::uint8_t* qs, __m256i* q) noexcept {  // Q4_K's nibbles
   for (int c = 0; c < 4; ++c) {
     const __m256i raw = load32(qs + 32 * c);
     q[2 * c] = _mm256_and_si256(raw, _mm256_set1_epi8(0x0F));
     q[2 * c + 1] = bits_at(raw, 4, 0, 0x0F);
   }
 }
-inline void k_codes(const ggml::block_q4_k& w, __m256i* q) noexcept { k_codes_4bit(w.qs, q); }
-inline void k_codes(const ggml::block_q5_k& w, __m256i* q) noexcept {
+QTL_FORCEINLINE void k_codes(const ggml::block_q4_k& w, __m256i* q) noexcept { k_codes_4bit(w.qs, q); }
+QTL_FORCEINLINE void k_codes(const ggml::block_q5_k& w, __m256i* q) noexcept {
   k_codes_4bit(w.qs, q);
   const __m256i high = load32(w.qh);  // bit n of byte l: bit 4 of value 32n + l
   for (int n = 0; n < 8; ++n) q[n] = _mm256_or_si256(q[n], bits_at(high, n, 4, 0x10));
 }
-inline void k_codes(const ggml::block_q6_k& w, __m256i* q) noexcept {
+QTL_FORCEINLINE void k_codes(const ggml::block_q6_k& w, __m256i* q) noexcept {
   for (int h = 0; h < 2; ++h) {  // value 128h + 32k + l: nibble k / 2 of ql[64h + 32(k % 2) + l], bits 2k of qh[32h + l]
     const __m256i low[2] = {load32(w.ql + 64 * h), load32(w.ql + 64 * h + 32)};
     const __m256i high = load32(w.qh + 32 * h);
@@ -140,33 +140,33 @@ inline void k_codes(const ggml::block_q6_k& w, __m256i* q) noexcept {
 struct k_scales {
   __m256i sc, offsets;
 };
-inline __m256i even_odd_int16(__m128i bytes) noexcept {  // 16 int8 -> int16: evens, then odds
+QTL_FORCEINLINE __m256i even_odd_int16(__m128i bytes) noexcept {  // 16 int8 -> int16: evens, then odds
   return _mm256_cvtepi8_epi16(
       _mm_shuffle_epi8(bytes, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
 }
-inline __m128i words128(const std::array<std::uint32_t, 4>& w) noexcept {
+QTL_FORCEINLINE __m128i words128(const std::array<std::uint32_t, 4>& w) noexcept {
   return _mm_setr_epi32(static_cast<int>(w[0]), static_cast<int>(w[1]), static_cast<int>(w[2]), static_cast<int>(w[3]));
 }
 template <class Arch>
-k_scales k_scales_of(const ggml::block_q2_k& w) noexcept {  // scale | min << 4
+QTL_FORCEINLINE k_scales k_scales_of(const ggml::block_q2_k& w) noexcept {  // scale | min << 4
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
   const __m128i low4 = _mm_set1_epi8(0x0F);
   return {even_odd_int16(_mm_and_si128(raw, low4)), _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4))};
 }
 template <class Arch>
-k_scales k_scales_of(const ggml::block_q3_k& w) noexcept {
+QTL_FORCEINLINE k_scales k_scales_of(const ggml::block_q3_k& w) noexcept {
   const __m128i sc = _mm_sub_epi8(words128(q3_k_scales<Arch>(w.scales)), _mm_set1_epi8(32));
   return {even_odd_int16(sc), _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 2)};
 }
 template <class Arch, class W>
   requires std::same_as<W, ggml::block_q4_k> || std::same_as<W, ggml::block_q5_k>
-k_scales k_scales_of(const W& w) noexcept {  // the 8 scales, then the 8 mins, as bytes
+QTL_FORCEINLINE k_scales k_scales_of(const W& w) noexcept {  // the 8 scales, then the 8 mins, as bytes
   const __m128i bytes = words128(q4_k_scales_mins<Arch>(w.scales));
   const __m128i mins = _mm_srli_si128(bytes, 8);
   return {_mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(bytes)), _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins))};
 }
 template <class Arch>
-k_scales k_scales_of(const ggml::block_q6_k& w) noexcept {
+QTL_FORCEINLINE k_scales k_scales_of(const ggml::block_q6_k& w) noexcept {
   const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
   return {even_odd_int16(sc), _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5)};
 }
@@ -182,6 +182,11 @@ struct float_lanes {
   static void add(acc_type& acc, __m256i isum, float scale, float offset) noexcept {
     acc = _mm256_add_ps(acc, _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum),
                                              _mm256_setr_ps(offset, 0, 0, 0, 0, 0, 0, 0)));
+  }
+  // Two integer lane sets with their scales (the K-quants' codes and mins), one add on the chain.
+  static void add(acc_type& acc, __m256i isum, float scale, __m256i isum2, float scale2) noexcept {
+    acc = _mm256_add_ps(acc, _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(isum),
+                                             _mm256_mul_ps(_mm256_set1_ps(scale2), _mm256_cvtepi32_ps(isum2))));
   }
   static acc_type merge(acc_type x, acc_type y) noexcept { return _mm256_add_ps(x, y); }
   static float finish(acc_type acc) noexcept {
@@ -309,8 +314,8 @@ struct block_dot<Arch, W, ggml::block_q8_k> : x86::float_lanes {
   // Per 32 values (chunk n): maddubs of the unsigned codes with the activations into int16
   // pairs (at most 2 * 63 * 128, Q6_K), times the chunk's scales and pairwise added into
   // the int32 lanes (madd; VNNI dpwssd). Q8_K's bsums, in one madd with the offsets, give
-  // the mins' sum (its float term in lane 0 of the addend, as Q4_1's) or offset * sum sc a,
-  // taken off the lanes (Q3_K, Q6_K: at most 16 * 2032 * 4096 in a lane, exact).
+  // the mins' lanes (their own float scale, added in the same step: no horizontal sum) or
+  // offset * sum sc a, taken off the lanes (Q3_K, Q6_K: at most 16 * 2032 * 4096, exact).
   using traits = ggml::k_quant_traits<W>;
   struct decoded {
     __m256i q[8];
@@ -335,8 +340,7 @@ struct block_dot<Arch, W, ggml::block_q8_k> : x86::float_lanes {
     }
     const __m256i sum = _mm256_add_epi32(even, odd);
     const __m256i by_bsums = _mm256_madd_epi16(x86::load32(a.bsums), w.scales.offsets);
-    if constexpr (traits::has_min)
-      add(acc, sum, a.d * w.d, -(w.dmin * a.d) * static_cast<float>(x86::hsum(by_bsums)));
+    if constexpr (traits::has_min) add(acc, sum, a.d * w.d, by_bsums, -(w.dmin * a.d));
     else add(acc, _mm256_sub_epi32(sum, by_bsums), a.d * w.d);
   }
 
