@@ -85,6 +85,9 @@ int main() {
   ggml_gemv<ggml::block_q8_0>(k, w, x, exact);
   ggml_gemv<ggml::block_q4_0>(k, w, x, exact);
   ggml_gemv<ggml::block_iq4_nl>(k, w, x, exact);
+  ggml_gemv<ggml::block_q6_k>(k, w, x, exact);  // the K-quants take Q8_K activations
+  ggml_gemv<ggml::block_q4_k>(k, w, x, exact);
+  ggml_gemv<ggml::block_q3_k>(k, w, x, exact);
   {  // the same Q4_0 product on a persistent pool of all hardware threads, as an engine keeps one
     kernel::thread_pool pool;
     std::vector<ggml::block_q4_0> blocks(rows * cols / ggml::block_q4_0::elements);
