@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "qtl/core/error.hpp"
@@ -34,18 +35,18 @@ constexpr std::uint16_t half_one = 0x3C00;
 }  // namespace
 
 TEMPLATE_TEST_CASE("Prepared weights give back the exact ggml blocks", "[kernel]", ggml::block_q8_0,
-                   ggml::block_q4_0, ggml::block_iq4_nl) {
+                   ggml::block_q4_0, ggml::block_iq4_nl, ggml::block_q4_k) {
   using W = TestType;
-  const std::size_t rows = GENERATE(1, 3, 8, 17, 23, 64), cols = GENERATE(32, 96);
+  const std::size_t rows = GENERATE(1, 3, 8, 17, 23, 64), cols = W::elements * GENERATE(1, 3);
   const auto w = weight_blocks<W>(rows, cols, 31);
   const kernel::prepared<W> p(w, rows, cols);
   CHECK(p.rows() == rows);
   CHECK(p.cols() == cols);
   CHECK(p.group_count() == (rows + 7) / 8);
-  CHECK(p.groups().size() == p.group_count() * cols / 32);
+  CHECK(p.groups().size() == p.group_count() * cols / W::elements);
   CHECK(same_bytes(p.blocks(), w));
   // Row r's block i sits in group r / 8 at slot r % 8; the padding rows are zero blocks.
-  const std::size_t blocks = cols / 32;
+  const std::size_t blocks = cols / W::elements;
   for (std::size_t r = 0; r < p.group_count() * 8; ++r)
     for (std::size_t i = 0; i < blocks; ++i) {
       const W got = p.groups()[r / 8 * blocks + i].block(r % 8);
@@ -55,15 +56,15 @@ TEMPLATE_TEST_CASE("Prepared weights give back the exact ggml blocks", "[kernel]
 }
 
 TEMPLATE_TEST_CASE("GEMV of prepared weights matches gemv of their blocks", "[kernel]", ggml::block_q8_0,
-                   ggml::block_q4_0, ggml::block_iq4_nl) {
+                   ggml::block_q4_0, ggml::block_iq4_nl, ggml::block_q4_k) {
   using W = TestType;
-  using A = ggml::block_q8_0;
+  using A = kernel::group_activation<W>;
   const std::size_t rows = GENERATE(1, 3, 17, 23, 40), cols = 512;
   const std::size_t batch = GENERATE(1, 2, 3, 4, 5, 6, 7, 8);
   const auto w = weight_blocks<W>(rows, cols, 41);
   const kernel::prepared<W> p(w, rows, cols);
   const auto x = random_floats(batch * cols, 42);
-  std::vector<A> a(batch * cols / 32);
+  std::vector<A> a(batch * cols / A::elements);
   ggml::quantize<A>(x, std::span<A>(a), cols);
 
   // The scalar step is gemv's scalar path bit for bit: the same terms in the same order.
@@ -73,7 +74,7 @@ TEMPLATE_TEST_CASE("GEMV of prepared weights matches gemv of their blocks", "[ke
   kernel::gemv(scalar, p, x, got);
   CHECK(got == want);
 
-  const std::size_t blocks = cols / 32;
+  const std::size_t blocks = cols / W::elements;
   for (const auto arch : kernel::usable_archs()) {
     INFO("arch " << kernel::arch_name(arch));
     const auto k = kernel::kernels_for(arch);
@@ -135,6 +136,50 @@ TEST_CASE("Prepared GEMV at the codes' extremes is exact on every arch", "[kerne
     std::memset(b.qs, 0x80, sizeof b.qs);  // -128: outside what ggml writes, inside what a file may hold
   }
   check(q8, [](const kernel::kernel_table& k) { return k.gemv_q8_0_prepared; });
+}
+
+// Q4_K's 6-bit scales and mins and its codes at extreme byte patterns, row by row (each
+// row of a group a different pattern), against +-127 activations: the int16 sums of the
+// AVX2 step, the scales' products and the mins' pairs must stay exact.
+TEST_CASE("Prepared Q4_K GEMV with codes and scales at their extremes", "[kernel]") {
+  using W = ggml::block_q4_k;
+  using A = ggml::block_q8_k;
+  const std::uint8_t patterns[] = {0xFF, 0x00, 0x3F, 0xC0, 0xAA, 0x55, 0x0F, 0xF0, 0xFF};
+  const std::size_t rows = std::size(patterns), cols = 512, blocks = cols / 256;
+  std::vector<W> w(rows * blocks);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < blocks; ++i) {
+      std::memset(&w[r * blocks + i], patterns[r], sizeof(W));
+      w[r * blocks + i].d = qtl::float_to_half_bits(i == 0 ? 0.5f : -2.0f);
+      w[r * blocks + i].dmin = qtl::float_to_half_bits(0.25f);
+    }
+  const kernel::prepared<W> p(w, rows, cols);
+  CHECK(same_bytes(p.blocks(), w));
+  std::vector<A> a(2 * blocks);
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t i = 0; i < blocks; ++i) {
+      A& b = a[n * blocks + i];
+      for (std::size_t j = 0; j < 256; ++j) b.qs[j] = static_cast<std::int8_t>(n == 0 ? 127 : (j % 3 ? -127 : 127));
+      for (std::size_t g = 0; g < 16; ++g) {
+        int sum = 0;
+        for (std::size_t j = 0; j < 16; ++j) sum += b.qs[16 * g + j];
+        b.bsums[g] = static_cast<std::int16_t>(sum);
+      }
+      b.d = 1.0f;
+    }
+  std::vector<std::int32_t> sums(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) sums[i] = kernel::code_sum(a[i]);
+  for (const auto arch : kernel::usable_archs()) {
+    INFO("arch " << kernel::arch_name(arch));
+    std::vector<float> y(2 * rows);
+    kernel::kernels_for(arch).gemv_q4_k_prepared(p.groups().data(), rows, blocks, a.data(), sums.data(), 2, y.data(),
+                                                  0, p.group_count());
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto [exact, magnitude] = reference_row(w.data() + r * blocks, a.data() + n * blocks, blocks);
+        CHECK(std::fabs(y[n * rows + r] - exact) <= 1e-6 * magnitude + 1e-30);
+      }
+  }
 }
 
 TEST_CASE("The prepared row function writes only its groups' rows", "[kernel]") {

@@ -114,15 +114,16 @@ void prepared_cases(const kernel::kernel_table& neon, const kernel::kernel_table
   unsigned seed = 300;
   for (const std::size_t rows : {1, 7, 17})
     for (const std::size_t batch : {1, 3, 8}) {
-      const std::size_t cols = 288, blocks = cols / 32;
+      using A = kernel::group_activation<W>;
+      const std::size_t cols = W::elements == 32 ? 288 : 512, blocks = cols / W::elements;
       std::vector<W> w(rows * blocks);
       ggml::quantize<W>(random_floats(rows * cols, seed), std::span<W>(w), cols);
       const kernel::prepared<W> p(w, rows, cols);
       const auto back = p.blocks();
       check(std::memcmp(back.data(), w.data(), w.size() * sizeof(W)) == 0, std::string(W::name) + " round trip");
       const auto x = random_floats(batch * cols, seed += 2);
-      std::vector<ggml::block_q8_0> a(batch * blocks);
-      ggml::quantize<ggml::block_q8_0>(x, std::span(a), cols);
+      std::vector<A> a(batch * blocks);
+      ggml::quantize<A>(x, std::span(a), cols);
       std::vector<float> y_plain(batch * rows), y_scalar(batch * rows), y_neon(batch * rows);
       kernel::gemv<W>(scalar, w, rows, cols, x, y_plain);
       kernel::gemv(scalar, p, x, y_scalar);
@@ -138,27 +139,29 @@ void prepared_cases(const kernel::kernel_table& neon, const kernel::kernel_table
                     ", exact " + std::to_string(exact));
         }
     }
-  // Largest codes against +-127: exact small integers.
-  std::vector<W> w(9 * 2);
-  for (auto& b : w) {
-    b.d = 0x3C00;
-    // Q4_0 15, IQ4_NL -127 (code 0), Q8_0 -128
-    std::memset(b.qs, std::same_as<W, ggml::block_q4_0> ? 0xFF : (std::same_as<W, ggml::block_q8_0> ? 0x80 : 0x00),
-                sizeof b.qs);
-  }
-  ggml::block_q8_0 a[2];
-  std::int32_t sums[2];
-  for (std::size_t i = 0; i < 2; ++i) {
-    a[i].d = 0x3C00;
-    for (std::size_t j = 0; j < 32; ++j) a[i].qs[j] = static_cast<std::int8_t>((j + i) % 3 == 0 ? -127 : 127);
-    sums[i] = kernel::code_sum(a[i]);
-  }
-  const kernel::prepared<W> p(w, 9, 64);  // 2 blocks a row
-  float y[9];
-  kernel::gemv_traits<W>::prepared_fn(neon)(p.groups().data(), 9, 2, a, sums, 1, y, 0, p.group_count());
-  for (std::size_t r = 0; r < 9; ++r) {
-    const double exact = kernel::block_isum(w[2 * r], a[0]) + kernel::block_isum(w[2 * r + 1], a[1]);
-    check(y[r] == exact, std::string(W::name) + " prepared extremes row " + std::to_string(r));
+  // Largest codes against +-127: exact small integers (Q4_K's extremes: tests/kernel/gemv_prepared_test.cpp).
+  if constexpr (kernel::groupable_32<W>) {
+    std::vector<W> w(9 * 2);
+    for (auto& b : w) {
+      b.d = 0x3C00;
+      // Q4_0 15, IQ4_NL -127 (code 0), Q8_0 -128
+      std::memset(b.qs, std::same_as<W, ggml::block_q4_0> ? 0xFF : (std::same_as<W, ggml::block_q8_0> ? 0x80 : 0x00),
+                  sizeof b.qs);
+    }
+    ggml::block_q8_0 a[2];
+    std::int32_t sums[2];
+    for (std::size_t i = 0; i < 2; ++i) {
+      a[i].d = 0x3C00;
+      for (std::size_t j = 0; j < 32; ++j) a[i].qs[j] = static_cast<std::int8_t>((j + i) % 3 == 0 ? -127 : 127);
+      sums[i] = kernel::code_sum(a[i]);
+    }
+    const kernel::prepared<W> p(w, 9, 64);  // 2 blocks a row
+    float y[9];
+    kernel::gemv_traits<W>::prepared_fn(neon)(p.groups().data(), 9, 2, a, sums, 1, y, 0, p.group_count());
+    for (std::size_t r = 0; r < 9; ++r) {
+      const double exact = kernel::block_isum(w[2 * r], a[0]) + kernel::block_isum(w[2 * r + 1], a[1]);
+      check(y[r] == exact, std::string(W::name) + " prepared extremes row " + std::to_string(r));
+    }
   }
 }
 
@@ -544,6 +547,7 @@ int main(int argc, char** argv) {
   prepared_cases<ggml::block_q8_0>(neon, scalar);
   prepared_cases<ggml::block_q4_0>(neon, scalar);
   prepared_cases<ggml::block_iq4_nl>(neon, scalar);
+  prepared_cases<ggml::block_q4_k>(neon, scalar);
   exact_cases(neon, scalar);
   i2_s_cases(neon, scalar);
   tl_cases(neon, scalar);

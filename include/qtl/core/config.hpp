@@ -23,8 +23,10 @@
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define QTL_FORCEINLINE __forceinline
+#define QTL_LAMBDA_FORCEINLINE
 #else
 #define QTL_FORCEINLINE inline __attribute__((always_inline))
+#define QTL_LAMBDA_FORCEINLINE __attribute__((always_inline))  // after a lambda's parameters
 #endif
 
 // Reference quantizers that must match another project's bytes are bracketed by these:

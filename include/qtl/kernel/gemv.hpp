@@ -2,8 +2,8 @@
 // quantized to the weight type's activation blocks (Q8_0 for Q8_0/Q4_0/Q5_0/IQ4_NL, Q8_1
 // for Q4_1/Q5_1, Q8_K for the K-quants and TQ2_0, ggml's reference numerics) by the table's arch (kernel/quantize.hpp),
 // then the rows are spread over threads (or any executor: kernel/executor.hpp). batch
-// activation rows (small-batch GEMM, batch <= 8) share each weight row's pass. Q8_0, Q4_0
-// and IQ4_NL weights prepared once (kernel/prepared.hpp) take the 8-row kernels.
+// activation rows (small-batch GEMM, batch <= 8) share each weight row's pass. Q8_0, Q4_0,
+// IQ4_NL and Q4_K weights prepared once (kernel/prepared.hpp) take the 8-row kernels.
 #pragma once
 
 #include <algorithm>
@@ -73,6 +73,7 @@ template <>
 struct gemv_traits<ggml::block_q4_k> {
   using activation = ggml::block_q8_k;
   static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_k; }
+  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_q4_k_prepared; }
 };
 template <>
 struct gemv_traits<ggml::block_q5_k> {

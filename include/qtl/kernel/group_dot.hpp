@@ -24,6 +24,11 @@ inline std::int32_t code_sum(const ggml::block_q8_0& a) noexcept {
   for (const std::int8_t q : a.qs) sum += q;
   return sum;
 }
+inline std::int32_t code_sum(const ggml::block_q8_k& a) noexcept {
+  std::int32_t sum = 0;
+  for (const std::int16_t s : a.bsums) sum += s;
+  return sum;
+}
 
 QTL_STRICT_FP_BEGIN  // as block_dot's scalar step: the same bits under any FMA flags
 template <class Arch, groupable B>
@@ -31,7 +36,7 @@ struct group_dot {
   using acc_type = std::array<float, group_rows>;
   static acc_type zero() noexcept { return {}; }
   static const row_group<B>& decode(const row_group<B>& g) noexcept { return g; }
-  static void accumulate(acc_type& acc, const row_group<B>& g, const ggml::block_q8_0& a, std::int32_t) noexcept {
+  static void accumulate(acc_type& acc, const row_group<B>& g, const group_activation<B>& a, std::int32_t) noexcept {
     for (std::size_t r = 0; r < group_rows; ++r) acc[r] += block_term(g.block(r), a);
   }
   static void finish(const acc_type& acc, float* out) noexcept { std::copy(acc.begin(), acc.end(), out); }
@@ -40,7 +45,7 @@ QTL_STRICT_FP_END
 
 // Groups [begin, end) of y = W a for exactly N activation rows.
 template <class Arch, groupable B, std::size_t N>
-void gemv_groups_n(const row_group<B>* w, std::size_t rows, std::size_t blocks_per_row, const ggml::block_q8_0* a,
+void gemv_groups_n(const row_group<B>* w, std::size_t rows, std::size_t blocks_per_row, const group_activation<B>* a,
                    const std::int32_t* a_sums, float* y, std::size_t begin, std::size_t end) noexcept {
   using D = group_dot<Arch, B>;
   for (std::size_t g = begin; g < end; ++g) {
@@ -65,7 +70,7 @@ void gemv_groups_n(const row_group<B>* w, std::size_t rows, std::size_t blocks_p
 // g * blocks_per_row + i), a `batch` rows of blocks_per_row activation blocks, a_sums
 // their code_sum()s, y `batch` rows of `rows` values.
 template <class Arch, groupable B>
-void gemv_groups(const row_group<B>* w, std::size_t rows, std::size_t blocks_per_row, const ggml::block_q8_0* a,
+void gemv_groups(const row_group<B>* w, std::size_t rows, std::size_t blocks_per_row, const group_activation<B>* a,
                  const std::int32_t* a_sums, std::size_t batch, float* y, std::size_t begin, std::size_t end) noexcept {
   for_batch_chunks(batch, [&]<std::size_t N>(std::size_t n) {
     gemv_groups_n<Arch, B, N>(w, rows, blocks_per_row, a + n * blocks_per_row, a_sums + n * blocks_per_row,

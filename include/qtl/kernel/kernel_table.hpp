@@ -42,7 +42,7 @@ using gemv_fn = void (*)(const W* w, std::size_t rows, std::size_t blocks_per_ro
 // Row groups [begin, end) of y = W a for prepared weights (see gemv_groups in group_dot.hpp).
 template <class B>
 using group_gemv_fn = void (*)(const row_group<B>* w, std::size_t rows, std::size_t blocks_per_row,
-                               const ggml::block_q8_0* a, const std::int32_t* a_sums, std::size_t batch, float* y,
+                               const group_activation<B>* a, const std::int32_t* a_sums, std::size_t batch, float* y,
                                std::size_t begin, std::size_t end) noexcept;
 
 // Rows [begin, end) of y = W a for BitNet I2_S weights (see i2_s_gemv_rows in i2_s_dot.hpp).
@@ -113,6 +113,7 @@ struct kernel_table {
   group_gemv_fn<ggml::block_q8_0> gemv_q8_0_prepared = nullptr;     // the same, 8 rows interleaved
   group_gemv_fn<ggml::block_q4_0> gemv_q4_0_prepared = nullptr;
   group_gemv_fn<ggml::block_iq4_nl> gemv_iq4_nl_prepared = nullptr;
+  group_gemv_fn<ggml::block_q4_k> gemv_q4_k_prepared = nullptr;
   i2_s_gemv_fn gemv_i2_s = nullptr;                                   // BitNet I2_S x int8
   tl_gemv_fn gemv_tl = nullptr;                                       // BitNet TL x int8 tables
   dequantize_fn<ggml::block_q8_0> dequantize_q8_0 = nullptr;    // quantized -> float32, bit-exact
@@ -166,6 +167,7 @@ kernel_table make_table() {
   t.gemv_q8_0_prepared = &gemv_groups<Arch, ggml::block_q8_0>;
   t.gemv_q4_0_prepared = &gemv_groups<Arch, ggml::block_q4_0>;
   t.gemv_iq4_nl_prepared = &gemv_groups<Arch, ggml::block_iq4_nl>;
+  t.gemv_q4_k_prepared = &gemv_groups<Arch, ggml::block_q4_k>;
   t.gemv_i2_s = &i2_s_gemv_rows<Arch>;
   t.gemv_tl = &tl_gemv_rows<Arch>;
   t.dequantize_q8_0 = &dequantize_blocks<Arch, ggml::block_q8_0>;

@@ -18,6 +18,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "qtl/kernel/for_each_index.hpp"
 #include "qtl/core/bfloat16.hpp"
 #include "qtl/core/config.hpp"
 #include "qtl/kernel/arch.hpp"
@@ -78,15 +79,6 @@ struct nf4_simd_float {
   static void multiply_add(vector& acc, vector w, vector x) noexcept { acc = xsimd::fma(w, x, acc); }
   static float sum(vector acc) noexcept { return xsimd::reduce_add(acc); }
 };
-
-// f(0), ..., f(N - 1) with compile-time indices, so that arrays indexed by them (the
-// accumulators) stay in registers.
-template <std::size_t N, class F>
-QTL_FORCEINLINE void for_each_index(F&& f) {
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (f(std::integral_constant<std::size_t, I>{}), ...);
-  }(std::make_index_sequence<N>{});
-}
 
 // Rows [begin, end) for B activation rows, with step S. The caller guarantees that
 // S::lanes divides blocksize (and so every step starts on an even element).

@@ -11,6 +11,7 @@
 
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/arm/block_dot.hpp"
+#include "qtl/kernel/for_each_index.hpp"
 #include "qtl/kernel/group_dot.hpp"
 
 #if defined(QTL_KERNEL_NEON)
@@ -46,7 +47,7 @@ inline int8x16_t activation_word(const ggml::block_q8_0& a, std::size_t j) noexc
 }  // namespace QTL_KERNEL_ISA
 }  // namespace arm
 
-template <groupable B>
+template <groupable_32 B>
 struct group_dot<neon, B> {
   using acc_type = float32x4x2_t;  // rows 0..3, 4..7
 
@@ -94,6 +95,69 @@ struct group_dot<neon, B> {
   static int8x16_t map(uint8x16_t nibbles) noexcept {  // 4-bit types' codes
     if constexpr (std::same_as<B, ggml::block_q4_0>) return arm::minus(nibbles, 8);
     else return vqtbl1q_s8(vld1q_s8(ggml::iq4_nl_levels), nibbles);
+  }
+};
+
+// Q4_K: each chunk's two registers (rows 0..3, 4..7) split into nibbles (codes 0..15 fit
+// int8), dotted with the broadcast activation words into sub-block j's lanes; then times
+// each row's 6-bit scale (mul) and the mins times the activation's sub-block sums (mla by
+// scalar), both exact in int32; each row's two terms into its float lane.
+template <>
+struct group_dot<neon, ggml::block_q4_k> {
+  using acc_type = float32x4x2_t;  // rows 0..3, 4..7
+  using group = row_group<ggml::block_q4_k>;
+
+  static acc_type zero() noexcept { return {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}; }
+  static const group& decode(const group& g) noexcept { return g; }
+
+  static void accumulate(acc_type& acc, const group& g, const ggml::block_q8_k& a, std::int32_t) noexcept {
+    int32x4_t sub[8][2];
+    for (auto& j : sub) j[0] = j[1] = vdupq_n_s32(0);
+    for_each_index<4>([&](auto k) QTL_LAMBDA_FORCEINLINE {
+      for_each_index<8>([&](auto c) QTL_LAMBDA_FORCEINLINE {
+        for (std::size_t h = 0; h < 2; ++h) {
+          const uint8x16_t raw = vld1q_u8(g.qs + 32 * (8 * k + c) + 16 * h);
+          sub[2 * k][h] = arm::dot4(sub[2 * k][h], vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(0x0F))),
+                                    word(a.qs + 64 * k + 4 * c));
+          sub[2 * k + 1][h] =
+              arm::dot4(sub[2 * k + 1][h], vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), word(a.qs + 64 * k + 32 + 4 * c));
+        }
+      });
+    });
+    int32x4_t isum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)}, min_sum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (std::size_t j = 0; j < 8; ++j) {
+      const uint16x8_t sc = vmovl_u8(vld1_u8(g.scales + 8 * j));
+      isum[0] = vmlaq_s32(isum[0], sub[j][0], vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(sc))));
+      isum[1] = vmlaq_s32(isum[1], sub[j][1], vreinterpretq_s32_u32(vmovl_high_u16(sc)));
+    }
+    for (std::size_t p = 0; p < 4; ++p) {  // mins[16p + 2r + h]: sub-block 2p + h of row r
+      const uint8x8x2_t m = vld2_u8(g.mins + 16 * p);
+      for (std::size_t h = 0; h < 2; ++h) {
+        const int sub_sum = a.bsums[4 * p + 2 * h] + a.bsums[4 * p + 2 * h + 1];
+        const uint16x8_t mh = vmovl_u8(m.val[h]);
+        min_sum[0] = vmlaq_n_s32(min_sum[0], vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(mh))), sub_sum);
+        min_sum[1] = vmlaq_n_s32(min_sum[1], vreinterpretq_s32_u32(vmovl_high_u16(mh)), sub_sum);
+      }
+    }
+    const float32x4_t d_a = vdupq_n_f32(a.d);
+    for (std::size_t h = 0; h < 2; ++h) {
+      const float32x4_t d = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(g.d + 4 * h))), d_a);
+      const float32x4_t dmin = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(g.dmin + 4 * h))), d_a);
+      acc.val[h] = vaddq_f32(acc.val[h], vmlsq_f32(vmulq_f32(d, vcvtq_f32_s32(isum[h])), dmin,
+                                                   vcvtq_f32_s32(min_sum[h])));
+    }
+  }
+
+  static void finish(acc_type acc, float* out) noexcept {
+    vst1q_f32(out, acc.val[0]);
+    vst1q_f32(out + 4, acc.val[1]);
+  }
+
+ private:
+  static int8x16_t word(const std::int8_t* p) noexcept {  // 4 activation values in every lane
+    std::int32_t w;
+    std::memcpy(&w, p, sizeof w);
+    return vreinterpretq_s8_s32(vdupq_n_s32(w));
   }
 };
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "qtl/kernel/arch.hpp"
+#include "qtl/kernel/for_each_index.hpp"
 #include "qtl/kernel/group_dot.hpp"
 #include "qtl/kernel/x86/block_dot.hpp"
 
@@ -45,7 +46,7 @@ inline constexpr iq4_nl_unsigned_table iq4_nl_unsigned = [] {
 }  // namespace QTL_KERNEL_ISA
 }  // namespace x86
 
-template <x86::simd_arch Arch, groupable B>
+template <x86::simd_arch Arch, groupable_32 B>
 struct group_dot<Arch, B> {
   using acc_type = __m256;  // lane r: row r
 
@@ -122,6 +123,76 @@ struct group_dot<Arch, B> {
   static __m256i step(__m256i acc, __m256i codes, __m256i a) noexcept {
     if constexpr (unsigned_codes) return x86::dot_u8s8<Arch>(acc, codes, a);
     else return x86::dot_s8<Arch>(acc, codes, a);
+  }
+};
+
+// Q4_K: per 64 values (4 x 8 chunks), the low nibbles (sub-block 2k) and the high ones
+// (2k + 1) dotted with the broadcast activation words into each row's lane (VNNI dpbusd;
+// AVX2 maddubs summed in int16, at most 16 * 15 * 127 = 30480, widened once per sub-block),
+// times each row's 6-bit scale (mullo: the scalar's exact sum_j sc_j sum q a); the mins by
+// one madd per sub-block pair with the activation's sub-block sums (from bsums). Each row's
+// two terms go into its float lane with one add on the chain.
+template <x86::simd_arch Arch>
+struct group_dot<Arch, ggml::block_q4_k> {
+  using acc_type = __m256;
+  using group = row_group<ggml::block_q4_k>;
+
+  static acc_type zero() noexcept { return _mm256_setzero_ps(); }
+  static const group& decode(const group& g) noexcept { return g; }
+
+  static void accumulate(acc_type& acc, const group& g, const ggml::block_q8_k& a, std::int32_t) noexcept {
+    // Sub-block j's sums in sub[j]: eight chains, unrolled so that they overlap.
+    __m256i sub[8];
+    for (auto& v : sub) v = _mm256_setzero_si256();
+    for_each_index<4>([&](auto k) QTL_LAMBDA_FORCEINLINE {  // in address order, for the prefetcher
+      for_each_index<8>([&](auto c) QTL_LAMBDA_FORCEINLINE {
+        const __m256i raw = x86::load32(g.qs + 32 * (8 * k + c));
+        sub[2 * k] = dot(sub[2 * k], _mm256_and_si256(raw, _mm256_set1_epi8(0x0F)), word(a.qs + 64 * k + 4 * c));
+        sub[2 * k + 1] = dot(sub[2 * k + 1], x86::bits_at(raw, 4, 0, 0x0F), word(a.qs + 64 * k + 32 + 4 * c));
+      });
+    });
+    __m256i isum = _mm256_setzero_si256();
+    for_each_index<8>([&](auto j) QTL_LAMBDA_FORCEINLINE { isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(widen(sub[j]), scales(g, j))); });
+    // Sub-block j's activation sum S_j = bsums[2j] + bsums[2j + 1], as int16 pairs (S_2p, S_2p+1).
+    const __m256i sub_sums = _mm256_madd_epi16(x86::load32(a.bsums), _mm256_set1_epi16(1));
+    const __m128i pairs = _mm_packs_epi32(_mm256_castsi256_si128(sub_sums), _mm256_extracti128_si256(sub_sums, 1));
+    __m256i min_sum = min_pair<0>(g, pairs);
+    min_sum = _mm256_add_epi32(min_sum, min_pair<1>(g, pairs));
+    min_sum = _mm256_add_epi32(min_sum, min_pair<2>(g, pairs));
+    min_sum = _mm256_add_epi32(min_sum, min_pair<3>(g, pairs));
+    const __m256 d_a = _mm256_set1_ps(a.d);
+    const __m256 d = _mm256_mul_ps(halves(g.d), d_a), dmin = _mm256_mul_ps(halves(g.dmin), d_a);
+    acc = _mm256_add_ps(acc, _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(min_sum),
+                                              _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum))));
+  }
+
+  static void finish(acc_type acc, float* out) noexcept { _mm256_storeu_ps(out, acc); }
+
+ private:
+  static __m256i word(const std::int8_t* p) noexcept {  // 4 activation values in every lane
+    std::int32_t w;
+    std::memcpy(&w, p, sizeof w);
+    return _mm256_set1_epi32(w);
+  }
+  static __m256i dot(__m256i acc, __m256i codes, __m256i a) noexcept {
+    if constexpr (std::same_as<Arch, avx512_vnni>) return x86::dot_u8s8<Arch>(acc, codes, a);
+    else return _mm256_add_epi16(acc, _mm256_maddubs_epi16(codes, a));
+  }
+  static __m256i widen(__m256i sums) noexcept {  // AVX2's int16 pairs to each row's int32
+    if constexpr (std::same_as<Arch, avx512_vnni>) return sums;
+    else return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
+  }
+  static __m256i scales(const group& g, std::size_t j) noexcept {  // the 8 rows' sc_j as int32
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales + 8 * j)));
+  }
+  static __m256 halves(const std::uint16_t* h) noexcept {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+  }
+  // The 8 rows' m_2p * S_2p + m_2p+1 * S_2p+1.
+  template <int p>
+  static __m256i min_pair(const group& g, __m128i pairs) noexcept {
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.mins + 16 * p)));
+    return _mm256_madd_epi16(mins, _mm256_set1_epi32(_mm_extract_epi32(pairs, p)));
   }
 };
 
