@@ -18,10 +18,10 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include "qtl/kernel/for_each_index.hpp"
 #include "qtl/core/bfloat16.hpp"
 #include "qtl/core/config.hpp"
 #include "qtl/kernel/arch.hpp"
+#include "qtl/kernel/for_each_index.hpp"
 
 namespace qtl::kernel {
 
