@@ -138,7 +138,13 @@ struct group_dot<Arch, ggml::block_q4_k> {
   using group = row_group<ggml::block_q4_k>;
 
   static acc_type zero() noexcept { return _mm256_setzero_ps(); }
-  static const group& decode(const group& g) noexcept { return g; }
+  // The group two block columns ahead is fetched into L1 by hand: out of cache, the
+  // hardware prefetcher alone kept this step at 13 GB/s where the row kernel streams at 21.
+  static const group& decode(const group& g) noexcept {
+    const char* ahead = reinterpret_cast<const char*>(&g + 2);
+    for (std::size_t off = 0; off < sizeof(group); off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+    return g;
+  }
 
   static void accumulate(acc_type& acc, const group& g, const ggml::block_q8_k& a, std::int32_t) noexcept {
     // Sub-block j's sums in sub[j]: eight chains, unrolled so that they overlap.
