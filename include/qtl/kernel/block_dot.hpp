@@ -138,7 +138,7 @@ float block_offset(const W& w, const ggml::block_q8_k& a) noexcept {
   return -(half_bits_to_float(w.dmin) * a.d) * static_cast<float>(k_min_sum(w, a));
 }
 
-// Q4_K's 12 scale bytes unpacked at once on 32-bit words (scale_min_k4 for every j): the
+// Q4_K's 12 scale bytes unpacked at once on 32-bit words (scale_k4 and min_k4 for every j): the
 // words' bytes are the 8 scales, then the 8 mins (little-endian). A template so that each
 // arch's translation unit has its own copy (kernel/arch.hpp); words, not bytes, so that a
 // SIMD step puts them in a register without a narrow-store-to-wide-load stall.

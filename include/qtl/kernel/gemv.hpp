@@ -23,73 +23,36 @@
 
 namespace qtl::kernel {
 
-// The activation block each weight block type is multiplied with, and its table entry.
+// The activation block each weight block type is multiplied with, and its table entries
+// (row-major, and prepared where the type has an 8-row kernel).
+template <class A, auto Rows, auto Prepared = nullptr>
+struct gemv_entry {
+  using activation = A;
+  static auto fn(const kernel_table& k) noexcept { return k.*Rows; }
+  static auto prepared_fn(const kernel_table& k) noexcept
+    requires(Prepared != nullptr)
+  {
+    return k.*Prepared;
+  }
+};
 template <class W>
 struct gemv_traits;
-template <>
-struct gemv_traits<ggml::block_q8_0> {
-  using activation = ggml::block_q8_0;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q8_0; }
-  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_q8_0_prepared; }
-};
-template <>
-struct gemv_traits<ggml::block_q4_0> {
-  using activation = ggml::block_q8_0;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_0; }
-  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_q4_0_prepared; }
-};
-template <>
-struct gemv_traits<ggml::block_q4_1> {
-  using activation = ggml::block_q8_1;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_1; }
-};
-template <>
-struct gemv_traits<ggml::block_q5_0> {
-  using activation = ggml::block_q8_0;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q5_0; }
-};
-template <>
-struct gemv_traits<ggml::block_q5_1> {
-  using activation = ggml::block_q8_1;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q5_1; }
-};
-template <>
-struct gemv_traits<ggml::block_iq4_nl> {
-  using activation = ggml::block_q8_0;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_iq4_nl; }
-  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_iq4_nl_prepared; }
-};
-template <>
-struct gemv_traits<ggml::block_q2_k> {
-  using activation = ggml::block_q8_k;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q2_k; }
-};
-template <>
-struct gemv_traits<ggml::block_q3_k> {
-  using activation = ggml::block_q8_k;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q3_k; }
-};
-template <>
-struct gemv_traits<ggml::block_q4_k> {
-  using activation = ggml::block_q8_k;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q4_k; }
-  static auto prepared_fn(const kernel_table& k) noexcept { return k.gemv_q4_k_prepared; }
-};
-template <>
-struct gemv_traits<ggml::block_q5_k> {
-  using activation = ggml::block_q8_k;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q5_k; }
-};
-template <>
-struct gemv_traits<ggml::block_q6_k> {
-  using activation = ggml::block_q8_k;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_q6_k; }
-};
-template <>
-struct gemv_traits<ggml::block_tq2_0> {
-  using activation = ggml::block_q8_k;
-  static auto fn(const kernel_table& k) noexcept { return k.gemv_tq2_0; }
-};
+template <> struct gemv_traits<ggml::block_q8_0>
+    : gemv_entry<ggml::block_q8_0, &kernel_table::gemv_q8_0, &kernel_table::gemv_q8_0_prepared> {};
+template <> struct gemv_traits<ggml::block_q4_0>
+    : gemv_entry<ggml::block_q8_0, &kernel_table::gemv_q4_0, &kernel_table::gemv_q4_0_prepared> {};
+template <> struct gemv_traits<ggml::block_q4_1> : gemv_entry<ggml::block_q8_1, &kernel_table::gemv_q4_1> {};
+template <> struct gemv_traits<ggml::block_q5_0> : gemv_entry<ggml::block_q8_0, &kernel_table::gemv_q5_0> {};
+template <> struct gemv_traits<ggml::block_q5_1> : gemv_entry<ggml::block_q8_1, &kernel_table::gemv_q5_1> {};
+template <> struct gemv_traits<ggml::block_iq4_nl>
+    : gemv_entry<ggml::block_q8_0, &kernel_table::gemv_iq4_nl, &kernel_table::gemv_iq4_nl_prepared> {};
+template <> struct gemv_traits<ggml::block_tq2_0> : gemv_entry<ggml::block_q8_k, &kernel_table::gemv_tq2_0> {};
+template <> struct gemv_traits<ggml::block_q2_k> : gemv_entry<ggml::block_q8_k, &kernel_table::gemv_q2_k> {};
+template <> struct gemv_traits<ggml::block_q3_k> : gemv_entry<ggml::block_q8_k, &kernel_table::gemv_q3_k> {};
+template <> struct gemv_traits<ggml::block_q4_k>
+    : gemv_entry<ggml::block_q8_k, &kernel_table::gemv_q4_k, &kernel_table::gemv_q4_k_prepared> {};
+template <> struct gemv_traits<ggml::block_q5_k> : gemv_entry<ggml::block_q8_k, &kernel_table::gemv_q5_k> {};
+template <> struct gemv_traits<ggml::block_q6_k> : gemv_entry<ggml::block_q8_k, &kernel_table::gemv_q6_k> {};
 
 // W: rows x cols values as rows of cols / W::elements blocks; x: batch x cols floats;
 // y: batch x rows floats. Throws (before any work) on sizes that do not fit.

@@ -37,10 +37,10 @@ inline int32x4_t dot4(int32x4_t acc, int8x16_t w, int8x16_t a) noexcept {
 #endif
 }
 
-// Activation values 4j..4j+3 in every 32-bit lane.
-inline int8x16_t activation_word(const ggml::block_q8_0& a, std::size_t j) noexcept {
+// The 4 activation values at p in every 32-bit lane.
+inline int8x16_t activation_word(const std::int8_t* p) noexcept {
   std::int32_t word;
-  std::memcpy(&word, a.qs + 4 * j, sizeof word);
+  std::memcpy(&word, p, sizeof word);
   return vreinterpretq_s8_s32(vdupq_n_s32(word));
 }
 
@@ -79,8 +79,8 @@ struct group_dot<neon, B> {
     for (std::size_t h = 0; h < 2; ++h) {
       int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
       for (std::size_t j = 0; j < 8; j += 2) {
-        even = arm::dot4(even, w.codes[j][h], arm::activation_word(a, j));
-        odd = arm::dot4(odd, w.codes[j + 1][h], arm::activation_word(a, j + 1));
+        even = arm::dot4(even, w.codes[j][h], arm::activation_word(a.qs + 4 * j));
+        odd = arm::dot4(odd, w.codes[j + 1][h], arm::activation_word(a.qs + 4 * j + 4));
       }
       acc.val[h] = vfmaq_f32(acc.val[h], vmulq_f32(w.d[h], d_a), vcvtq_f32_s32(vaddq_s32(even, odd)));
     }
@@ -117,10 +117,11 @@ struct group_dot<neon, ggml::block_q4_k> {
       for_each_index<8>([&](auto c) QTL_LAMBDA_FORCEINLINE {
         for (std::size_t h = 0; h < 2; ++h) {
           const uint8x16_t raw = vld1q_u8(g.qs + 32 * (8 * k + c) + 16 * h);
+          const std::int8_t* values = a.qs + 64 * k + 4 * c;
           sub[2 * k][h] = arm::dot4(sub[2 * k][h], vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(0x0F))),
-                                    word(a.qs + 64 * k + 4 * c));
+                                    arm::activation_word(values));
           sub[2 * k + 1][h] =
-              arm::dot4(sub[2 * k + 1][h], vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), word(a.qs + 64 * k + 32 + 4 * c));
+              arm::dot4(sub[2 * k + 1][h], vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), arm::activation_word(values + 32));
         }
       });
     });
@@ -151,13 +152,6 @@ struct group_dot<neon, ggml::block_q4_k> {
   static void finish(acc_type acc, float* out) noexcept {
     vst1q_f32(out, acc.val[0]);
     vst1q_f32(out + 4, acc.val[1]);
-  }
-
- private:
-  static int8x16_t word(const std::int8_t* p) noexcept {  // 4 activation values in every lane
-    std::int32_t w;
-    std::memcpy(&w, p, sizeof w);
-    return vreinterpretq_s8_s32(vdupq_n_s32(w));
   }
 };
 

@@ -26,10 +26,10 @@ namespace qtl::kernel {
 namespace x86 {
 inline namespace QTL_KERNEL_ISA {  // see kernel/arch.hpp
 
-// Activation values 4j..4j+3 in every 32-bit lane.
-inline __m256i activation_word(const ggml::block_q8_0& a, std::size_t j) noexcept {
+// The 4 activation values at p in every 32-bit lane.
+inline __m256i activation_word(const std::int8_t* p) noexcept {
   std::int32_t word;
-  std::memcpy(&word, a.qs + 4 * j, sizeof word);
+  std::memcpy(&word, p, sizeof word);
   return _mm256_set1_epi32(word);
 }
 
@@ -104,18 +104,18 @@ struct group_dot<Arch, B> {
     if constexpr (unsigned_codes && std::same_as<Arch, avx2>) {
       // Q4_0 on AVX2: maddubs' pair sums are at most 2 * 15 * 127 = 3810, and each int16
       // lane adds eight of them (at most 30480): exact in int16, widened once.
-      __m256i even = _mm256_maddubs_epi16(codes[0], x86::activation_word(a, 0));
-      __m256i odd = _mm256_maddubs_epi16(codes[1], x86::activation_word(a, 1));
+      __m256i even = _mm256_maddubs_epi16(codes[0], x86::activation_word(a.qs));
+      __m256i odd = _mm256_maddubs_epi16(codes[1], x86::activation_word(a.qs + 4));
       for (std::size_t j = 2; j < 8; j += 2) {
-        even = _mm256_add_epi16(even, _mm256_maddubs_epi16(codes[j], x86::activation_word(a, j)));
-        odd = _mm256_add_epi16(odd, _mm256_maddubs_epi16(codes[j + 1], x86::activation_word(a, j + 1)));
+        even = _mm256_add_epi16(even, _mm256_maddubs_epi16(codes[j], x86::activation_word(a.qs + 4 * j)));
+        odd = _mm256_add_epi16(odd, _mm256_maddubs_epi16(codes[j + 1], x86::activation_word(a.qs + 4 * j + 4)));
       }
       return _mm256_madd_epi16(_mm256_add_epi16(even, odd), _mm256_set1_epi16(1));
     } else {
       __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
       for (std::size_t j = 0; j < 8; j += 2) {
-        even = step(even, codes[j], x86::activation_word(a, j));
-        odd = step(odd, codes[j + 1], x86::activation_word(a, j + 1));
+        even = step(even, codes[j], x86::activation_word(a.qs + 4 * j));
+        odd = step(odd, codes[j + 1], x86::activation_word(a.qs + 4 * j + 4));
       }
       return _mm256_add_epi32(even, odd);
     }
@@ -153,8 +153,9 @@ struct group_dot<Arch, ggml::block_q4_k> {
     for_each_index<4>([&](auto k) QTL_LAMBDA_FORCEINLINE {  // in address order, for the prefetcher
       for_each_index<8>([&](auto c) QTL_LAMBDA_FORCEINLINE {
         const __m256i raw = x86::load32(g.qs + 32 * (8 * k + c));
-        sub[2 * k] = dot(sub[2 * k], _mm256_and_si256(raw, _mm256_set1_epi8(0x0F)), word(a.qs + 64 * k + 4 * c));
-        sub[2 * k + 1] = dot(sub[2 * k + 1], x86::bits_at(raw, 4, 0, 0x0F), word(a.qs + 64 * k + 32 + 4 * c));
+        const std::int8_t* values = a.qs + 64 * k + 4 * c;
+        sub[2 * k] = dot(sub[2 * k], _mm256_and_si256(raw, _mm256_set1_epi8(0x0F)), x86::activation_word(values));
+        sub[2 * k + 1] = dot(sub[2 * k + 1], x86::bits_at(raw, 4, 0, 0x0F), x86::activation_word(values + 32));
       });
     });
     __m256i isum = _mm256_setzero_si256();
@@ -175,11 +176,6 @@ struct group_dot<Arch, ggml::block_q4_k> {
   static void finish(acc_type acc, float* out) noexcept { _mm256_storeu_ps(out, acc); }
 
  private:
-  static __m256i word(const std::int8_t* p) noexcept {  // 4 activation values in every lane
-    std::int32_t w;
-    std::memcpy(&w, p, sizeof w);
-    return _mm256_set1_epi32(w);
-  }
   static __m256i dot(__m256i acc, __m256i codes, __m256i a) noexcept {
     if constexpr (std::same_as<Arch, avx512_vnni>) return x86::dot_u8s8<Arch>(acc, codes, a);
     else return _mm256_add_epi16(acc, _mm256_maddubs_epi16(codes, a));

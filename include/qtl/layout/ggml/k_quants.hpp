@@ -25,14 +25,11 @@ QTL_STRICT_FP_BEGIN
 namespace detail {
 
 // Q4_K's and Q5_K's 12 scale bytes: eight 6-bit scales and eight 6-bit mins.
-inline void scale_min_k4(std::size_t j, const std::uint8_t* q, std::uint8_t& d, std::uint8_t& m) noexcept {
-  if (j < 4) {
-    d = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    d = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    m = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
+inline std::uint8_t scale_k4(std::size_t j, const std::uint8_t* q) noexcept {
+  return static_cast<std::uint8_t>(j < 4 ? q[j] & 63 : (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+}
+inline std::uint8_t min_k4(std::size_t j, const std::uint8_t* q) noexcept {
+  return static_cast<std::uint8_t>(j < 4 ? q[j + 4] & 63 : (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
 }
 
 // The inverse, into bytes that start zeroed, for j = 0..7 in order.
@@ -144,11 +141,9 @@ inline k4_header quantize_k4(const float* x, const float* importance, k4_params 
     h.d = float_to_half_bits(d);
     h.dmin = float_to_half_bits(dmin);
   }
-  for (std::size_t j = 0; j < 8; ++j) {
-    std::uint8_t sc = 0, m = 0;
-    scale_min_k4(j, h.scales, sc, m);
-    requantize(x + 32 * j, 32, half_bits_to_float(h.d) * sc, half_bits_to_float(h.dmin) * m, 0, nmax, 0, L + 32 * j);
-  }
+  for (std::size_t j = 0; j < 8; ++j)
+    requantize(x + 32 * j, 32, half_bits_to_float(h.d) * scale_k4(j, h.scales),
+               half_bits_to_float(h.dmin) * min_k4(j, h.scales), 0, nmax, 0, L + 32 * j);
   return h;
 }
 
@@ -355,16 +350,12 @@ inline int sub_scale(const block_q3_k& b, std::size_t j) noexcept { return detai
 template <class B>
   requires std::same_as<B, block_q4_k> || std::same_as<B, block_q5_k>
 int sub_scale(const B& b, std::size_t j) noexcept {
-  std::uint8_t sc = 0, m = 0;
-  detail::scale_min_k4(j, b.scales, sc, m);
-  return sc;
+  return detail::scale_k4(j, b.scales);
 }
 template <class B>
   requires std::same_as<B, block_q4_k> || std::same_as<B, block_q5_k>
 int sub_min(const B& b, std::size_t j) noexcept {
-  std::uint8_t sc = 0, m = 0;
-  detail::scale_min_k4(j, b.scales, sc, m);
-  return m;
+  return detail::min_k4(j, b.scales);
 }
 inline int sub_scale(const block_q6_k& b, std::size_t j) noexcept { return b.scales[j]; }
 
