@@ -168,24 +168,49 @@ def check_gguf(qtl, src, weights, work):
     except ImportError:
         print("gguf is not installed: GGUF part skipped")
         return False
-    for fmt in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "tq2_0"):
+    # llama-quantize's type for rows that are not whole blocks (llama.cpp's tensor_type_fallback)
+    fallback = {"q2_K": "q4_0", "q3_K": "q4_0", "tq2_0": "q4_0", "q4_K": "q5_0", "q5_K": "q5_1", "q6_K": "q8_0"}
+    # the smallest SQNR (dB) of gguf's dequantization of qtl's K-quant bytes on these weights
+    k_sqnr = {"q2_K": 5.0, "q3_K": 10.0, "q4_K": 15.0, "q5_K": 20.0, "q6_K": 25.0}
+    for fmt in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "tq2_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"):
         out = os.path.join(work, f"{fmt}.gguf")
         subprocess.run([qtl, "quantize", src, "-o", out, "--format", fmt], check=True, stdout=subprocess.DEVNULL)
         reader = gguf.GGUFReader(out)
         fields = {f.name: f for f in reader.fields.values()}
         check("general.quantization_version" in fields and "general.file_type" in fields, f"{fmt}: metadata keys")
         tensors = {t.name: t for t in reader.tensors}
-        kind = gguf.GGMLQuantizationType[fmt.upper()]
-        block = gguf.GGML_QUANT_SIZES[kind][0]
         for name, w in weights.items():
-            if w.shape[1] % block:
-                check(tensors[name].tensor_type == gguf.GGMLQuantizationType.F32, f"{fmt} {name}: kept as F32")
-                continue
+            used = fmt
+            if w.shape[1] % gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[fmt.upper()]][0]:
+                used = fallback.get(fmt)
+                if used is None or w.shape[1] % gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[used.upper()]][0]:
+                    check(tensors[name].tensor_type == gguf.GGMLQuantizationType.F32, f"{fmt} {name}: kept as F32")
+                    continue
+            kind = gguf.GGMLQuantizationType[used.upper()]
+            t = tensors[name]
+            check(t.tensor_type == kind, f"{fmt} {name}: type {t.tensor_type}, not {used}")
+            data = np.asarray(t.data).reshape(-1).view(np.uint8)
+            if used in k_sqnr:  # gguf has no K-quant quantizer: its dequantizer reads qtl's bytes
+                back = gguf.quants.dequantize(data.reshape(w.shape[0], -1), kind).reshape(w.shape)
+                sqnr = 10 * np.log10(np.sum(w.astype(np.float64) ** 2) / np.sum((w - back).astype(np.float64) ** 2))
+                check(sqnr > k_sqnr[used], f"{fmt} {name}: SQNR {sqnr:.1f} dB through gguf's dequantizer")
+            else:
+                want = gguf.quants.quantize(w, kind)
+                check(np.array_equal(data, want.reshape(-1).view(np.uint8)),
+                      f"{fmt} {name}: bytes differ from gguf.quants.quantize ({used})")
+            print("checked", fmt, name, "as", used)
+    # plain conversions: F32 as is, F16 as numpy's round to nearest even, BF16 as gguf's
+    for fmt in ("f32", "f16", "bf16"):
+        out = os.path.join(work, f"{fmt}.gguf")
+        subprocess.run([qtl, "quantize", src, "-o", out, "--format", fmt], check=True, stdout=subprocess.DEVNULL)
+        tensors = {t.name: t for t in gguf.GGUFReader(out).tensors}
+        kind = gguf.GGMLQuantizationType[fmt.upper()]
+        for name, w in weights.items():
             t = tensors[name]
             check(t.tensor_type == kind, f"{fmt} {name}: type {t.tensor_type}")
-            want = gguf.quants.quantize(w, kind)
+            want = w if fmt == "f32" else w.astype(np.float16) if fmt == "f16" else gguf.quants.quantize(w, kind)
             check(np.array_equal(np.asarray(t.data).reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8)),
-                  f"{fmt} {name}: bytes differ from gguf.quants.quantize")
+                  f"{fmt} {name}: bytes differ")
             print("checked", fmt, name)
     return True
 

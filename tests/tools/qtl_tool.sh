@@ -96,6 +96,29 @@ expect 0 "$qtl" inspect mixed.gguf
 contains out.txt "self_attn.q_proj.weight *bf16"
 contains out.txt "up_proj.weight *q4_0"
 
+# K-quants: rows that are not whole 256-value blocks take llama-quantize's fallback type
+# (q4_K -> q5_0, q6_K -> q8_0, q2_K -> q4_0); rows not whole 32-value blocks are kept.
+# Format names in any case (llama-quantize spells them Q4_K).
+expect 0 "$qtl" quantize model.safetensors -o q4k.gguf --format Q4_K
+contains out.txt "fallback to q5_0: row of 128 is not a multiple of q4_K's block of 256"
+contains out.txt "odd_proj.weight .*kept: row of 40 is not a multiple of q4_K's block of 256, nor of its fallback q5_0's 32"
+expect 0 "$qtl" inspect q4k.gguf
+contains out.txt "model.layers.0.mlp.up_proj.weight *q5_0"
+contains out.txt "general.file_type = 14"
+expect 0 "$qtl" quantize model.safetensors -o q6k.gguf --format q6_K
+expect 0 "$qtl" inspect q6k.gguf
+contains out.txt "model.layers.0.mlp.up_proj.weight *q8_0"
+contains out.txt "general.file_type = 18"
+expect 0 "$qtl" quantize model.safetensors -o q2k.gguf --format q2_K
+expect 0 "$qtl" inspect q2k.gguf
+contains out.txt "model.layers.0.mlp.up_proj.weight *q4_0"
+# plain conversions (llama-quantize's F16 / BF16 / F32): every 2-D weight, rows of any length
+expect 0 "$qtl" quantize model.safetensors -o f16.gguf --format F16
+expect 0 "$qtl" inspect f16.gguf
+contains out.txt "model.layers.0.odd_proj.weight *f16"
+contains out.txt "general.file_type = 1$"
+expect 0 "$qtl" compare model.safetensors f16.gguf --min-sqnr 60
+
 # failures: one "qtl: <file>: ..." line, exit 1, no output file
 head -c 200 model.safetensors >truncated.safetensors
 expect 1 "$qtl" quantize truncated.safetensors -o bad.gguf --format q8_0

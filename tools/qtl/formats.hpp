@@ -41,8 +41,16 @@ struct format_info {
   int bits = 0;                                  // family::integer only
 };
 
-inline constexpr std::array<format_info, 14> formats{{
+inline constexpr std::array<format_info, 22> formats{{
+    {"f32", family::ggml, ggml::type_id::f32, 0, 100.0},  // plain conversions, as llama-quantize's F32/F16/BF16
+    {"f16", family::ggml, ggml::type_id::f16, 1, 50.0},
+    {"bf16", family::ggml, ggml::type_id::bf16, 32, 40.0},
     {"q8_0", family::ggml, ggml::type_id::q8_0, 7, 30.0},
+    {"q6_K", family::ggml, ggml::type_id::q6_k, 18, 25.0},
+    {"q5_K", family::ggml, ggml::type_id::q5_k, 16, 20.0},  // Q5_K_S: every tensor Q5_K
+    {"q4_K", family::ggml, ggml::type_id::q4_k, 14, 15.0},  // Q4_K_S
+    {"q3_K", family::ggml, ggml::type_id::q3_k, 11, 10.0},  // Q3_K_S
+    {"q2_K", family::ggml, ggml::type_id::q2_k, 10, 5.0},
     {"q4_0", family::ggml, ggml::type_id::q4_0, 2, 15.0},
     {"q4_1", family::ggml, ggml::type_id::q4_1, 3, 15.0},
     {"q5_0", family::ggml, ggml::type_id::q5_0, 8, 20.0},
@@ -58,10 +66,34 @@ inline constexpr std::array<format_info, 14> formats{{
     {"fp8_e4m3", family::fp8, {}, {}, 25.0},
 }};
 
+// By name, in any case: llama-quantize's Q4_K is q4_K here.
 inline const format_info* find_format(std::string_view name) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   for (const auto& f : formats)
-    if (f.name == name) return &f;
+    if (std::ranges::equal(f.name, name, {}, lower, lower)) return &f;
   return nullptr;
+}
+
+// llama-quantize's type for a tensor whose rows are not whole blocks of f
+// (tensor_type_fallback in llama.cpp's llama-quant.cpp): the 256-value types go to a
+// 32-value one; nullptr where there is none (then the tensor is kept).
+inline const format_info* fallback_format(const format_info& f) {
+  using ggml::type_id;
+  switch (f.kind == family::ggml ? f.ggml_type : type_id::f32) {
+    case type_id::q2_k:
+    case type_id::q3_k:
+    case type_id::tq1_0:
+    case type_id::tq2_0:
+      return find_format("q4_0");
+    case type_id::q4_k:
+      return find_format("q5_0");
+    case type_id::q5_k:
+      return find_format("q5_1");
+    case type_id::q6_k:
+      return find_format("q8_0");
+    default:
+      return nullptr;
+  }
 }
 inline container container_for(const format_info& f) {
   return f.kind == family::ggml ? container::gguf : container::safetensors;
@@ -196,6 +228,20 @@ encoded encode_ggml(const kernel::kernel_table& k, std::span<const float> x, std
   return {{bytes_of(std::span<const B>(blocks))}, std::move(back)};
 }
 
+// A float GGUF type: each value rounded to nearest even (F16 overflows to Inf above 65504,
+// as ggml's conversion does), and back.
+template <class Storage>
+encoded encode_float(std::span<const float> x) {
+  std::vector<std::uint16_t> bits(x.size());
+  std::vector<float> back(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const Storage v(x[i]);
+    bits[i] = v.bits;
+    back[i] = static_cast<float>(v);
+  }
+  return {{bytes_of(std::span<const std::uint16_t>(bits))}, std::move(back)};
+}
+
 // bitsandbytes NF4/FP4 on the table's kernels (the same bytes as bnb::quantize_4bit).
 inline encoded encode_bnb(const kernel::kernel_table& k, const format_info& f, const tensor_entry& t,
                           std::span<const float> x, const encode_options& o) {
@@ -314,6 +360,9 @@ inline encoded encode(const kernel::kernel_table& k, const format_info& f, const
   const std::size_t cols = static_cast<std::size_t>(t.row_length());
   switch (f.kind) {
     case family::ggml: {
+      if (f.ggml_type == ggml::type_id::f32) return {{detail::bytes_of(x)}, {x.begin(), x.end()}};
+      if (f.ggml_type == ggml::type_id::f16) return detail::encode_float<half>(x);
+      if (f.ggml_type == ggml::type_id::bf16) return detail::encode_float<bfloat16>(x);
       encoded e;
       with_block(f.ggml_type,
                  [&]<class B>(std::type_identity<B>) { e = detail::encode_ggml<B>(k, x, cols, o.threads); });

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
       ->required();
   quantize_cmd
       ->add_option("-f,--format", quantize.format,
-                   "q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl tq1_0 tq2_0 mxfp4 (GGUF); nf4 fp4 int8 int4 fp8_e4m3 (safetensors)")
+                   "f32 f16 bf16 q8_0 q6_K q5_K q4_K q3_K q2_K q4_0 q4_1 q5_0 q5_1 iq4_nl tq1_0 tq2_0 mxfp4 (GGUF); "
+                   "nf4 fp4 int8 int4 fp8_e4m3 (safetensors); any case")
       ->required();
   quantize_cmd->add_option("--group-size", quantize.group_size,
                             "block/group size: nf4/fp4 (default 64), int4 (default 128), int8 (default: a row)");

@@ -148,7 +148,16 @@ item plan_item(const tensor_entry& t, const format_info& fallback, const std::ve
   if (f != nullptr && !t.has_floats()) f = nullptr, it.note = "kept: dtype " + t.dtype + " has no float values";
   if (f != nullptr && t.elements() == 0) f = nullptr, it.note = "kept: empty";
   if (f != nullptr)
-    if (const auto why = unfit_reason(*f, t, o); !why.empty()) f = nullptr, it.note = "kept: " + why;
+    if (const auto why = unfit_reason(*f, t, o); !why.empty()) {
+      const format_info* other = fallback_format(*f);
+      if (other == nullptr)
+        f = nullptr, it.note = "kept: " + why;
+      else if (unfit_reason(*other, t, o).empty())
+        f = other, it.note = "fallback to " + std::string(other->name) + ": " + why;  // as llama-quantize
+      else
+        f = nullptr, it.note = "kept: " + why + ", nor of its fallback " + std::string(other->name) + "'s " +
+                               std::to_string(ggml::traits(other->ggml_type)->elements);
+    }
   it.format = f;
   if (f != nullptr) {
     it.outs = plan_tensors(*f, t, o);
