@@ -39,24 +39,30 @@ void ggml_format(const std::vector<float>& x) {
 
 // llama-quantize's importance matrix: per column, the mean square of the activations the
 // column meets. The weighted quantizer lowers the error the layer's output sees.
-void importance_demo(const std::vector<float>& x) {
-  std::mt19937 rng(11);
-  std::lognormal_distribution<float> activation_power(0.0f, 1.5f);  // a few loud channels
-  std::vector<float> imatrix(x.size());
-  for (auto& v : imatrix) v = activation_power(rng);
+template <class Block>
+void importance_demo(const std::vector<float>& x, const std::vector<float>& imatrix, const char* name) {
   const auto output_error = [&](const std::vector<float>& y) {
     double e = 0;
     for (std::size_t j = 0; j < x.size(); ++j) e += imatrix[j] * (x[j] - y[j]) * (x[j] - y[j]);
     return e;
   };
-  std::vector<std::uint8_t> plain(qtl::ggml::row_size<qtl::ggml::block_q4_k>(x.size())), weighted(plain.size());
-  qtl::ggml::quantize<qtl::ggml::block_q4_k>(x, plain);
-  qtl::ggml::quantize<qtl::ggml::block_q4_k>(x, weighted, x.size(), imatrix);
+  std::vector<std::uint8_t> plain(qtl::ggml::row_size<Block>(x.size())), weighted(plain.size());
+  qtl::ggml::quantize<Block>(x, plain);
+  qtl::ggml::quantize<Block>(x, weighted, x.size(), imatrix);
   std::vector<float> y_plain(x.size()), y_weighted(x.size());
-  qtl::ggml::dequantize<qtl::ggml::block_q4_k>(plain, y_plain);
-  qtl::ggml::dequantize<qtl::ggml::block_q4_k>(weighted, y_weighted);
-  std::printf("q4_K with an imatrix: importance-weighted error %.3g -> %.3g\n", output_error(y_plain),
+  qtl::ggml::dequantize<Block>(plain, y_plain);
+  qtl::ggml::dequantize<Block>(weighted, y_weighted);
+  std::printf("%s with an imatrix: importance-weighted error %.3g -> %.3g\n", name, output_error(y_plain),
               output_error(y_weighted));
+}
+
+void importance_demo(const std::vector<float>& x) {
+  std::mt19937 rng(11);
+  std::lognormal_distribution<float> activation_power(0.0f, 1.5f);  // a few loud channels
+  std::vector<float> imatrix(x.size());
+  for (auto& v : imatrix) v = activation_power(rng);
+  importance_demo<qtl::ggml::block_q4_k>(x, imatrix, "q4_K");
+  importance_demo<qtl::ggml::block_q4_0>(x, imatrix, "q4_0");
 }
 
 template <class T>

@@ -7,7 +7,7 @@ Two references:
     MXFP4) and dequantizers (also the K-quants and IQ4_NL): writes ggml.qtlg. CI installs gguf
     and regenerates this file to catch a drift in the reference.
   * ggml's own C reference quantizers, for the types gguf cannot quantize (Q8_1, Q8_K,
-    Q2_K..Q6_K, IQ4_NL; the K-quants and IQ4_NL also with importance weights, as
+    Q2_K..Q6_K, IQ4_NL; the K-quants, IQ4_NL and Q4_0..Q5_1 also with importance weights, as
     llama-quantize applies an imatrix): with --ggml-lib pointing at a ggml shared library
     you built (libggml-base.so, or ggml-quants.c alone with stubs for the few ggml.c
     functions it names, built without FMA contraction: -ffp-contract=off or a target
@@ -132,7 +132,7 @@ def write_c_vectors(path, lib_path, x, rng):
     arrays["IQ4_NL.bytes"] = c.quantize("IQ4_NL", x)
     arrays["IQ4_NL.dequantized"] = c.dequantize("IQ4_NL", arrays["IQ4_NL.bytes"], x.size)
     arrays["importance"] = importance  # one weight per column, as an imatrix entry
-    for qtype in K_QUANTS + ["IQ4_NL"]:
+    for qtype in ["Q4_0", "Q4_1", "Q5_0", "Q5_1"] + K_QUANTS + ["IQ4_NL"]:
         arrays[f"{qtype}.weighted_bytes"] = c.quantize(qtype, x, importance)
     nonzero_rows = [r for r in range(x.shape[0]) if np.all(np.abs(x[r].reshape(-1, 32)).max(axis=1) > 0)]
     arrays["IQ4_NL.ref_rows"] = np.asarray(nonzero_rows, np.int32)

@@ -100,7 +100,8 @@ TEMPLATE_TEST_CASE("gguf's dequantizers agree with qtl on ggml's K-quant and IQ4
 
 // llama-quantize with an imatrix: quantize_<type>(src, dst, nrow, n_per_row, imatrix).
 TEMPLATE_TEST_CASE("ggml blocks with importance weights are byte-identical to ggml's", "[ggml]", ggml::block_q2_k,
-                   ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k, ggml::block_q6_k, ggml::block_iq4_nl) {
+                   ggml::block_q3_k, ggml::block_q4_k, ggml::block_q5_k, ggml::block_q6_k, ggml::block_iq4_nl,
+                   ggml::block_q4_0, ggml::block_q4_1, ggml::block_q5_0, ggml::block_q5_1) {
   const auto golden = qtl::test::golden_file::load("ggml_c.qtlg");
   const std::string name = upper_name<TestType>();
   const auto x = golden.get<float>("input");
@@ -152,7 +153,8 @@ TEST_CASE("ggml importance weights: bad input is refused before any write", "[gg
   CHECK_THROWS_AS(ggml::quantize<ggml::block_q4_k>(x, out, 256, importance), qtl::error);
   CHECK(out == untouched);
   static_assert(ggml::importance_block<ggml::block_q3_k> && ggml::importance_block<ggml::block_iq4_nl> &&
-                !ggml::importance_block<ggml::block_q4_0> && !ggml::importance_block<ggml::block_q8_k>);
+                ggml::importance_block<ggml::block_q4_0> && !ggml::importance_block<ggml::block_q8_0> &&
+                !ggml::importance_block<ggml::block_q8_k>);
 }
 
 TEST_CASE("IQ4_NL: the reference quantizer without search", "[ggml]") {

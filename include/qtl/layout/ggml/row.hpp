@@ -3,8 +3,10 @@
 // in through two overloads found by argument-dependent lookup:
 //   void quantize_block(const float* x, Block& b);   // x: Block::elements values
 //   void dequantize_block(const Block& b, float* y);
-// and, for the types llama-quantize feeds an importance matrix (K-quants, IQ4_NL):
-//   void quantize_block(const float* x, Block& b, const float* importance);
+// and, for the types llama-quantize feeds an importance matrix, one of
+//   void quantize_block(const float* x, Block& b, const float* importance);  // K-quants, IQ4_NL
+//   void quantize_block(const float* x, Block& b, const float* importance,
+//                       float row_mean_square);                              // Q4_0 ... Q5_1
 #pragma once
 
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <string>
 #include <type_traits>
 
+#include "qtl/core/config.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/nonfinite_policy.hpp"
 #include "qtl/layout/ggml/blocks.hpp"
@@ -33,7 +36,19 @@ concept block = std::is_trivially_copyable_v<B> && std::is_standard_layout_v<B> 
                 };
 
 template <class B>
-concept importance_block = block<B> && requires(const float* x, B& b, const float* w) { quantize_block(x, b, w); };
+concept importance_block =
+    block<B> && (requires(const float* x, B& b, const float* w) { quantize_block(x, b, w); } ||
+                 requires(const float* x, B& b, const float* w, float s) { quantize_block(x, b, w, s); });
+
+// sigma2 of ggml's legacy *_impl quantizers: the row's sum of squares, in order, over its
+// length (the legacy blocks' importance weights need it).
+QTL_STRICT_FP_BEGIN
+inline float row_mean_square(const float* x, std::size_t n) noexcept {
+  float sum = 0;
+  for (std::size_t j = 0; j < n; ++j) sum += x[j] * x[j];
+  return sum / static_cast<float>(n);
+}
+QTL_STRICT_FP_END
 
 namespace detail {
 
@@ -65,6 +80,22 @@ inline void check_importance(std::span<const float> importance, std::size_t n, s
     if (!(importance[i] >= 0.0f) || !std::isfinite(importance[i]))
       throw error(errc::invalid_argument, "ggml::quantize: importance weight " + std::to_string(i) + " is " +
                                               std::to_string(importance[i]) + " (must be finite and >= 0)");
+}
+
+// quantize_with's step for importance weights: the block's slice of the importance row
+// and, for the types that need it, the row's mean square (taken at each row's first block:
+// blocks come in order).
+template <importance_block B>
+auto importance_step(const float* x, std::span<const float> importance) {
+  return [x, importance, mean_square = 0.0f](const float* v, B& b) mutable {
+    const std::size_t at = static_cast<std::size_t>(v - x) % importance.size();
+    if constexpr (requires(const float* w) { quantize_block(v, b, w); }) {
+      quantize_block(v, b, importance.data() + at);
+    } else {
+      if (at == 0) mean_square = row_mean_square(v, importance.size());
+      quantize_block(v, b, importance.data() + at, mean_square);
+    }
+  };
 }
 
 }  // namespace detail
@@ -110,22 +141,19 @@ void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t
 }
 
 // With importance weights: one per column (row_length of them, or x.size() for one row),
-// as llama-quantize applies an imatrix (the K-quants' and IQ4_NL's weighted searches).
+// as llama-quantize applies an imatrix (the weighted searches of the K-quants, IQ4_NL and
+// Q4_0, Q4_1, Q5_0, Q5_1).
 template <importance_block B>
 void quantize(std::span<const float> x, std::span<B> out, std::size_t row_length, std::span<const float> importance) {
   detail::check_importance(importance, x.size(), row_length);
-  quantize_with<B>(x, out, row_length, [&](const float* v, B& b) {
-    quantize_block(v, b, importance.data() + static_cast<std::size_t>(v - x.data()) % importance.size());
-  });
+  quantize_with<B>(x, out, row_length, detail::importance_step<B>(x.data(), importance));
 }
 
 template <importance_block B>
 void quantize(std::span<const float> x, std::span<std::uint8_t> out, std::size_t row_length,
               std::span<const float> importance) {
   detail::check_importance(importance, x.size(), row_length);
-  quantize_bytes_with<B>(x, out, row_length, [&](const float* v, B& b) {
-    quantize_block(v, b, importance.data() + static_cast<std::size_t>(v - x.data()) % importance.size());
-  });
+  quantize_bytes_with<B>(x, out, row_length, detail::importance_step<B>(x.data(), importance));
 }
 
 template <block B>
