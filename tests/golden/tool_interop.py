@@ -22,6 +22,7 @@ without its package. Exits 77 (skip) when no part runs, 1 on a mismatch.
 """
 import argparse
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,83 @@ def check_gguf(qtl, src, weights, work):
     return True
 
 
+def write_imatrix_dat(path, entries, ncall, dataset="test.txt"):
+    """llama-imatrix's legacy .dat: sums are importance * ncall."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(entries)))
+        for name, v in entries.items():
+            f.write(struct.pack("<i", len(name)) + name.encode())
+            f.write(struct.pack("<ii", ncall, v.size) + (v * ncall).astype("<f4").tobytes())
+        f.write(struct.pack("<ii", 10, len(dataset)) + dataset.encode())
+
+
+def write_imatrix_gguf(gguf, path, entries, count):
+    """llama-imatrix's GGUF form: <name>.in_sum2 (importance * count) and <name>.counts."""
+    w = gguf.GGUFWriter(path, arch=None)
+    w.add_type("imatrix")
+    w.add_array("imatrix.datasets", ["test.txt"])
+    w.add_uint32("imatrix.chunk_count", 10)
+    w.add_uint32("imatrix.chunk_size", 512)
+    for name, v in entries.items():
+        w.add_tensor(name + ".in_sum2", (v * count).astype(np.float32).reshape(1, -1))
+        w.add_tensor(name + ".counts", np.array([[count]], np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def check_imatrix(qtl, src, weights, work):
+    """--imatrix: both file forms give the same bytes, the weights change the choice and
+    lower the importance-weighted error; bad files and sizes are refused."""
+    try:
+        import gguf
+    except ImportError:
+        return False
+    rng = np.random.default_rng(3)
+    entries = {name: rng.lognormal(0.0, 1.5, w.shape[1]).astype(np.float32) for name, w in weights.items()}
+    dat, ggf = os.path.join(work, "imatrix.dat"), os.path.join(work, "imatrix.gguf")
+    write_imatrix_dat(dat, entries, ncall=8)
+    write_imatrix_gguf(gguf, ggf, entries, count=4.0)  # both exact: the same weights
+    for fmt in ("q4_0", "q5_1", "q4_K", "q6_K", "iq4_nl"):
+        outs = {}
+        for tag, args in (("plain", []), ("dat", ["--imatrix", dat]), ("gguf", ["--imatrix", ggf])):
+            out = os.path.join(work, f"imatrix-{fmt}-{tag}.gguf")
+            r = subprocess.run([qtl, "quantize", src, "-o", out, "--format", fmt, *args], capture_output=True, text=True)
+            check(r.returncode == 0, f"{fmt} {tag}: exit {r.returncode}: {r.stderr}")
+            if tag != "plain":
+                check("imatrix" in r.stdout, f"{fmt} {tag}: the table names the imatrix")
+            outs[tag] = {t.name: t for t in gguf.GGUFReader(out).tensors}
+        for name, w in weights.items():
+            t = outs["plain"][name]
+            if t.tensor_type == gguf.GGMLQuantizationType.Q8_0:  # q6_K's fallback: no importance search
+                continue
+            data = {tag: np.asarray(o[name].data).reshape(-1).view(np.uint8) for tag, o in outs.items()}
+            check(np.array_equal(data["dat"], data["gguf"]), f"{fmt} {name}: .dat and GGUF imatrix differ")
+            check(not np.array_equal(data["dat"], data["plain"]), f"{fmt} {name}: the imatrix changed nothing")
+            def weighted_error(d):
+                back = gguf.quants.dequantize(d.reshape(w.shape[0], -1), t.tensor_type).reshape(w.shape)
+                return float(np.sum(entries[name] * (w - back).astype(np.float64) ** 2))
+            check(weighted_error(data["dat"]) < weighted_error(data["plain"]),
+                  f"{fmt} {name}: the imatrix did not lower the weighted error")
+            print("checked --imatrix", fmt, name)
+    # a truncated file, and an entry of the wrong length: one error line, no output
+    with open(dat, "rb") as f:
+        raw = f.read()
+    bad = os.path.join(work, "truncated.dat")
+    with open(bad, "wb") as f:
+        f.write(raw[:50])
+    wrong = os.path.join(work, "wrong.dat")
+    write_imatrix_dat(wrong, {name: v[:-1] for name, v in entries.items()}, ncall=1)
+    for path, words in ((bad, "ends at byte 50"), (wrong, "importance weights for rows of")):
+        out = os.path.join(work, "refused.gguf")
+        r = subprocess.run([qtl, "quantize", src, "-o", out, "--format", "q4_K", "--imatrix", path],
+                           capture_output=True, text=True)
+        check(r.returncode == 1 and words in r.stderr and not os.path.exists(out),
+              f"{os.path.basename(path)}: exit {r.returncode}, {r.stderr.strip()}")
+    return True
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--qtl", required=True)
@@ -228,7 +306,7 @@ def main():
         src = os.path.join(work, "model.safetensors")
         save_file(weights, src)
         ran = [check_integer(a.qtl, src, weights, work), check_bnb(a.qtl, src, weights, work),
-               check_gguf(a.qtl, src, weights, work)]
+               check_gguf(a.qtl, src, weights, work), check_imatrix(a.qtl, src, weights, work)]
         if a.model:
             ran.append(check_transformers(a.qtl, a.model, work))
     if not any(ran):

@@ -112,6 +112,14 @@ contains out.txt "general.file_type = 18"
 expect 0 "$qtl" quantize model.safetensors -o q2k.gguf --format q2_K
 expect 0 "$qtl" inspect q2k.gguf
 contains out.txt "model.layers.0.mlp.up_proj.weight *q4_0"
+# an imatrix that is not one: one error line naming it, no output
+printf 'GGUF' >not_an_imatrix.gguf
+expect 1 "$qtl" quantize model.safetensors -o im.gguf --format q4_K --imatrix not_an_imatrix.gguf
+contains err.txt "^qtl: .*not_an_imatrix.gguf"
+[ -e im.gguf ] && fail "im.gguf left behind"
+expect 1 "$qtl" quantize model.safetensors -o im.gguf --format q4_K --imatrix missing.dat
+contains err.txt "^qtl: .*missing.dat"
+
 # plain conversions (llama-quantize's F16 / BF16 / F32): every 2-D weight, rows of any length
 expect 0 "$qtl" quantize model.safetensors -o f16.gguf --format F16
 expect 0 "$qtl" inspect f16.gguf

@@ -16,6 +16,7 @@ int run_inspect(const inspect_options& options);
 
 struct quantize_options {
   std::string input, output, format, scheme = "sym", recipe, report;
+  std::string imatrix;  // llama-imatrix's file (GGUF or legacy .dat): importance weights per tensor
   std::optional<long> group_size;
   std::optional<double> warn_sqnr;  // dB; else the format's default (docs/tool.md)
   unsigned threads = 0;             // 0: every hardware thread

@@ -208,17 +208,23 @@ std::vector<std::byte> bytes_of(std::span<const T> v) {
 // Rows [begin, end) of x through the quantizer of B (the table's kernel where it has one),
 // then back to float.
 template <class B>
-encoded encode_ggml(const kernel::kernel_table& k, std::span<const float> x, std::size_t cols, unsigned threads) {
+encoded encode_ggml(const kernel::kernel_table& k, std::span<const float> x, std::size_t cols, unsigned threads,
+                    std::span<const float> importance) {
   const std::size_t rows = cols == 0 ? 0 : x.size() / cols, per_row = cols / B::elements;
   std::vector<B> blocks(rows * per_row);
   std::vector<float> back(x.size());
   kernel::parallel_for(rows, threads, [&](std::size_t r0, std::size_t r1) {
     const auto in = x.subspan(r0 * cols, (r1 - r0) * cols);
     const auto out = std::span<B>(blocks).subspan(r0 * per_row, (r1 - r0) * per_row);
-    if constexpr (kernel::table_quantized_block<B>)
-      kernel::quantize<B>(k, in, out, cols);
-    else
-      ggml::quantize<B>(in, out, cols);
+    bool weighted = false;  // the types without an importance search ignore it, as in ggml
+    if constexpr (ggml::importance_block<B>)
+      if (!importance.empty()) ggml::quantize<B>(in, out, cols, importance), weighted = true;
+    if (!weighted) {
+      if constexpr (kernel::table_quantized_block<B>)
+        kernel::quantize<B>(k, in, out, cols);
+      else
+        ggml::quantize<B>(in, out, cols);
+    }
     const auto y = std::span<float>(back).subspan(r0 * cols, (r1 - r0) * cols);
     if constexpr (kernel::dequantizable_block<B>)
       kernel::dequantize<B>(k, std::span<const B>(out), y);
@@ -352,11 +358,20 @@ inline encoded encode_fp8(const kernel::kernel_table& k, std::span<const float> 
 
 }  // namespace detail
 
-// Encodes x (t's values) into plan_tensors(f, t, o)'s tensors. x must be finite and t fit
-// f (unfit_reason empty): then no quantizer throws, which matters inside parallel_for's
-// worker threads.
+// Whether f's quantizer takes importance weights (llama-quantize's --imatrix).
+inline bool takes_importance(const format_info& f) {
+  bool takes = false;
+  if (f.kind == family::ggml)
+    with_block(f.ggml_type, [&]<class B>(std::type_identity<B>) { takes = ggml::importance_block<B>; });
+  return takes;
+}
+
+// Encodes x (t's values) into plan_tensors(f, t, o)'s tensors; importance: one weight per
+// column, or empty. x must be finite, t fit f (unfit_reason empty) and importance, when
+// given, be t's row length of finite weights >= 0: then no quantizer throws, which matters
+// inside parallel_for's worker threads.
 inline encoded encode(const kernel::kernel_table& k, const format_info& f, const tensor_entry& t,
-                      std::span<const float> x, const encode_options& o) {
+                      std::span<const float> x, const encode_options& o, std::span<const float> importance = {}) {
   const std::size_t cols = static_cast<std::size_t>(t.row_length());
   switch (f.kind) {
     case family::ggml: {
@@ -365,7 +380,7 @@ inline encoded encode(const kernel::kernel_table& k, const format_info& f, const
       if (f.ggml_type == ggml::type_id::bf16) return detail::encode_float<bfloat16>(x);
       encoded e;
       with_block(f.ggml_type,
-                 [&]<class B>(std::type_identity<B>) { e = detail::encode_ggml<B>(k, x, cols, o.threads); });
+                 [&]<class B>(std::type_identity<B>) { e = detail::encode_ggml<B>(k, x, cols, o.threads, importance); });
       return e;
     }
     case family::bnb_4bit:

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
                             "block/group size: nf4/fp4 (default 64), int4 (default 128), int8 (default: a row)");
   quantize_cmd->add_option("--scheme", quantize.scheme, "int8/int4: sym (default) or asym")
       ->check(CLI::IsMember({"sym", "asym"}));
+  quantize_cmd->add_option("--imatrix", quantize.imatrix,
+                           "importance matrix from llama-imatrix (GGUF or .dat), as llama-quantize's --imatrix");
   quantize_cmd->add_option("--recipe", quantize.recipe, "JSON rules {\"rules\": [{\"match\": regex, \"format\": f}]}");
   quantize_cmd->add_option("--threads", quantize.threads, "threads per tensor (default: all)");
   quantize_cmd->add_option("--report", quantize.report, "also write the summary as JSON to this file");

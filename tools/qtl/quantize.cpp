@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "formats.hpp"
+#include "imatrix.hpp"
 #include "model_file.hpp"
 #include "qtl/io/output_file.hpp"
 #include "qtl/kernel/dispatch.hpp"
@@ -68,6 +69,7 @@ struct item {
   std::string note;                     // why kept, or the rule that chose the format
   std::vector<out_tensor> outs;
   bool copy = false;  // kept with its bytes as they are (else: kept as F32 values)
+  std::span<const float> importance;  // the --imatrix entry, when the format takes one
   std::uint64_t bytes_out = 0;
   double sqnr = std::numeric_limits<double>::quiet_NaN();
 };
@@ -248,6 +250,33 @@ quant_report make_report(const quantize_options& o, const std::vector<item>& ite
   return r;
 }
 
+// Gives each tensor whose format takes importance weights its --imatrix entry (by name,
+// as llama-quantize); an entry of another length is an error, a tensor without one is
+// quantized without and says so.
+void apply_imatrix(const importance_matrix& imatrix, const std::string& path, std::vector<item>& items,
+                   std::vector<std::string>& warnings) {
+  std::size_t used = 0, wanted = 0;
+  for (auto& it : items) {
+    if (it.format == nullptr || !takes_importance(*it.format)) continue;
+    ++wanted;
+    const auto add_note = [&](const std::string& n) { it.note = it.note.empty() ? n : it.note + "; " + n; };
+    const auto* entry = imatrix.find(it.in->name);
+    if (entry == nullptr) {
+      add_note("no imatrix entry");
+      continue;
+    }
+    if (entry->size() != it.in->row_length())
+      throw failure(path, it.in->name + ": " + std::to_string(entry->size()) + " importance weights for rows of " +
+                              std::to_string(it.in->row_length()) + " values");
+    it.importance = *entry;
+    add_note("imatrix");
+    ++used;
+  }
+  if (wanted > 0 && used == 0)
+    warnings.push_back("no tensor to quantize has an entry in " + path +
+                       " (llama-imatrix names them as the GGUF does, e.g. blk.0.attn_q.weight)");
+}
+
 }  // namespace
 
 int run_quantize(const quantize_options& o) {
@@ -277,6 +306,8 @@ int run_quantize(const quantize_options& o) {
   }
   const auto rules = o.recipe.empty() ? std::vector<rule>{} : read_recipe(o.recipe, out);
 
+  const std::optional<importance_matrix> imatrix =
+      o.imatrix.empty() ? std::nullopt : std::optional(read_imatrix(o.imatrix));
   const model_file in(o.input);
   std::vector<item> items;
   try {
@@ -284,10 +315,11 @@ int run_quantize(const quantize_options& o) {
   } catch (const failure& e) {
     throw failure(o.input, e.what());
   }
+  std::vector<std::string> warnings;
+  if (imatrix) apply_imatrix(*imatrix, o.imatrix, items, warnings);
 
   const auto kernels = kernel::select_kernels();
   const double threshold = o.warn_sqnr.value_or(f->warn_sqnr_db);
-  std::vector<std::string> warnings;
   quant_report report;
   {
     writer w(o.output, out, in, *f, items);
@@ -313,7 +345,7 @@ int run_quantize(const quantize_options& o) {
           continue;
         }
         check_finite(t, x);
-        const auto e = encode(kernels, *it.format, t, x, eo);
+        const auto e = encode(kernels, *it.format, t, x, eo, it.importance);
         for (std::size_t k = 0; k < it.outs.size(); ++k) w.write(it.outs[k].name, e.tensors[k]);
         it.sqnr = sqnr_db(x, std::span<const float>(e.dequantized));
         if (it.sqnr < threshold)
