@@ -13,8 +13,8 @@
 
 #include "commands.hpp"
 #include "formats.hpp"
-#include "imatrix.hpp"
 #include "model_file.hpp"
+#include "qtl/io/imatrix.hpp"
 #include "qtl/io/output_file.hpp"
 #include "qtl/kernel/dispatch.hpp"
 #include "qtl/metrics.hpp"
@@ -253,7 +253,7 @@ quant_report make_report(const quantize_options& o, const std::vector<item>& ite
 // Gives each tensor whose format takes importance weights its --imatrix entry (by name,
 // as llama-quantize); an entry of another length is an error, a tensor without one is
 // quantized without and says so.
-void apply_imatrix(const importance_matrix& imatrix, const std::string& path, std::vector<item>& items,
+void apply_imatrix(const io::imatrix::matrix& imatrix, const std::string& path, std::vector<item>& items,
                    std::vector<std::string>& warnings) {
   std::size_t used = 0, wanted = 0;
   for (auto& it : items) {
@@ -306,8 +306,8 @@ int run_quantize(const quantize_options& o) {
   }
   const auto rules = o.recipe.empty() ? std::vector<rule>{} : read_recipe(o.recipe, out);
 
-  const std::optional<importance_matrix> imatrix =
-      o.imatrix.empty() ? std::nullopt : std::optional(read_imatrix(o.imatrix));
+  const std::optional<io::imatrix::matrix> imatrix =
+      o.imatrix.empty() ? std::nullopt : std::optional(io::imatrix::read(o.imatrix));
   const model_file in(o.input);
   std::vector<item> items;
   try {
