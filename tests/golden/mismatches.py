@@ -1,5 +1,5 @@
-"""The interop scripts' record of mismatches: check() notes and prints each one, and
-count() tells main() whether to fail."""
+"""The interop scripts' record of mismatches: check() notes and prints each one (and
+returns whether the condition held), and count() tells main() whether to fail."""
 
 failures = []
 
@@ -8,6 +8,7 @@ def check(condition, what):
     if not condition:
         failures.append(what)
         print("MISMATCH:", what)
+    return condition
 
 
 def count():

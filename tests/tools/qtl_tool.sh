@@ -98,13 +98,13 @@ contains out.txt "up_proj.weight *q4_0"
 
 # K-quants: rows that are not whole 256-value blocks take llama-quantize's fallback type
 # (q4_K -> q5_0, q6_K -> q8_0, q2_K -> q4_0); rows not whole 32-value blocks are kept.
-# Format names in any case (llama-quantize spells them Q4_K).
+# Format names in any case; Q4_K is llama-quantize's alias of the Q4_K_M mix (file type 15).
 expect 0 "$qtl" quantize model.safetensors -o q4k.gguf --format Q4_K
 contains out.txt "fallback to q5_0: row of 128 is not a multiple of q4_K's block of 256"
 contains out.txt "odd_proj.weight .*kept: row of 40 is not a multiple of q4_K's block of 256, nor of its fallback q5_0's 32"
 expect 0 "$qtl" inspect q4k.gguf
 contains out.txt "model.layers.0.mlp.up_proj.weight *q5_0"
-contains out.txt "general.file_type = 14"
+contains out.txt "general.file_type = 15"
 expect 0 "$qtl" quantize model.safetensors -o q6k.gguf --format q6_K
 expect 0 "$qtl" inspect q6k.gguf
 contains out.txt "model.layers.0.mlp.up_proj.weight *q8_0"

@@ -17,6 +17,11 @@ int run_inspect(const inspect_options& options);
 struct quantize_options {
   std::string input, output, format, scheme = "sym", recipe, report;
   std::string imatrix;  // llama-imatrix's file (GGUF or legacy .dat): importance weights per tensor
+  // GGUF output, with llama-quantize's meaning (docs/tool.md):
+  std::string output_tensor_type, token_embedding_type;  // a ggml type for output.weight / token_embd.weight
+  std::vector<std::string> tensor_types;                  // REGEX=TYPE, the first match wins
+  bool pure = false, leave_output = false, allow_requantize = false;
+  bool no_convert = false;  // a Hugging Face model's tensors as they are, not llama.cpp's GGUF
   std::optional<long> group_size;
   std::optional<double> warn_sqnr;  // dB; else the format's default (docs/tool.md)
   unsigned threads = 0;             // 0: every hardware thread

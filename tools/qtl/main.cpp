@@ -21,13 +21,17 @@ int main(int argc, char** argv) {
 
   quantize_options quantize;
   auto* quantize_cmd = app.add_subcommand("quantize", "quantize a model's weights into a GGUF or safetensors file");
-  quantize_cmd->add_option("input", quantize.input, "a .safetensors or .gguf file")->required();
+  quantize_cmd
+      ->add_option("input", quantize.input,
+                   "a .safetensors or .gguf file, or a Hugging Face model directory (converted to llama.cpp's GGUF)")
+      ->required();
   quantize_cmd->add_option("-o,--output", quantize.output, "output file: .gguf (ggml formats) or .safetensors")
       ->required();
   quantize_cmd
       ->add_option("-f,--format", quantize.format,
-                   "f32 f16 bf16 q8_0 q6_K q5_K q4_K q3_K q2_K q4_0 q4_1 q5_0 q5_1 iq4_nl tq1_0 tq2_0 mxfp4 (GGUF); "
-                   "nf4 fp4 int8 int4 fp8_e4m3 (safetensors); any case")
+                   "GGUF: llama-quantize's file types F32 F16 BF16 Q8_0 Q6_K Q5_K_M Q5_K_S Q4_K_M Q4_K_S Q3_K_L "
+                   "Q3_K_M Q3_K_S Q2_K Q2_K_S Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL TQ1_0 TQ2_0 MXFP4_MOE (Q5_K, Q4_K, Q3_K: "
+                   "the _M mixes), or mxfp4 everywhere; safetensors: nf4 fp4 int8 int4 fp8_e4m3; any case")
       ->required();
   quantize_cmd->add_option("--group-size", quantize.group_size,
                             "block/group size: nf4/fp4 (default 64), int4 (default 128), int8 (default: a row)");
@@ -35,6 +39,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"sym", "asym"}));
   quantize_cmd->add_option("--imatrix", quantize.imatrix,
                            "importance matrix from llama-imatrix (GGUF or .dat), as llama-quantize's --imatrix");
+  quantize_cmd->add_flag("--pure", quantize.pure, "GGUF: the file type's base type for every tensor (no mix rules)");
+  quantize_cmd->add_option("--output-tensor-type", quantize.output_tensor_type, "GGUF: type of output.weight");
+  quantize_cmd->add_option("--token-embedding-type", quantize.token_embedding_type,
+                           "GGUF: type of token_embd.weight");
+  quantize_cmd->add_option("--tensor-type", quantize.tensor_types,
+                           "GGUF: REGEX=TYPE for the tensors whose names match (repeatable, first match wins)");
+  quantize_cmd->add_flag("--leave-output-tensor", quantize.leave_output, "GGUF: keep output.weight as it is");
+  quantize_cmd->add_flag("--allow-requantize", quantize.allow_requantize,
+                         "GGUF: quantize tensors that already are ggml blocks again (the error compounds)");
+  quantize_cmd->add_flag("--no-convert", quantize.no_convert,
+                         "write a Hugging Face model's tensors under their own names, not as llama.cpp's GGUF");
   quantize_cmd->add_option("--recipe", quantize.recipe, "JSON rules {\"rules\": [{\"match\": regex, \"format\": f}]}");
   quantize_cmd->add_option("--threads", quantize.threads, "threads per tensor (default: all)");
   quantize_cmd->add_option("--report", quantize.report, "also write the summary as JSON to this file");
