@@ -19,23 +19,23 @@ echo "== examples/calibration (every observer on heavy-tailed data)"
 echo "== examples/ptq (every post-training quantization mode on one linear layer)"
 ./build/release/examples/ptq
 
-echo "== qtl on a real model: all-MiniLM-L6-v2 (scripts/fetch_model.sh) to q8_0, q4_0 and nf4"
+echo "== qtl on a real model: all-MiniLM-L6-v2 (scripts/fetch_model.sh) to llama.cpp GGUF (F16, Q8_0, Q4_K_M) and nf4"
 if model=$(bash scripts/fetch_model.sh); then
   qtl=./build/release/tools/qtl demo=build/release/demo
   mkdir -p "$demo"
   "$qtl" inspect "$model" | sed -n '1p;$p'
-  for f in q8_0 q4_0 nf4; do
-    args=(--format "$f" -o "$demo/minilm-$f.gguf")
-    [ "$f" = nf4 ] && args=(--format nf4 -o "$demo/minilm-nf4.safetensors")  # transformers + bitsandbytes layout
-    # q4_0 also takes the token embeddings (kept by default) to q8_0, as llama.cpp does
-    [ "$f" = q4_0 ] && args+=(--recipe examples/recipes/embeddings_q8_0.json)
-    echo "-- qtl quantize ${args[*]}"
-    "$qtl" quantize "$model" "${args[@]}" --report "$demo/minilm-$f.json"
+  # The model directory converts to the GGUF llama.cpp runs (architecture, tokenizer,
+  # llama.cpp's names), each tensor typed as llama-quantize types it for that file type.
+  for f in F16 Q8_0 Q4_K_M; do
+    echo "-- qtl quantize $(dirname "$model") --format $f"
+    "$qtl" quantize "$(dirname "$model")" --format "$f" -o "$demo/minilm-$f.gguf" --report "$demo/minilm-$f.json"
   done
-  echo "-- qtl compare (original vs q4_0, decoded again), last lines"
-  "$qtl" compare "$model" "$demo/minilm-q4_0.gguf" | tail -n 2
+  echo "-- qtl quantize $model --format nf4 (transformers + bitsandbytes layout)"
+  "$qtl" quantize "$model" --format nf4 -o "$demo/minilm-nf4.safetensors" --report "$demo/minilm-nf4.json"
+  echo "-- qtl compare (F16 vs Q4_K_M GGUF, decoded), last lines"
+  "$qtl" compare "$demo/minilm-F16.gguf" "$demo/minilm-Q4_K_M.gguf" | tail -n 2
   echo "-- qtl report"
-  "$qtl" report "$demo"/minilm-{q8_0,q4_0,nf4}.json --summary --plot "$demo/minilm.svg"
+  "$qtl" report "$demo"/minilm-{F16,Q8_0,Q4_K_M,nf4}.json --summary --plot "$demo/minilm.svg"
 else
   echo "the model could not be fetched (offline?): demo skipped" >&2
 fi
