@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`qtl quantize DIR` on a Hugging Face BERT directory, read back with the gguf package.
+"""`qtl quantize DIR` on Hugging Face model directories, read back with the gguf package.
 
     python tests/golden/convert_interop.py --qtl build/dev/tools/qtl [--work DIR] [--model DIR]
 
@@ -15,6 +15,12 @@ files and checks them with gguf's GGUFReader:
   position and token-type embeddings, norms and biases kept as F32 (llama-quantize's rules);
 - bad directories: an architecture qtl does not convert, no tokenizer, a broken config:
   exit 1, one line naming the problem, no output file.
+The same for a LLaMA-3-style model (two shards and their index, tied embeddings, llama3 RoPE
+scaling: rope_freqs.weight, q/k rows un-permuted as the converter's LlamaModel.permute) and
+a Qwen2-style one (q/k/v biases, lm_head), each with a byte-level BPE tokenizer.json in the
+tokenizers library's layout: gpt2 model, llama-bpe / qwen2 pre-tokenizer, tokens, types,
+merges, bos/eos ids, add_bos/add_eos, chat template; a SentencePiece-only tokenizer and a
+mixture of experts are refused by name.
 With --model DIR (the demo's all-MiniLM-L6-v2 from scripts/fetch_model.sh) the real model
 is converted and checked the same way. Exits 77 when gguf is missing.
 """
@@ -80,6 +86,188 @@ def write_bert(d, layers=2, hidden=64, heads=4, ff=128, positions=32):
             t[p + norm + ".weight"], t[p + norm + ".bias"] = w(hidden), w(hidden)
     save_file(t, str(d / "model.safetensors"))
     return config
+
+
+def byte_chars():
+    """GPT-2's byte-to-character table (the alphabet of every byte-level BPE vocabulary)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    chars, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + n)
+            n += 1
+    return [chars[b] for b in range(256)]
+
+
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                r"\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def write_decoder(d, arch, layers=2, hidden=64, heads=4, kv_heads=2, ff=128):
+    """A LLaMA-3-style (arch "llama": tied embeddings, llama3 RoPE scaling) or Qwen2-style
+    (q/k/v biases, its own lm_head) model directory with a byte-level BPE tokenizer.json in
+    the layout the tokenizers library writes (merges as pairs, as transformers >= 4.45)."""
+    d.mkdir(parents=True, exist_ok=True)
+    alphabet = byte_chars()
+    merges = [["\u0120", "t"], ["h", "e"], ["\u0120t", "he"], ["\u0120", "q"], ["u", "i"], ["\u0120q", "ui"],
+              ["c", "k"], ["\u0120qui", "ck"], ["o", "x"], ["\u0120", "f"], ["\u0120f", "ox"]]
+    vocab = {c: i for i, c in enumerate(alphabet)}
+    for a, b in merges:
+        vocab[a + b] = len(vocab)
+    specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"] if arch == "llama" else \
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    added = [{"id": len(vocab) + i, "content": t, "special": True, "normalized": False} for i, t in enumerate(specials)]
+    tok = {"version": "1.0", "added_tokens": added, "normalizer": None,
+           "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+               {"type": "Split", "pattern": {"Regex": LLAMA3_SPLIT if arch == "llama" else QWEN2_SPLIT},
+                "behavior": "Isolated", "invert": False},
+               {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+           "post_processor": ({"type": "Sequence", "processors": [
+               {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+               {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": specials[0], "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": specials[0], "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                         {"SpecialToken": {"id": specials[0], "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {specials[0]: {"id": specials[0], "ids": [len(vocab)], "tokens": [specials[0]]}}}]}
+               if arch == "llama" else
+               {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}),
+           "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+           "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                     "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                     "vocab": vocab, "merges": merges}}
+    (d / "tokenizer.json").write_text(json.dumps(tok))
+    n_vocab = len(vocab) + len(specials) + 2  # two ids past the tokenizer's: [PAD<i>]
+    config = {"architectures": ["LlamaForCausalLM" if arch == "llama" else "Qwen2ForCausalLM"], "model_type": arch,
+              "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+              "num_key_value_heads": kv_heads, "intermediate_size": ff, "max_position_embeddings": 256,
+              "rms_norm_eps": 1e-5, "vocab_size": n_vocab, "tie_word_embeddings": arch == "llama",
+              "bos_token_id": len(vocab), "eos_token_id": len(vocab) + 1}
+    if arch == "llama":
+        config.update(rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                                                         "high_freq_factor": 4.0,
+                                                         "original_max_position_embeddings": 8192})
+    else:
+        config.update(rope_theta=1000000.0)
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "tokenizer_config.json").write_text(json.dumps(
+        {"bos_token": specials[0] if arch == "llama" else None, "eos_token": specials[1],
+         "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"}))
+    rng = np.random.default_rng(11)
+    w = lambda *s: (rng.standard_normal(s) * 0.05).astype(np.float32)
+    kv = hidden // heads * kv_heads
+    t = {"model.embed_tokens.weight": w(n_vocab, hidden), "model.norm.weight": w(hidden)}
+    if arch != "llama":
+        t["lm_head.weight"] = w(n_vocab, hidden)
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        t.update({p + "input_layernorm.weight": w(hidden), p + "post_attention_layernorm.weight": w(hidden),
+                  p + "self_attn.q_proj.weight": w(hidden, hidden), p + "self_attn.k_proj.weight": w(kv, hidden),
+                  p + "self_attn.v_proj.weight": w(kv, hidden), p + "self_attn.o_proj.weight": w(hidden, hidden),
+                  p + "mlp.gate_proj.weight": w(ff, hidden), p + "mlp.up_proj.weight": w(ff, hidden),
+                  p + "mlp.down_proj.weight": w(hidden, ff)})
+        if arch != "llama":
+            t.update({p + "self_attn.q_proj.bias": w(hidden), p + "self_attn.k_proj.bias": w(kv),
+                      p + "self_attn.v_proj.bias": w(kv)})
+    half = len(t) // 2  # two shards and their index, as large checkpoints come
+    names = sorted(t)
+    shards = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
+    for f, ns in shards.items():
+        save_file({n: t[n] for n in ns}, str(d / f))
+    (d / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {n: f for f, ns in shards.items() for n in ns}}))
+    return config, tok
+
+
+def permute(w, heads):
+    """convert_hf_to_gguf's LlamaModel.permute: per head, rows (2, half) -> (half, 2)."""
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def check_decoder(qtl, d, arch, config, tok, work):
+    weights = {}
+    for f in sorted(d.glob("*.safetensors")):
+        weights.update(load_file(str(f)))
+    layers = config["num_hidden_layers"]
+    model_arch = gguf.MODEL_ARCH.LLAMA if arch == "llama" else gguf.MODEL_ARCH.QWEN2
+    names = gguf.get_tensor_name_map(model_arch, layers)
+    expected = {}
+    for hf, data in weights.items():
+        g = names.get_name(hf, try_suffixes=(".weight", ".bias"))
+        check(g is not None, f"{arch}: gguf has no name for {hf}")
+        if arch == "llama" and ("q_proj" in hf or "k_proj" in hf):
+            data = permute(data, config["num_attention_heads"] if "q_proj" in hf else config["num_key_value_heads"])
+        expected[g] = data
+    K = gguf.Keys
+    for fmt in ("F16", "Q8_0"):
+        out = work / f"{arch}-{fmt}.gguf"
+        r = run(qtl, d, "-o", out, "--format", fmt, "--threads", "2")
+        if not check(r.returncode == 0, f"{arch} {fmt}: qtl failed: {r.stderr.strip()}"):
+            continue
+        reader = gguf.GGUFReader(str(out))
+        meta = lambda k: value(reader, k.format(arch=arch) if "{arch}" in k else k)
+        check(meta(K.General.ARCHITECTURE) == arch, f"{arch} {fmt}: general.architecture")
+        for key, want in ((K.LLM.BLOCK_COUNT, layers), (K.LLM.CONTEXT_LENGTH, config["max_position_embeddings"]),
+                          (K.LLM.EMBEDDING_LENGTH, config["hidden_size"]),
+                          (K.LLM.FEED_FORWARD_LENGTH, config["intermediate_size"]),
+                          (K.Attention.HEAD_COUNT, config["num_attention_heads"]),
+                          (K.Attention.HEAD_COUNT_KV, config["num_key_value_heads"])):
+            check(meta(key) == want, f"{arch} {fmt}: {key} is not {want}")
+        check(abs(meta(K.Rope.FREQ_BASE) - config["rope_theta"]) < 1e-3 * config["rope_theta"], f"{arch}: rope base")
+        check(abs(meta(K.Attention.LAYERNORM_RMS_EPS) - 1e-5) < 1e-9, f"{arch}: rms eps")
+        if arch == "llama":
+            check(meta(K.LLM.VOCAB_SIZE) == config["vocab_size"], f"{arch}: vocab_size")
+            check(meta(K.Rope.DIMENSION_COUNT) == config["hidden_size"] // config["num_attention_heads"], "rope dims")
+        check(meta(K.Tokenizer.MODEL) == "gpt2", f"{arch}: tokenizer model")
+        check(meta(K.Tokenizer.PRE) == ("llama-bpe" if arch == "llama" else "qwen2"), f"{arch}: pre-tokenizer")
+        tokens, types = meta(K.Tokenizer.LIST), meta(K.Tokenizer.TOKEN_TYPE)
+        by_id = {i: t for t, i in tok["model"]["vocab"].items()}
+        by_id.update({a["id"]: a["content"] for a in tok["added_tokens"]})
+        want_tokens = [by_id.get(i, f"[PAD{i}]") for i in range(config["vocab_size"])]
+        want_types = [gguf.TokenType.UNUSED if i not in by_id else
+                      gguf.TokenType.CONTROL if i >= len(tok["model"]["vocab"]) else gguf.TokenType.NORMAL
+                      for i in range(config["vocab_size"])]
+        check(tokens == want_tokens, f"{arch}: token list")
+        check(list(types) == want_types, f"{arch}: token types")
+        check(meta(K.Tokenizer.MERGES) == [" ".join(m) for m in tok["model"]["merges"]], f"{arch}: merges")
+        check(meta(K.Tokenizer.BOS_ID) == config["bos_token_id"] and meta(K.Tokenizer.EOS_ID) == config["eos_token_id"],
+              f"{arch}: bos/eos ids")
+        check(meta(K.Tokenizer.ADD_BOS) is (arch == "llama") and meta(K.Tokenizer.ADD_EOS) is False,
+              f"{arch}: add_bos {meta(K.Tokenizer.ADD_BOS)}, add_eos {meta(K.Tokenizer.ADD_EOS)}")
+        check(meta(K.Tokenizer.CHAT_TEMPLATE) == "{% for m in messages %}{{ m['content'] }}{% endfor %}",
+              f"{arch}: chat template")
+        tensors = {t.name: t for t in reader.tensors}
+        want_names = set(expected) | ({"rope_freqs.weight"} if arch == "llama" else set())
+        check(set(tensors) == want_names, f"{arch} {fmt}: tensor names {sorted(set(tensors) ^ want_names)}")
+        for name, w in expected.items():
+            t = tensors.get(name)
+            if t is None:
+                continue
+            data = np.asarray(t.data)
+            if w.ndim < 2:
+                check(t.tensor_type == gguf.GGMLQuantizationType.F32 and np.array_equal(data.reshape(w.shape), w),
+                      f"{arch} {fmt} {name}: kept F32")
+            elif fmt == "F16":
+                check(np.array_equal(data.reshape(w.shape), w.astype(np.float16)), f"{arch} {fmt} {name}: values")
+            else:
+                kind = gguf.GGMLQuantizationType[t.tensor_type.name]
+                check(data.tobytes() == gguf.quants.quantize(w, kind).tobytes(), f"{arch} {fmt} {name}: bytes")
+        if arch == "llama" and "rope_freqs.weight" in tensors:  # LlamaModel.generate_extra_tensors, in float32
+            dim = config["hidden_size"] // config["num_attention_heads"]
+            rs = config["rope_scaling"]
+            freqs = 1.0 / (np.float32(config["rope_theta"]) ** (np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)))
+            wavelen = 2 * np.pi / freqs
+            lo, hi = rs["original_max_position_embeddings"] / rs["low_freq_factor"], \
+                rs["original_max_position_embeddings"] / rs["high_freq_factor"]
+            smooth = (rs["original_max_position_embeddings"] / wavelen - rs["low_freq_factor"]) / \
+                (rs["high_freq_factor"] - rs["low_freq_factor"])
+            want = np.where(wavelen < hi, 1.0, np.where(wavelen > lo, rs["factor"],
+                                                         1 / ((1 - smooth) / rs["factor"] + smooth)))
+            got = np.asarray(tensors["rope_freqs.weight"].data)
+            check(np.allclose(got, want, rtol=1e-5), f"llama: rope_freqs {got} vs {want}")
 
 
 def run(qtl, *args):
@@ -184,6 +372,20 @@ def check_refusals(qtl, work):
         r = run(qtl, d, "-o", out, "--format", "Q8_0")
         check(r.returncode == 1 and needle in r.stderr and r.stderr.count("\n") == 1 and not out.exists(),
               f"{what}: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+    # a LLaMA whose tokenizer is SentencePiece's tokenizer.model only, and a mixture of experts
+    d = work / "bad-spm"
+    write_decoder(d, "llama")
+    (d / "tokenizer.json").unlink()
+    (d / "tokenizer.model").write_bytes(b"\x0a")
+    r = run(qtl, d, "-o", work / "refused.gguf", "--format", "Q8_0")
+    check(r.returncode == 1 and "SentencePiece" in r.stderr and not (work / "refused.gguf").exists(),
+          f"tokenizer.model: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+    d = work / "bad-moe"
+    write_decoder(d, "llama")
+    config = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**config, "num_local_experts": 8}))
+    r = run(qtl, d, "-o", work / "refused.gguf", "--format", "Q8_0")
+    check(r.returncode == 1 and "mixture-of-experts" in r.stderr, f"MoE: exit {r.returncode}, {r.stderr.strip()!r}")
     # --no-convert writes the tensors under their own names
     d = work / "plain"
     write_bert(d)
@@ -205,6 +407,9 @@ def main():
         work.mkdir(parents=True, exist_ok=True)
         write_bert(work / "bert")
         check_model(a.qtl, work / "bert", work, "synthetic")
+        for arch in ("llama", "qwen2"):
+            config, tok = write_decoder(work / arch, arch)
+            check_decoder(a.qtl, work / arch, arch, config, tok, work)
         if a.model and (pathlib.Path(a.model) / "config.json").is_file():
             check_model(a.qtl, pathlib.Path(a.model), work, "model")
         elif a.model:
@@ -212,7 +417,7 @@ def main():
         check_refusals(a.qtl, work)
     if count():
         return 1
-    print("qtl's converted BERT GGUF files read back as the gguf package defines them")
+    print("qtl's converted BERT, LLaMA and Qwen2 GGUF files read back as the gguf package defines them")
     return 0
 
 

@@ -226,7 +226,7 @@ void finish_item(item& it, const plan_options& p) {
   const auto& t = *it.in;
   if (it.format != nullptr) {
     it.outs = plan_tensors(*it.format, t, p.encode);
-  } else if (const auto kept = kept_tensor(t, p.out); kept && !(p.converted && t.dtype != "F32")) {
+  } else if (const auto kept = kept_tensor(t, p.out); kept && !t.decode && !(p.converted && t.dtype != "F32")) {
     it.outs = {*kept};
     const auto* id = std::get_if<ggml::type_id>(&t.type);
     it.copy = p.out == container::gguf || id == nullptr || st_type(*id).has_value();
@@ -284,7 +284,7 @@ item plan_llama(const tensor_entry& t, const plan_options& p, const std::optiona
       f = format_of(fits);
       it.note = "fallback to " + std::string(f->name) + ": " + why;
     }
-    if (const auto* id = std::get_if<ggml::type_id>(&t.type); id && *id == f->ggml_type) {
+    if (const auto* id = std::get_if<ggml::type_id>(&t.type); id && *id == f->ggml_type && !t.decode) {
       it.note = "already " + std::string(f->name) + ": copied";
       f = nullptr;
     }
