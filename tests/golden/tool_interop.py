@@ -284,13 +284,49 @@ def check_imatrix(qtl, src, weights, work):
         f.write(raw[:50])
     wrong = os.path.join(work, "wrong.dat")
     write_imatrix_dat(wrong, {name: v[:-1] for name, v in entries.items()}, ncall=1)
-    for path, words in ((bad, "ends at byte 50"), (wrong, "importance weights for rows of")):
+    for path, words in ((bad, "ends at byte 50"), (wrong, "importance weights for 1 × rows of")):
         out = os.path.join(work, "refused.gguf")
         r = subprocess.run([qtl, "quantize", src, "-o", out, "--format", "q4_K", "--imatrix", path],
                            capture_output=True, text=True)
         check(r.returncode == 1 and words in r.stderr and not os.path.exists(out),
               f"{os.path.basename(path)}: exit {r.returncode}, {r.stderr.strip()}")
+    check_imatrix_experts(qtl, gguf, work)
     return True
+
+
+def check_imatrix_experts(qtl, gguf, work):
+    """A 3-D expert tensor takes one row of importance weights per expert (llama-imatrix's
+    layout: expert e at e * row): each expert's bytes equal those of the same matrix
+    quantized alone as a 2-D tensor with that expert's weights."""
+    rng = np.random.default_rng(5)
+    experts = (rng.standard_normal((4, 64, 256)) * 0.05).astype(np.float32)
+    src = os.path.join(work, "experts.gguf")
+    w = gguf.GGUFWriter(src, "llama")
+    w.add_tensor("blk.0.ffn_up_exps.weight", experts)
+    for e in range(4):
+        w.add_tensor(f"blk.0.e{e}.weight", experts[e].copy())
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    per_expert = [rng.lognormal(0.0, 1.5, 256).astype(np.float32) for _ in range(4)]
+    entries = {"blk.0.ffn_up_exps.weight": np.concatenate(per_expert)}
+    entries.update({f"blk.0.e{e}.weight": per_expert[e] for e in range(4)})
+    ggf = os.path.join(work, "experts-imatrix.gguf")
+    write_imatrix_gguf(gguf, ggf, entries, count=2.0)
+    for fmt in ("q4_K", "q5_0"):
+        out = os.path.join(work, f"experts-{fmt}.gguf")
+        r = subprocess.run([qtl, "quantize", src, "-o", out, "--format", fmt, "--pure", "--imatrix", ggf],
+                           capture_output=True, text=True)
+        if not check(r.returncode == 0, f"experts {fmt}: exit {r.returncode}: {r.stderr}"):
+            continue
+        t = {x.name: np.asarray(x.data).reshape(-1).view(np.uint8) for x in gguf.GGUFReader(out).tensors}
+        stacked = t["blk.0.ffn_up_exps.weight"].reshape(4, -1)
+        for e in range(4):
+            check(np.array_equal(stacked[e], t[f"blk.0.e{e}.weight"]),
+                  f"experts {fmt}: expert {e} is not quantized with its own importance row")
+        check(not np.array_equal(stacked[1], t["blk.0.e0.weight"]), f"experts {fmt}: experts 0 and 1 alike")
+        print("checked --imatrix on a 3-D expert tensor:", fmt)
 
 
 def main():

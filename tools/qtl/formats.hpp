@@ -218,7 +218,17 @@ encoded encode_ggml(const kernel::kernel_table& k, std::span<const float> x, std
     const auto out = std::span<B>(blocks).subspan(r0 * per_row, (r1 - r0) * per_row);
     bool weighted = false;  // the types without an importance search ignore it, as in ggml
     if constexpr (ggml::importance_block<B>)
-      if (!importance.empty()) ggml::quantize<B>(in, out, cols, importance), weighted = true;
+      if (!importance.empty()) {  // one weight per column of each expert (3-D: experts outermost)
+        const std::size_t per_expert = rows / (importance.size() / cols);
+        for (std::size_t r = r0; r < r1;) {
+          const std::size_t e = r / per_expert, end = std::min(r1, (e + 1) * per_expert);
+          ggml::quantize<B>(x.subspan(r * cols, (end - r) * cols),
+                            std::span<B>(blocks).subspan(r * per_row, (end - r) * per_row), cols,
+                            importance.subspan(e * cols, cols));
+          r = end;
+        }
+        weighted = true;
+      }
     if (!weighted) {
       if constexpr (kernel::table_quantized_block<B>)
         kernel::quantize<B>(k, in, out, cols);
@@ -367,9 +377,10 @@ inline bool takes_importance(const format_info& f) {
 }
 
 // Encodes x (t's values) into plan_tensors(f, t, o)'s tensors; importance: one weight per
-// column, or empty. x must be finite, t fit f (unfit_reason empty) and importance, when
-// given, be t's row length of finite weights >= 0: then no quantizer throws, which matters
-// inside parallel_for's worker threads.
+// column (per column of each expert for a 3-D tensor), or empty. x must be finite, t fit f
+// (unfit_reason empty) and importance, when given, be t's row length (times its experts) of
+// finite weights >= 0: then no quantizer throws, which matters inside parallel_for's
+// worker threads.
 inline encoded encode(const kernel::kernel_table& k, const format_info& f, const tensor_entry& t,
                       std::span<const float> x, const encode_options& o, std::span<const float> importance = {}) {
   const std::size_t cols = static_cast<std::size_t>(t.row_length());

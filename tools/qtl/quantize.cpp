@@ -413,8 +413,9 @@ quant_report make_report(const quantize_options& o, const std::vector<item>& ite
 }
 
 // Gives each tensor whose format takes importance weights its --imatrix entry (by name,
-// as llama-quantize); an entry of another length is an error, a tensor without one is
-// quantized without and says so.
+// as llama-quantize; a 3-D expert tensor one row of weights per expert); an entry of
+// another length is an error (token_embd's is ignored, as llama-quantize does), a tensor
+// without one is quantized without and says so.
 void apply_imatrix(const io::imatrix::matrix& imatrix, const std::string& path, std::vector<item>& items,
                    std::vector<std::string>& warnings) {
   std::size_t used = 0, wanted = 0;
@@ -427,9 +428,17 @@ void apply_imatrix(const io::imatrix::matrix& imatrix, const std::string& path, 
       add_note("no imatrix entry");
       continue;
     }
-    if (entry->size() != it.in->row_length())
-      throw failure(path, it.in->name + ": " + std::to_string(entry->size()) + " importance weights for rows of " +
-                              std::to_string(it.in->row_length()) + " values");
+    // llama-imatrix writes a row's weights per expert for a 3-D expert tensor
+    const std::uint64_t experts = it.in->shape.size() == 3 ? it.in->shape[0] : 1;
+    if (entry->size() != it.in->row_length() * experts) {
+      const auto what = std::to_string(entry->size()) + " importance weights for " + std::to_string(experts) +
+                        " × rows of " + std::to_string(it.in->row_length()) + " values";
+      if (mix::category_of(it.in->name) == mix::category::token_embd) {  // llama-quantize ignores these
+        add_note("imatrix entry ignored: " + what);
+        continue;
+      }
+      throw failure(path, it.in->name + ": " + what);
+    }
     it.importance = *entry;
     add_note("imatrix");
     ++used;
