@@ -351,6 +351,82 @@ def check_model(qtl, d, work, tag):
     return True
 
 
+def nf4_values(layout, name, absmax):
+    """The weights a transformers + bitsandbytes 4-bit layout holds: quant_map[code] times
+    its block's absmax, the first code of a byte in the high nibble."""
+    state = json.loads(bytes(layout[name + ".quant_state.bitsandbytes__nf4"]).decode())
+    packed = layout[name].reshape(-1)
+    codes = np.stack([packed >> 4, packed & 15], axis=1).reshape(-1)
+    n = int(np.prod(state["shape"]))
+    blocks = np.repeat(absmax, state["blocksize"])[:n]
+    return (layout[name + ".quant_map"][codes[:n]] * blocks).astype(np.float32).reshape(state["shape"])
+
+
+def check_nf4(qtl, work):
+    """A BERT directory whose weights are bitsandbytes NF4 (qtl's own nf4 output, and the same
+    with double-quantized absmax as transformers saves bnb_4bit_use_double_quant models)
+    converts to GGUF holding exactly the weights the 4-bit layout decodes to."""
+    d = work / "nf4-src"
+    write_bert(d)
+    nf4 = work / "nf4"
+    nf4.mkdir(exist_ok=True)
+    for f in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (nf4 / f).write_bytes((d / f).read_bytes())
+    r = run(qtl, d / "model.safetensors", "-o", nf4 / "model.safetensors", "--format", "nf4")
+    if not check(r.returncode == 0, f"nf4: {r.stderr.strip()}"):
+        return
+    layout = load_file(str(nf4 / "model.safetensors"))
+    weights = [n for n in layout if n + ".quant_state.bitsandbytes__nf4" in layout]
+    # double quantization: absmax - mean as 8-bit codes of a 256-entry map, per 256 absmax one scale
+    dq = dict(layout)
+    qmap = np.linspace(-1.0, 1.0, 256, dtype=np.float32)
+    for n in weights:
+        a = layout[n + ".absmax"]
+        offset = np.float32(a.mean())
+        centered = a - offset
+        pad = (-len(centered)) % 256
+        nested = np.abs(np.concatenate([centered, np.zeros(pad, np.float32)])).reshape(-1, 256).max(1)
+        nested = np.maximum(nested, np.float32(1e-12)).astype(np.float32)
+        scaled = centered / np.repeat(nested, 256)[:len(a)]
+        dq[n + ".absmax"] = np.abs(scaled[:, None] - qmap[None, :]).argmin(1).astype(np.uint8)
+        dq[n + ".nested_absmax"], dq[n + ".nested_quant_map"] = nested, qmap
+        state = json.loads(bytes(layout[n + ".quant_state.bitsandbytes__nf4"]).decode())
+        state.update(nested_blocksize=256, nested_offset=float(offset), nested_dtype="float32")
+        dq[n + ".quant_state.bitsandbytes__nf4"] = np.frombuffer(json.dumps(state).encode(), np.uint8).copy()
+    nested_dir = work / "nf4-nested"
+    nested_dir.mkdir(exist_ok=True)
+    for f in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (nested_dir / f).write_bytes((d / f).read_bytes())
+    save_file(dq, str(nested_dir / "model.safetensors"))
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, 2)
+    for tag, src, lay in (("nf4", nf4, layout), ("nf4 double-quantized", nested_dir, dq)):
+        out = work / "from-nf4.gguf"
+        r = run(qtl, src, "-o", out, "--format", "F32")
+        if not check(r.returncode == 0, f"{tag} -> GGUF: {r.stderr.strip()}"):
+            continue
+        tensors = {t.name: np.asarray(t.data) for t in gguf.GGUFReader(str(out)).tensors}
+        for n in weights:
+            if n.startswith("pooler."):  # not in llama.cpp's BERT
+                continue
+            if n + ".nested_absmax" in lay:
+                absmax = (lay[n + ".nested_quant_map"][lay[n + ".absmax"]] *
+                          np.repeat(lay[n + ".nested_absmax"], 256)[:len(lay[n + ".absmax"])] +
+                          np.float32(json.loads(bytes(lay[n + ".quant_state.bitsandbytes__nf4"]).decode())
+                                     ["nested_offset"])).astype(np.float32)
+            else:
+                absmax = lay[n + ".absmax"]
+            want = nf4_values(lay, n, absmax)
+            got = tensors.get(names.get_name(n, try_suffixes=(".weight", ".bias")))
+            check(got is not None and np.array_equal(got.reshape(want.shape), want), f"{tag} {n}: GGUF values")
+    # the quant_state missing: one line naming the tensor, no output
+    broken = dict(layout)
+    del broken[weights[0] + ".quant_state.bitsandbytes__nf4"]
+    save_file(broken, str(nf4 / "model.safetensors"))
+    r = run(qtl, nf4, "-o", work / "refused.gguf", "--format", "Q8_0")
+    check(r.returncode == 1 and "quant_state" in r.stderr and r.stderr.count("\n") == 1 and
+          not (work / "refused.gguf").exists(), f"nf4 without quant_state: exit {r.returncode}, {r.stderr.strip()!r}")
+
+
 def check_refusals(qtl, work):
     cases = {
         "unsupported architecture": ({"architectures": ["MambaForCausalLM"]}, "MambaForCausalLM"),
@@ -414,6 +490,7 @@ def main():
             check_model(a.qtl, pathlib.Path(a.model), work, "model")
         elif a.model:
             print(f"{a.model} is not there (scripts/fetch_model.sh fetches it): the real model is not checked")
+        check_nf4(a.qtl, work)
         check_refusals(a.qtl, work)
     if count():
         return 1

@@ -131,7 +131,8 @@ class hf_model {
   [[nodiscard]] std::span<const tensor_entry> tensors() const noexcept { return tensors_; }
   // Drops the pages of tensors()[i] from resident memory (model_file::release).
   void release(std::size_t i) const noexcept {
-    if (origin_[i].first < shards_.size()) shards_[origin_[i].first].release(origin_[i].second);
+    const auto [shard, index] = origin_[i];
+    if (shard < shards_.size() && index < shards_[shard].tensors().size()) shards_[shard].release(index);
   }
 
  private:
@@ -177,7 +178,15 @@ class hf_model {
   void map_tensors() {
     std::set<std::string> seen;
     for (std::size_t s = 0; s < shards_.size(); ++s) {
-      const auto all = shards_[s].tensors();
+      const auto raw = shards_[s].tensors();
+      for (const auto& t : raw)  // a bitsandbytes weight whose quant_state is missing
+        if (t.name.ends_with(".absmax") && !std::any_of(raw.begin(), raw.end(), [&](const tensor_entry& u) {
+              return u.name.starts_with(t.name.substr(0, t.name.size() - 7) + ".quant_state.bitsandbytes__");
+            }))
+          throw failure(shards_[s].path(), "\"" + t.name + "\" has no quant_state.bitsandbytes__nf4/fp4 beside it: "
+                                           "not a complete bitsandbytes 4-bit layout");
+      // bitsandbytes nf4/fp4 weights (double-quantized too) as one logical tensor each
+      const auto all = decoded_view(raw);
       for (std::size_t i = 0; i < all.size(); ++i) {
         std::string name = all[i].name;
         if (arch_->wordpiece) {
@@ -201,7 +210,8 @@ class hf_model {
           throw failure(shards_[s].path(), "tensor \"" + all[i].name + "\" appears twice in the model");
         tensors_.push_back(all[i]);
         tensors_.back().name = mapped;
-        origin_.emplace_back(s, i);
+        const auto at = std::find_if(raw.begin(), raw.end(), [&](const tensor_entry& u) { return u.name == all[i].name; });
+        origin_.emplace_back(s, static_cast<std::size_t>(at - raw.begin()));
         if (arch_->permute_qk) permute_rows(tensors_.back(), all[i]);
       }
     }

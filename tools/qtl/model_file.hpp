@@ -252,7 +252,8 @@ class model_file {
 
 // The tensors of `raw` with the layouts `qtl quantize` writes to safetensors read back as
 // one logical tensor each: bitsandbytes nf4/fp4 (<name> with .absmax, .quant_map and
-// .quant_state.bitsandbytes__*, not double-quantized), int8/fp8_e4m3 codes with a
+// .quant_state.bitsandbytes__*; double-quantized absmax with .nested_absmax and
+// .nested_quant_map too, as transformers saves them), int8/fp8_e4m3 codes with a
 // <name>_scale per row or group (and <name>_zero_point), and compressed-tensors'
 // pack-quantized int4 (<name>_packed, _scale, _shape, _zero_point). Others pass through.
 namespace detail {
@@ -306,32 +307,53 @@ inline std::vector<tensor_entry> decoded_view(std::span<const tensor_entry> raw)
     for (const auto& [suffix, type] : {std::pair{"nf4", bnb::quant_type::nf4}, std::pair{"fp4", bnb::quant_type::fp4}})
       if (const auto* s = find(t.name + ".quant_state.bitsandbytes__" + suffix)) state = s, qt = type, e.dtype = suffix;
     const auto* scale = find(t.name + "_scale");
-    if (state != nullptr && is(&t, st::dtype::u8) && is(absmax, st::dtype::f32)) {
+    if (state != nullptr && is(&t, st::dtype::u8) && (is(absmax, st::dtype::f32) || is(absmax, st::dtype::u8))) {
       const auto j =
           nlohmann::json::parse(reinterpret_cast<const char*>(state->data.data()),
                                 reinterpret_cast<const char*>(state->data.data() + state->data.size()), nullptr, false);
       const auto shape = j.is_object() ? j.value("shape", nlohmann::json()) : nlohmann::json();
       const auto size = j.is_object() ? j.value("blocksize", nlohmann::json()) : nlohmann::json();
+      // Double quantization (bnb_4bit_use_double_quant): the absmax are 8-bit codes of
+      // nested_quant_map in blocks of nested_blocksize, each with a nested_absmax, plus
+      // nested_offset: absmax = map[code] * nested_absmax[block] + offset.
+      const bool nested = is(absmax, st::dtype::u8);
+      const auto* nested_absmax = find(t.name + ".nested_absmax");
+      const auto* nested_map = find(t.name + ".nested_quant_map");
+      const auto nested_size = j.is_object() ? j.value("nested_blocksize", nlohmann::json()) : nlohmann::json();
+      const auto offset = j.is_object() ? j.value("nested_offset", nlohmann::json()) : nlohmann::json();
       if (!shape.is_array() ||
           !std::all_of(shape.begin(), shape.end(), [](const auto& d) { return d.is_number_unsigned(); }) ||
-          !size.is_number_unsigned() || j.contains("nested_blocksize")) {
+          !size.is_number_unsigned() || nested != j.contains("nested_blocksize") ||
+          (nested && !(is(nested_absmax, st::dtype::f32) && is(nested_map, st::dtype::f32) &&
+                       nested_map->data.size() == 256 * 4 && nested_size.is_number_unsigned() &&
+                       nested_size.get<std::int64_t>() > 0 && offset.is_number()))) {
         out.push_back(t);  // not a layout qtl decodes: left as it is
         continue;
       }
       e.shape = shape.get<std::vector<std::uint64_t>>();
       const auto blocksize = size.get<std::int64_t>();
-      if (blocksize <= 0 || (e.elements() + 1) / 2 != t.data.size() ||
-          bnb::block_count(e.elements(), blocksize) * 4 != absmax->data.size()) {
+      const std::uint64_t blocks = blocksize > 0 ? bnb::block_count(e.elements(), blocksize) : 0;
+      const std::uint64_t nested_block = nested ? nested_size.get<std::uint64_t>() : 1;
+      if (blocksize <= 0 || (e.elements() + 1) / 2 != t.data.size() || blocks * (nested ? 1 : 4) != absmax->data.size() ||
+          (nested && (blocks + nested_block - 1) / nested_block * 4 != nested_absmax->data.size())) {
         out.push_back(t);
         continue;
       }
-      e.decode = [packed = t.data, a = absmax->data, qt, blocksize](std::span<float> y) {
-        std::vector<float> am(a.size() / 4);
-        std::memcpy(am.data(), a.data(), a.size());
+      const auto none = std::span<const std::byte>();
+      e.decode = [packed = t.data, a = absmax->data, qt, blocksize, nested, nested_block,
+                  na = nested ? nested_absmax->data : none, nm = nested ? nested_map->data : none,
+                  off = nested ? offset.get<float>() : 0.0f](std::span<float> y) {
+        std::vector<float> am(nested ? a.size() : a.size() / 4);
+        if (nested)
+          for (std::size_t i = 0; i < am.size(); ++i)
+            am[i] = f32_at(nm, std::to_integer<std::uint8_t>(a[i])) * f32_at(na, i / nested_block) + off;
+        else
+          std::memcpy(am.data(), a.data(), a.size());
         bnb::dequantize_4bit<float>(std::span(reinterpret_cast<const std::uint8_t*>(packed.data()), packed.size()), am,
                                     qt, blocksize, y);
       };
       hidden.insert(hidden.end(), {absmax->name, t.name + ".quant_map", state->name});
+      if (nested) hidden.insert(hidden.end(), {nested_absmax->name, nested_map->name});
     } else if ((is(&t, st::dtype::i8) || is(&t, st::dtype::f8_e4m3)) && is(scale, st::dtype::f32)) {
       const auto* zero = find(t.name + "_zero_point");
       const bool fp8 = is(&t, st::dtype::f8_e4m3);
