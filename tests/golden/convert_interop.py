@@ -362,6 +362,56 @@ def nf4_values(layout, name, absmax):
     return (layout[name + ".quant_map"][codes[:n]] * blocks).astype(np.float32).reshape(state["shape"])
 
 
+def check_back(qtl, d, arch, work):
+    """GGUF -> transformers: the F32 GGUF of a model directory written back to safetensors
+    (f32, f16) gives the original tensors under their transformers names (LLaMA's q/k rows
+    back in their order) and a config.json with the original's hyperparameters."""
+    original = {}
+    for f in sorted(d.glob("*.safetensors")):
+        original.update(load_file(str(f)))
+    config = json.loads((d / "config.json").read_text())
+    gg = work / f"{arch}-back.gguf"
+    r = run(qtl, d, "-o", gg, "--format", "F32")
+    if not check(r.returncode == 0, f"{arch} -> F32 GGUF: {r.stderr.strip()}"):
+        return
+    for fmt, dtype, torch_dtype in (("f32", np.float32, "float32"), ("f16", np.float16, "float16")):
+        out = work / f"{arch}-back-{fmt}" / "model.safetensors"
+        out.parent.mkdir(exist_ok=True)
+        r = run(qtl, gg, "-o", out, "--format", fmt)
+        if not check(r.returncode == 0 and (out.parent / "config.json").exists(), f"{arch} GGUF -> {fmt}: {r.stderr}"):
+            continue
+        back = load_file(str(out))
+        dropped = {n for n in original if n not in back}
+        check(dropped <= {"embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"},
+              f"{arch} {fmt}: tensors lost {sorted(dropped)}")
+        for n, w in back.items():
+            check(n in original and w.dtype == dtype and np.array_equal(w, original[n].astype(dtype)),
+                  f"{arch} {fmt}: {n} is not the original's")
+        c = json.loads((out.parent / "config.json").read_text())
+        keys = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "max_position_embeddings", "vocab_size"] + (["type_vocab_size", "layer_norm_eps"] if arch == "bert" else
+                                                            ["num_key_value_heads", "rms_norm_eps", "rope_theta"])
+        for k in keys:
+            check(c.get(k) == config[k], f"{arch} {fmt} config.json: {k} = {c.get(k)}, not {config[k]}")
+        check(c["architectures"] == config["architectures"] and c["torch_dtype"] == torch_dtype,
+              f"{arch} {fmt} config.json: {c['architectures']} {c['torch_dtype']}")
+        if arch != "bert":
+            check(c["tie_word_embeddings"] == ("lm_head.weight" not in original), f"{arch}: tie_word_embeddings")
+    # 4-bit: transformers loads it through the config's bitsandbytes quantization_config
+    out = work / f"{arch}-back-nf4" / "model.safetensors"
+    out.parent.mkdir(exist_ok=True)
+    r = run(qtl, gg, "-o", out, "--format", "nf4")
+    if check(r.returncode == 0, f"{arch} GGUF -> nf4: {r.stderr}"):
+        q = json.loads((out.parent / "config.json").read_text()).get("quantization_config", {})
+        check(q.get("quant_method") == "bitsandbytes" and q.get("bnb_4bit_quant_type") == "nf4",
+              f"{arch} nf4 config.json: quantization_config {q}")
+    # a config.json already beside the output (another model's, perhaps) is never overwritten
+    (out.parent / "config.json").write_text("{}")
+    r = run(qtl, gg, "-o", out, "--format", "f32")
+    check(r.returncode == 0 and (out.parent / "config.json").read_text() == "{}" and "is kept" in r.stderr,
+          f"{arch}: an existing config.json was replaced or not reported: {r.stderr}")
+
+
 def check_nf4(qtl, work):
     """A BERT directory whose weights are bitsandbytes NF4 (qtl's own nf4 output, and the same
     with double-quantized absmax as transformers saves bnb_4bit_use_double_quant models)
@@ -418,6 +468,28 @@ def check_nf4(qtl, work):
             want = nf4_values(lay, n, absmax)
             got = tensors.get(names.get_name(n, try_suffixes=(".weight", ".bias")))
             check(got is not None and np.array_equal(got.reshape(want.shape), want), f"{tag} {n}: GGUF values")
+    # --original: each quantized tensor's SQNR against the model the NF4 one was made from
+    # (NF4's error and Q8_0's together), equal to the one computed here from gguf's decoding
+    out, rep = work / "from-nf4-q8.gguf", work / "from-nf4-q8.json"
+    r = run(qtl, nf4, "-o", out, "--format", "Q8_0", "--original", d, "--report", rep)
+    if check(r.returncode == 0 and "vs original dB" in r.stdout, f"nf4 --original: {r.stderr.strip()}"):
+        reference = {names.get_name(n, try_suffixes=(".weight", ".bias")): w.astype(np.float64)
+                     for n, w in load_file(str(d / "model.safetensors")).items()}
+        written = {t.name: t for t in gguf.GGUFReader(str(out)).tensors}
+        rows = [t for t in json.loads(rep.read_text())["tensors"] if t["format"] != "keep"]
+        check(len(rows) > 0, "nf4 --original: nothing quantized")
+        for row in rows:
+            t = written[row["name"]]
+            got = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).astype(np.float64)
+            x = reference[row["name"]].reshape(got.shape)
+            want = 10 * np.log10((x * x).sum() / ((x - got) ** 2).sum())
+            # lower than against the NF4 weights where NF4 had rounded the tensor, else the same
+            was_nf4 = row["name"] in {names.get_name(n, try_suffixes=(".weight", ".bias")) for n in weights}
+            check(abs(row.get("sqnr_original_db", np.nan) - want) < 1e-6 * abs(want) and
+                  (row["sqnr_original_db"] < row["sqnr_db"] - 1 if was_nf4 else
+                   abs(row["sqnr_original_db"] - row["sqnr_db"]) < 1e-9 * abs(want)),
+                  f"nf4 --original {row['name']}: {row.get('sqnr_original_db')} dB, not {want} "
+                  f"(against the NF4 weights {row['sqnr_db']})")
     # the quant_state missing: one line naming the tensor, no output
     broken = dict(layout)
     del broken[weights[0] + ".quant_state.bitsandbytes__nf4"]
@@ -483,9 +555,11 @@ def main():
         work.mkdir(parents=True, exist_ok=True)
         write_bert(work / "bert")
         check_model(a.qtl, work / "bert", work, "synthetic")
+        check_back(a.qtl, work / "bert", "bert", work)
         for arch in ("llama", "qwen2"):
             config, tok = write_decoder(work / arch, arch)
             check_decoder(a.qtl, work / arch, arch, config, tok, work)
+            check_back(a.qtl, work / arch, arch, work)
         if a.model and (pathlib.Path(a.model) / "config.json").is_file():
             check_model(a.qtl, pathlib.Path(a.model), work, "model")
         elif a.model:

@@ -22,6 +22,7 @@ struct quantize_options {
   std::vector<std::string> tensor_types;                  // REGEX=TYPE, the first match wins
   bool pure = false, leave_output = false, allow_requantize = false;
   bool no_convert = false;  // a Hugging Face model's tensors as they are, not llama.cpp's GGUF
+  std::string original;     // the model the input was made from: a second SQNR against its tensors
   std::optional<long> group_size;
   std::optional<double> warn_sqnr;  // dB; else the format's default (docs/tool.md)
   unsigned threads = 0;             // 0: every hardware thread

@@ -22,73 +22,12 @@
 #include <utility>
 #include <vector>
 
+#include "architectures.hpp"
 #include "hf_tokenizer.hpp"
 #include "model_file.hpp"
 #include "qtl/kernel/dispatch.hpp"
 
 namespace qtl::tool {
-
-// One architecture llama.cpp runs: the transformers classes it takes, its tensor names
-// (regex on the transformers name -> llama.cpp's), what is left out, what must be there.
-struct hf_architecture {
-  std::string arch;  // general.architecture
-  std::vector<std::string> classes;
-  std::vector<std::pair<std::regex, std::string>> names;
-  std::regex skip;
-  std::vector<std::string> required;
-  bool permute_qk = false;   // LLaMA: the converter undoes transformers' rotary row order of q/k
-  bool wordpiece = false;    // else byte-level BPE
-};
-
-inline const std::vector<hf_architecture>& hf_architectures() {
-  using p = std::pair<std::regex, std::string>;
-  const auto layer = [](const std::string& hf, const std::string& gguf) {
-    return p{std::regex(R"(^model\.layers\.(\d+)\.)" + hf + R"(\.(weight|bias)$)"), "blk.$1." + gguf + ".$2"};
-  };
-  const auto decoder = [&](std::string arch, std::vector<std::string> classes, bool permute) {
-    return hf_architecture{
-        std::move(arch),
-        std::move(classes),
-        {p{std::regex(R"(^model\.embed_tokens\.weight$)"), "token_embd.weight"},
-         p{std::regex(R"(^model\.norm\.weight$)"), "output_norm.weight"},
-         p{std::regex(R"(^lm_head\.weight$)"), "output.weight"}, layer(R"(input_layernorm)", "attn_norm"),
-         layer(R"(self_attn\.q_proj)", "attn_q"), layer(R"(self_attn\.k_proj)", "attn_k"),
-         layer(R"(self_attn\.v_proj)", "attn_v"), layer(R"(self_attn\.o_proj)", "attn_output"),
-         layer(R"(post_attention_layernorm)", "ffn_norm"), layer(R"(mlp\.gate_proj)", "ffn_gate"),
-         layer(R"(mlp\.up_proj)", "ffn_up"), layer(R"(mlp\.down_proj)", "ffn_down")},
-        std::regex(R"(^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$)"),
-        {"token_embd.weight", "output_norm.weight"},
-        permute,
-        false};
-  };
-  static const std::vector<hf_architecture> all = {
-      {"bert",
-       {"BertModel", "BertForMaskedLM", "BertForSequenceClassification"},
-       {p{std::regex(R"(^embeddings\.word_embeddings\.(weight|bias)$)"), "token_embd.$1"},
-        p{std::regex(R"(^embeddings\.position_embeddings\.(weight|bias)$)"), "position_embd.$1"},
-        p{std::regex(R"(^embeddings\.token_type_embeddings\.(weight|bias)$)"), "token_types.$1"},
-        p{std::regex(R"(^embeddings\.LayerNorm\.(weight|bias)$)"), "token_embd_norm.$1"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.attention\.self\.query\.(weight|bias)$)"), "blk.$1.attn_q.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.attention\.self\.key\.(weight|bias)$)"), "blk.$1.attn_k.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.attention\.self\.value\.(weight|bias)$)"), "blk.$1.attn_v.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.attention\.output\.dense\.(weight|bias)$)"),
-          "blk.$1.attn_output.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.(weight|bias)$)"),
-          "blk.$1.attn_output_norm.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.intermediate\.dense\.(weight|bias)$)"), "blk.$1.ffn_up.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.output\.dense\.(weight|bias)$)"), "blk.$1.ffn_down.$2"},
-        p{std::regex(R"(^encoder\.layer\.(\d+)\.output\.LayerNorm\.(weight|bias)$)"),
-          "blk.$1.layer_output_norm.$2"}},
-       // the pooler, the masked-LM and next-sentence heads are not in llama.cpp's BERT
-       std::regex(R"(^(embeddings\.position_ids|pooler\..*|cls\.(predictions|seq_relationship)\..*)$)"),
-       {"token_embd.weight", "position_embd.weight", "token_embd_norm.weight"},
-       false,
-       true},
-      decoder("llama", {"LlamaForCausalLM", "LLaMAForCausalLM", "MistralForCausalLM", "LlamaModel"}, true),
-      decoder("qwen2", {"Qwen2ForCausalLM", "Qwen2Model"}, false),
-  };
-  return all;
-}
 
 class hf_model {
  public:
@@ -195,12 +134,7 @@ class hf_model {
           if (name.ends_with(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
         }
         if (std::regex_match(name, arch_->skip)) continue;
-        std::string mapped;
-        for (const auto& [pattern, to] : arch_->names)
-          if (std::regex_match(name, pattern)) {
-            mapped = std::regex_replace(name, pattern, to);
-            break;
-          }
+        const std::string mapped = arch_->names.to_gguf(name).value_or("");
         if (mapped.empty())
           throw failure(shards_[s].path(),
                         "tensor \"" + all[i].name + "\" has no llama.cpp name for architecture " + arch());
@@ -220,8 +154,7 @@ class hf_model {
         throw failure(dir_, "the " + arch() + " model has no tensor for " + required);
   }
 
-  // LLaMA's attn_q/attn_k rows in llama.cpp's rotary order: per head, the rows
-  // (2, half) of transformers become (half, 2) (LlamaModel.permute).
+  // LLaMA's attn_q/attn_k rows in llama.cpp's rotary order (rotary_rows), on decoding.
   void permute_rows(tensor_entry& t, const tensor_entry& source) const {
     const bool q = t.name.ends_with("attn_q.weight") || t.name.ends_with("attn_q.bias");
     const bool k = t.name.ends_with("attn_k.weight") || t.name.ends_with("attn_k.bias");
@@ -229,20 +162,12 @@ class hf_model {
     const std::uint64_t heads = q ? need("num_attention_heads")
                                   : hf::field<std::uint32_t>(config_, "num_key_value_heads", dir_ / "config.json")
                                         .value_or(need("num_attention_heads"));
-    const std::uint64_t rows = t.shape.front(), cols = t.elements() / rows;
+    const std::uint64_t rows = t.shape.front();
     if (rows % (2 * heads) != 0)
       throw failure(dir_, t.name + ": " + std::to_string(rows) + " rows do not split into " + std::to_string(heads) +
                               " heads of two halves");
-    t.decode = [source, heads, rows, cols](std::span<float> out) {
-      const auto in = to_float(kernel::select_kernels(), source);
-      const std::uint64_t half = rows / heads / 2;
-      for (std::uint64_t h = 0; h < heads; ++h)
-        for (std::uint64_t j = 0; j < half; ++j)
-          for (std::uint64_t two = 0; two < 2; ++two) {
-            const auto from = (h * 2 + two) * half + j, to = (h * half + j) * 2 + two;
-            std::copy_n(in.begin() + static_cast<std::ptrdiff_t>(from * cols), cols,
-                        out.begin() + static_cast<std::ptrdiff_t>(to * cols));
-          }
+    t.decode = [source, heads, rows](std::span<float> out) {
+      rotary_rows(to_float(kernel::select_kernels(), source), out, heads, rows, false);
     };
   }
 

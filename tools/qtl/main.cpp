@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
                          "GGUF: quantize tensors that already are ggml blocks again (the error compounds)");
   quantize_cmd->add_flag("--no-convert", quantize.no_convert,
                          "write a Hugging Face model's tensors under their own names, not as llama.cpp's GGUF");
+  quantize_cmd->add_option("--original", quantize.original,
+                           "the model the input was quantized from (e.g. the F32/BF16 model of an NF4 one): the "
+                           "report adds each tensor's SQNR against it");
   quantize_cmd->add_option("--recipe", quantize.recipe, "JSON rules {\"rules\": [{\"match\": regex, \"format\": f}]}");
   quantize_cmd->add_option("--threads", quantize.threads, "threads per tensor (default: all)");
   quantize_cmd->add_option("--report", quantize.report, "also write the summary as JSON to this file");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -23,6 +24,7 @@
 #include "qtl/metrics.hpp"
 #include "report.hpp"
 #include "terminal.hpp"
+#include "to_transformers.hpp"
 
 namespace qtl::tool {
 namespace {
@@ -75,6 +77,7 @@ struct item {
   std::span<const float> importance;  // the --imatrix entry, when the format takes one
   std::uint64_t bytes_out = 0;
   double sqnr = std::numeric_limits<double>::quiet_NaN();
+  double sqnr_original = std::numeric_limits<double>::quiet_NaN();  // against --original's tensor
 };
 
 std::optional<st::dtype> st_type(ggml::type_id id) {
@@ -139,19 +142,28 @@ class source {
     if (dir && out != container::gguf)
       throw failure(path, "a model directory converts to GGUF only: give its .safetensors file for this output");
     if (dir && !convert) throw failure(path, "--no-convert takes a model file, not a directory");
-    if (convert && out == container::gguf && (dir || (path.extension() == ".safetensors" && hf_model::is_model(path))))
+    if (convert && out == container::gguf && (dir || (path.extension() == ".safetensors" && hf_model::is_model(path)))) {
       hf_.emplace(path);
-    else
-      file_.emplace(path);
+      return;
+    }
+    file_.emplace(path);
+    if (const auto* g = file_->gguf(); g && convert && out == container::safetensors)
+      if (const auto* a = g->metadata().find("general.architecture"); a && std::holds_alternative<std::string>(*a))
+        if (const auto* arch = find_architecture(std::get<std::string>(*a)))
+          transformers_.emplace(*arch, g->metadata(), file_->tensors(), path);
   }
-  [[nodiscard]] std::span<const tensor_entry> tensors() const { return hf_ ? hf_->tensors() : file_->tensors(); }
+  [[nodiscard]] std::span<const tensor_entry> tensors() const {
+    return hf_ ? hf_->tensors() : transformers_ ? transformers_->tensors() : file_->tensors();
+  }
   void release(std::size_t i) const {
     if (hf_)
       hf_->release(i);
     else
-      file_->release(i);
+      file_->release(transformers_ ? transformers_->origin(i) : i);
   }
   [[nodiscard]] const hf_model* converted() const { return hf_ ? &*hf_ : nullptr; }
+  // A GGUF of a known architecture going to safetensors: transformers' names and config.
+  [[nodiscard]] const transformers_view* to_transformers() const { return transformers_ ? &*transformers_ : nullptr; }
   [[nodiscard]] const model_file* file() const { return file_ ? &*file_ : nullptr; }
   // Whether tensors have llama.cpp's names (a GGUF, or converted): llama-quantize's rules apply.
   [[nodiscard]] bool llama_names() const { return hf_ || file_->gguf() != nullptr; }
@@ -166,7 +178,13 @@ class source {
  private:
   std::optional<model_file> file_;
   std::optional<hf_model> hf_;
+  std::optional<transformers_view> transformers_;
 };
+
+// f32, f16, bf16: plain conversions, written to either container.
+bool is_float(const format_info& f) {
+  return f.kind == family::ggml && ggml::traits(f.ggml_type)->elements == 1;
+}
 
 const format_info* format_of(ggml::type_id t) {
   for (const auto& f : formats)
@@ -224,7 +242,14 @@ std::vector<std::optional<std::pair<ggml::type_id, std::string>>> mix_types(std:
 // whether they are copied as they are.
 void finish_item(item& it, const plan_options& p) {
   const auto& t = *it.in;
-  if (it.format != nullptr) {
+  if (it.format != nullptr && p.out == container::safetensors && is_float(*it.format)) {
+    const auto id = it.format->ggml_type;
+    it.outs = {{t.name,
+                id == ggml::type_id::f32   ? st::dtype::f32
+                : id == ggml::type_id::f16 ? st::dtype::f16
+                                           : st::dtype::bf16,
+                t.shape}};
+  } else if (it.format != nullptr) {
     it.outs = plan_tensors(*it.format, t, p.encode);
   } else if (const auto kept = kept_tensor(t, p.out); kept && !t.decode && !(p.converted && t.dtype != "F32")) {
     it.outs = {*kept};
@@ -303,7 +328,8 @@ item plan_item(const tensor_entry& t, const plan_options& p) {
   const auto r = by_rule(t, p.rules, it.note);
   if (r) f = *r;
   static const std::regex unquantized("embed|norm|bias", std::regex::icase);
-  if (f != nullptr && !r) {
+  const bool whole_checkpoint = p.out == container::safetensors && f != nullptr && is_float(*f);  // every tensor
+  if (f != nullptr && !r && !whole_checkpoint) {
     if (t.shape.size() < 2)
       f = nullptr, it.note = "kept: fewer than 2 dims";
     else if (std::regex_search(t.name, unquantized))
@@ -405,10 +431,10 @@ void check_finite(const tensor_entry& t, std::span<const float> x) {
 
 quant_report make_report(const quantize_options& o, const std::vector<item>& items,
                          std::vector<std::string> warnings) {
-  quant_report r{o.input, o.output, o.format, {}, std::move(warnings)};
+  quant_report r{o.input, o.output, o.format, o.original, {}, std::move(warnings)};
   for (const auto& it : items)
     r.rows.push_back({it.in->name, it.in->shape, it.in->dtype, it.format ? std::string(it.format->name) : "keep",
-                      it.note, it.in->data.size(), it.bytes_out, it.sqnr});
+                      it.note, it.in->data.size(), it.bytes_out, it.sqnr, it.sqnr_original});
   return r;
 }
 
@@ -449,6 +475,30 @@ void apply_imatrix(const io::imatrix::matrix& imatrix, const std::string& path, 
 }
 
 }  // namespace
+
+// transformers' config.json beside a GGUF written back as a transformers checkpoint (float
+// or bitsandbytes weights: the ones transformers loads from the config alone); "" when a
+// config.json is already there.
+std::string write_transformers_config(const transformers_view& v, const format_info& f,
+                                      const std::filesystem::path& out) {
+  const bool bnb = f.kind == family::bnb_4bit;
+  const auto dtype = f.name == "f16" ? "float16" : f.name == "bf16" ? "bfloat16" : "float32";
+  auto config = v.config(dtype);
+  if (bnb)
+    config["quantization_config"] = {{"quant_method", "bitsandbytes"},       {"load_in_4bit", true},
+                                     {"bnb_4bit_quant_type", std::string(f.name)}, {"bnb_4bit_use_double_quant", false},
+                                     {"bnb_4bit_compute_dtype", "float32"},  {"bnb_4bit_quant_storage", "uint8"}};
+  const auto path = (out.has_parent_path() ? out.parent_path() : std::filesystem::path(".")) / "config.json";
+  const auto text = config.dump(2) + "\n";
+  if (std::filesystem::exists(path)) {  // another model's, perhaps: never overwritten
+    fmt::print(stderr, "qtl: {} exists and is kept; transformers' config for this model:\n{}", path.string(), text);
+    return {};
+  }
+  io::output_file file(path);
+  file.write(std::as_bytes(std::span(text)));
+  file.commit();
+  return path.string();
+}
 
 // A ggml type named on the command line (--output-tensor-type and the like).
 ggml::type_id ggml_type_option(const std::string& name, const std::string& option) {
@@ -521,7 +571,7 @@ int run_quantize(const quantize_options& o) {
   if (p.mix != nullptr) p.format = format_of(p.mix->base);
   if (p.format == nullptr) throw failure(o.output, "unknown format \"" + o.format + "\" (see qtl quantize --help)");
   const format_info* f = p.format;
-  if (container_for(*f) != out)
+  if (container_for(*f) != out && !(is_float(*f) && p.mix == nullptr))
     throw failure(o.output, "format " + o.format + " is written to " +
                                 (out == container::gguf ? std::string(".safetensors") : std::string(".gguf")) +
                                 " files, not " + out_path.extension().string());
@@ -592,6 +642,16 @@ int run_quantize(const quantize_options& o) {
                                    requantized));
   if (imatrix) apply_imatrix(*imatrix, o.imatrix, items, warnings);
 
+  // --original: the model the input came from, read the same way (so under the same names).
+  std::optional<source> original;
+  std::map<std::string, std::size_t> original_index;
+  std::size_t unmatched = 0;
+  if (!o.original.empty()) {
+    original.emplace(o.original, out, !o.no_convert);
+    const auto ts = original->tensors();
+    for (std::size_t j = 0; j < ts.size(); ++j) original_index.emplace(ts[j].name, j);
+  }
+
   const auto kernels = kernel::select_kernels();
   quant_report report;
   {
@@ -622,6 +682,16 @@ int run_quantize(const quantize_options& o) {
         const double threshold = o.warn_sqnr.value_or(it.format->warn_sqnr_db);
         for (std::size_t k = 0; k < it.outs.size(); ++k) w.write(it.outs[k].name, e.tensors[k]);
         it.sqnr = sqnr_db(x, std::span<const float>(e.dequantized));
+        if (original) {
+          const auto j = original_index.find(t.name);
+          if (j == original_index.end() || original->tensors()[j->second].shape != t.shape) {
+            ++unmatched;
+          } else {
+            const float_values reference(kernels, original->tensors()[j->second]);
+            it.sqnr_original = sqnr_db(reference.span(), std::span<const float>(e.dequantized));
+            original->release(j->second);
+          }
+        }
         if (it.sqnr < threshold)
           warnings.push_back(fmt::format("{}: SQNR {:.2f} dB is below {:.1f} dB", t.name, it.sqnr, threshold));
       } catch (const failure& e) {
@@ -630,12 +700,22 @@ int run_quantize(const quantize_options& o) {
         throw failure(o.input, "tensor \"" + t.name + "\": " + problem_of(e));
       }
     }
+    if (unmatched > 0)
+      warnings.push_back(fmt::format("{} quantized tensors have no tensor of the same name and shape in {}", unmatched,
+                                     o.original));
     report = make_report(o, items, std::move(warnings));
     if (!o.report.empty()) write_report(report, o.report);
     w.commit();
   }
   print_report(report);
   fmt::print("wrote {}\n", o.output);
+  if (const auto* v = in.to_transformers()) {
+    if (!is_float(*f) && f->kind != family::bnb_4bit)
+      fmt::print(stderr, "qtl: no config.json written: transformers reads {} weights through a quantization_config "
+                         "(docs/tool.md)\n", o.format);
+    else if (const auto config = write_transformers_config(*v, *f, out_path); !config.empty())
+      fmt::print("wrote {} (transformers' config; the tokenizer files are the original model's)\n", config);
+  }
   return 0;
 }
 

@@ -39,6 +39,7 @@ void write_report(const quant_report& r, const std::string& path) {
   j["input"] = r.input;
   j["output"] = r.output;
   j["format"] = r.format;
+  if (!r.original.empty()) j["original"] = r.original;
   j["tensors"] = json::array();
   for (const auto& row : r.rows) {
     json t;
@@ -52,6 +53,7 @@ void write_report(const quant_report& r, const std::string& path) {
     if (row.quantized()) {
       if (row.sqnr_db == std::numeric_limits<double>::infinity()) t["exact"] = true;
       t["sqnr_db"] = std::isfinite(row.sqnr_db) ? json(row.sqnr_db) : json();
+      if (std::isfinite(row.sqnr_original_db)) t["sqnr_original_db"] = row.sqnr_original_db;
     }
     j["tensors"].push_back(t);
   }
@@ -98,6 +100,7 @@ quant_report read_report(const std::string& path) {
   r.input = field<std::string>(path, j, "input", "the report");
   r.output = field<std::string>(path, j, "output", "the report");
   r.format = field<std::string>(path, j, "format", "the report");
+  if (j.contains("original")) r.original = field<std::string>(path, j, "original", "the report");
   if (j.contains("warnings")) r.warnings = field<std::vector<std::string>>(path, j, "warnings", "the report");
   for (const auto& t : j["tensors"]) {
     const std::string where = fmt::format("tensor {}", r.rows.size());
@@ -119,6 +122,7 @@ quant_report read_report(const std::string& path) {
         row.sqnr_db = s.get<double>();
       else
         throw failure(path, named + ": a quantized tensor needs a number \"sqnr_db\" or \"exact\": true");
+      if (t.contains("sqnr_original_db")) row.sqnr_original_db = field<double>(path, t, "sqnr_original_db", named);
     }
     r.rows.push_back(std::move(row));
   }
@@ -126,11 +130,22 @@ quant_report read_report(const std::string& path) {
 }
 
 void print_report(const quant_report& r) {
-  table t({"tensor", "shape", "format", "before", "after", "SQNR dB", "note"}, true);
+  const bool original = !r.original.empty();
+  std::vector<std::string> header = {"tensor", "shape", "format", "before", "after", "SQNR dB", "note"};
+  if (original) header.insert(header.end() - 1, "vs original dB");
+  table t(std::move(header), true);
   std::size_t quantized = 0;
   for (const auto& row : r.rows) {
-    t.add({row.name, shape_text(row.shape), row.quantized() ? row.format : row.dtype, bytes_text(row.bytes_before),
-           bytes_text(row.bytes_after), row.quantized() ? db_text(row.sqnr_db) : "-", row.note});
+    std::vector<std::string> cells = {row.name,
+                                      shape_text(row.shape),
+                                      row.quantized() ? row.format : row.dtype,
+                                      bytes_text(row.bytes_before),
+                                      bytes_text(row.bytes_after),
+                                      row.quantized() ? db_text(row.sqnr_db) : "-",
+                                      row.note};
+    if (original)
+      cells.insert(cells.end() - 1, std::isnan(row.sqnr_original_db) ? "-" : db_text(row.sqnr_original_db));
+    t.add(std::move(cells));
     quantized += row.quantized();
   }
   t.print();

@@ -19,12 +19,15 @@ struct report_row {
   std::string note;    // why kept, or the recipe rule that chose the format
   std::uint64_t bytes_before = 0, bytes_after = 0;
   double sqnr_db = std::numeric_limits<double>::quiet_NaN();  // +inf: exact; NaN: kept
+  // Against the same tensor of quantize --original (the error of both quantizations); NaN: none.
+  double sqnr_original_db = std::numeric_limits<double>::quiet_NaN();
 
   [[nodiscard]] bool quantized() const { return format != "keep"; }
 };
 
 struct quant_report {
   std::string input, output, format;
+  std::string original;  // quantize --original, when given
   std::vector<report_row> rows;
   std::vector<std::string> warnings;
 
@@ -39,8 +42,8 @@ void write_report(const quant_report& r, const std::string& path);
 // Throws failure naming path and the first field that is missing or of the wrong type.
 quant_report read_report(const std::string& path);
 
-// The table (tensor, shape, format, before, after, SQNR dB, note) and the totals line on
-// stdout, the warnings on stderr.
+// The table (tensor, shape, format, before, after, SQNR dB, SQNR against the original when
+// there is one, note) and the totals line on stdout, the warnings on stderr.
 void print_report(const quant_report& r);
 
 }  // namespace qtl::tool
