@@ -24,6 +24,8 @@ if model=$(bash scripts/fetch_model.sh); then
   qtl=./build/release/tools/qtl demo=build/release/demo
   mkdir -p "$demo"
   "$qtl" inspect "$model" | sed -n '1p;$p'
+  echo "-- examples/minilm (qtl's BERT forward: sentence embeddings in float and with quantized linear layers)"
+  ./build/release/examples/minilm "$(dirname "$model")"
   # The model directory converts to the GGUF llama.cpp runs (architecture, tokenizer,
   # llama.cpp's names), each tensor typed as llama-quantize types it for that file type.
   for f in F16 Q8_0 Q4_K_M; do
@@ -32,6 +34,9 @@ if model=$(bash scripts/fetch_model.sh); then
   done
   echo "-- qtl quantize $model --format nf4 (transformers + bitsandbytes layout)"
   "$qtl" quantize "$model" --format nf4 -o "$demo/minilm-nf4.safetensors" --report "$demo/minilm-nf4.json"
+  echo "-- qtl quantize minilm-F16.gguf --format f16 (back to a transformers checkpoint + config.json)"
+  mkdir -p "$demo/minilm-back" && rm -f "$demo/minilm-back/config.json"
+  "$qtl" quantize "$demo/minilm-F16.gguf" --format f16 -o "$demo/minilm-back/model.safetensors" | tail -n 3
   echo "-- qtl compare (F16 vs Q4_K_M GGUF, decoded), last lines"
   "$qtl" compare "$demo/minilm-F16.gguf" "$demo/minilm-Q4_K_M.gguf" | tail -n 2
   echo "-- qtl report"

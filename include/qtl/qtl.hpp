@@ -1,6 +1,7 @@
 // Umbrella header: everything in qtl that needs no optional dependency, except the fp32
-// reference product qtl/ptq/linear_reference.hpp, the one header that includes Eigen
-// (it would more than double this header's compile time). Include the area headers
+// reference product qtl/ptq/linear_reference.hpp and the BERT forward qtl/ptq/bert.hpp,
+// the headers that include Eigen (it would more than double this header's compile time),
+// and the headers that read files (io/, ptq/wordpiece.hpp). Include the area headers
 // instead when compile time matters.
 #pragma once
 

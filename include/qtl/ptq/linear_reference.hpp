@@ -1,5 +1,5 @@
 // y = x·Wᵀ in fp32 through Eigen: the reference every quantized PTQ mode is measured by.
-// The one qtl header that includes Eigen, so it stays out of the umbrella qtl/qtl.hpp.
+// It includes Eigen (as does ptq/bert.hpp through it), so both stay out of the umbrella qtl/qtl.hpp.
 #pragma once
 
 // g++ 12 reports a false -Wmaybe-uninitialized from its own avx512fintrin.h (the

@@ -1,0 +1,137 @@
+// qtl::ptq::bert on all-MiniLM-L6-v2 (scripts/fetch_model.sh; the directory in
+// QTL_MINILM_DIR): token ids equal the tokenizers package's, sentence embeddings equal
+// sentence-transformers' (tests/golden/minilm.json, made by tests/golden/minilm.py), and
+// the linear layers swap for quantized ones.
+#include "qtl/ptq/bert.hpp"
+
+#include <catch2/catch_test_macros.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::filesystem::path model_dir() {
+  const char* dir = std::getenv("QTL_MINILM_DIR");
+  REQUIRE(dir != nullptr);  // set by tests/CMakeLists.txt after scripts/fetch_model.sh
+  return dir;
+}
+
+const nlohmann::json& golden() {
+  static const nlohmann::json j = [] {
+    std::ifstream in(std::string(QTL_GOLDEN_DIR) + "/minilm.json");
+    REQUIRE(in);
+    return nlohmann::json::parse(in);
+  }();
+  return j;
+}
+
+const qtl::ptq::bert& float_model() {
+  static const qtl::ptq::bert m(model_dir());
+  return m;
+}
+
+double cosine(const Eigen::VectorXf& a, const Eigen::VectorXf& b) {
+  return a.cast<double>().dot(b.cast<double>()) / (a.cast<double>().norm() * b.cast<double>().norm());
+}
+
+// Mean cosine of the golden sentences' embeddings by model m to sentence-transformers'
+// (the short sentences: the 256-token one would make this test slow under the sanitizers).
+double mean_cosine(const qtl::ptq::bert& m) {
+  double sum = 0.0;
+  std::size_t n = 0;
+  for (const auto& s : golden()["sentences"]) {
+    if (s["ids"].size() > 64) continue;
+    const auto want = s["embedding"].get<std::vector<float>>();
+    sum += cosine(m.embed(s["text"].get<std::string>()), Eigen::Map<const Eigen::VectorXf>(want.data(), want.size()));
+    ++n;
+  }
+  REQUIRE(n >= 5);
+  return sum / static_cast<double>(n);
+}
+
+}  // namespace
+
+TEST_CASE("bert's tokenizer gives the tokenizers package's ids", "[ptq][bert]") {
+  const auto& t = float_model().tokenizer();
+  for (const auto& c : golden()["tokenizer"]) {
+    INFO(c["text"].get<std::string>());
+    CHECK(t.tokenize(c["text"].get<std::string>()) == c["ids"].get<std::vector<std::int32_t>>());
+  }
+  for (const auto& s : golden()["sentences"]) {
+    INFO(s["text"].get<std::string>());
+    CHECK(t.encode(s["text"].get<std::string>(), float_model().max_tokens()) ==
+          s["ids"].get<std::vector<std::int32_t>>());
+  }
+}
+
+TEST_CASE("bert's sentence embeddings equal sentence-transformers'", "[ptq][bert]") {
+  const auto& m = float_model();
+  CHECK(m.pooling() == qtl::ptq::bert_pooling::mean);
+  CHECK(m.normalizes());
+  CHECK(m.max_tokens() == 256);
+  for (const auto& s : golden()["sentences"]) {
+    INFO(s["text"].get<std::string>());
+    const auto want = s["embedding"].get<std::vector<float>>();
+    const Eigen::VectorXf got = m.embed(s["text"].get<std::string>());
+    REQUIRE(got.size() == static_cast<Eigen::Index>(want.size()));
+    CHECK(cosine(got, Eigen::Map<const Eigen::VectorXf>(want.data(), want.size())) >= 0.99999);
+    CHECK(std::abs(got.norm() - 1.0f) < 1e-5f);
+  }
+}
+
+TEST_CASE("bert's linear layers swap for quantized ones", "[ptq][bert]") {
+  qtl::ptq::bert m(model_dir());
+  REQUIRE(m.linears().size() == 6 * m.config().layers);
+  CHECK(m.linears()[4].name == "encoder.layer.0.intermediate.dense");
+  const double exact = mean_cosine(m);
+  qtl::ptq::ptq_config int8;
+  int8.mode = qtl::ptq::ptq_mode::weight_only;
+  m.quantize_linears(int8);
+  const double w8 = mean_cosine(m);
+  qtl::ptq::ptq_config int4 = int8;
+  int4.weight_bits = 4;
+  int4.weight_group = 32;
+  m.quantize_linears(int4);
+  const double w4 = mean_cosine(m);
+  m.quantize_linears(qtl::ptq::ptq_config{});  // int8 weights x dynamic per-token int8 activations
+  const double w8a8 = mean_cosine(m);
+  m.restore_linears();
+  CHECK(mean_cosine(m) == exact);
+  INFO("mean cosine: float " << exact << ", int8 weights " << w8 << ", int4 g32 " << w4 << ", W8A8 " << w8a8);
+  CHECK(w8 < exact);  // the kernels were used
+  CHECK(w8 > 0.999);
+  CHECK(w4 < w8);
+  CHECK(w4 > 0.94);  // symmetric RTN int4 g32 measured 0.957 (the PTQ algorithms' baseline)
+  CHECK(w8a8 < exact);
+  CHECK(w8a8 > 0.99);
+}
+
+TEST_CASE("bert refuses bad input", "[ptq][bert]") {
+  const auto& m = float_model();
+  CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>{}), qtl::error);
+  CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>{101, 30522, 102}), qtl::error);   // past the vocabulary
+  CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>{101, -1, 102}), qtl::error);
+  CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>(513, 1000)), qtl::error);       // past the positions
+  CHECK_THROWS_AS(m.embed(std::string_view("caf\xC3")), qtl::error);                        // not UTF-8
+  CHECK_THROWS_AS(qtl::ptq::bert("no/such/model"), qtl::error);
+  // a directory whose config.json and weights disagree
+  const auto dir = std::filesystem::temp_directory_path() / "qtl_bert_test_bad";
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"model.safetensors", "tokenizer.json"})
+    std::filesystem::copy_file(model_dir() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_size": 256, "num_hidden_layers": 6,
+    "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
+    "vocab_size": 30522})";
+  CHECK_THROWS_AS(qtl::ptq::bert(dir), qtl::error);  // 256 does not split into 12 heads
+  std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 7,
+    "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
+    "vocab_size": 30522})";
+  CHECK_THROWS_AS(qtl::ptq::bert(dir), qtl::error);  // no layer 6
+  std::ofstream(dir / "config.json") << R"({"model_type": "roberta"})";
+  CHECK_THROWS_AS(qtl::ptq::bert(dir), qtl::error);
+  std::filesystem::remove_all(dir);
+}
