@@ -1,0 +1,235 @@
+// qtl::ptq::gptq: GPTQ weight quantization (Frantar et al. 2022): each input column of W
+// rounded in turn, its error spread over the columns not yet rounded through the inverse
+// Hessian of the layer's calibration inputs. Any format and scheme of qtl's quantizer.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "qtl/core/concepts.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/core/quant_params.hpp"
+#include "qtl/core/view.hpp"
+#include "qtl/granularity.hpp"
+#include "qtl/ptq/linear_reference.hpp"  // Eigen/Core, with the compiler workaround
+#include <Eigen/Cholesky>
+#include "qtl/quantizer.hpp"
+#include "qtl/rounding.hpp"
+
+namespace qtl::ptq {
+
+// H = 2/N · Σ xᵀx over every calibration token x (a row of the layer's input), in double.
+class gptq_hessian {
+ public:
+  explicit gptq_hessian(std::size_t in_features)
+      : h_(Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(in_features), static_cast<Eigen::Index>(in_features))) {
+    if (in_features == 0) throw error(errc::invalid_argument, "gptq_hessian: no input features");
+  }
+
+  // Adds the tokens x [n, in_features]; NaN/Inf is an error and adds nothing.
+  void add(matrix_view<const float> x) {
+    if (x.cols() != static_cast<std::size_t>(h_.cols()))
+      throw error(errc::shape_mismatch, "gptq_hessian: inputs of " + std::to_string(x.cols()) +
+                                            " features for a layer of " + std::to_string(h_.cols()));
+    Eigen::MatrixXd xd(static_cast<Eigen::Index>(x.rows()), static_cast<Eigen::Index>(x.cols()));
+    for (std::size_t r = 0; r < x.rows(); ++r)
+      for (std::size_t c = 0; c < x.cols(); ++c) {
+        if (!std::isfinite(x(r, c)))
+          throw error(errc::non_finite, "gptq_hessian: input " + std::to_string(x(r, c)) + " at token " +
+                                            std::to_string(r) + ", feature " + std::to_string(c));
+        xd(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = x(r, c);
+      }
+    h_.selfadjointView<Eigen::Lower>().rankUpdate(xd.transpose());
+    tokens_ += x.rows();
+  }
+
+  [[nodiscard]] std::size_t tokens() const noexcept { return tokens_; }
+  // 2/N Σ xᵀx (both triangles).
+  [[nodiscard]] Eigen::MatrixXd matrix() const {
+    if (tokens_ == 0) throw error(errc::invalid_argument, "gptq_hessian: no calibration tokens");
+    Eigen::MatrixXd h = h_.selfadjointView<Eigen::Lower>();
+    return h * (2.0 / static_cast<double>(tokens_));
+  }
+
+ private:
+  Eigen::MatrixXd h_;  // lower triangle of Σ xᵀx
+  std::size_t tokens_ = 0;
+};
+
+struct gptq_config {
+  std::size_t group_size = 0;    // input columns sharing a scale per output row; 0: the whole row
+  std::size_t block_size = 128;  // columns rounded before the lazy update of the rest
+  double damp_percent = 0.01;    // λ = damp_percent · mean(diag H) added to the diagonal
+  bool act_order = false;        // round columns by decreasing diag(H)
+  bool static_groups = false;    // with act_order: group scales from the unrotated W first, in column order
+};
+
+// Codes [out, in] in W's column order; params[r * groups + g] is row r's for group g;
+// group_of[c] is input column c's group (GPTQ's g_idx: not c / group_size under act_order
+// without static groups); the dequantized weights; and the layer's reconstruction error
+// tr((W - Ŵ) H (W - Ŵ)ᵀ) / 2 (the mean over calibration tokens of |x·(W - Ŵ)ᵀ|²) for
+// GPTQ and for round-to-nearest with the same groups.
+struct gptq_result {
+  std::size_t rows = 0, cols = 0, groups = 0;
+  std::vector<int> codes;
+  std::vector<quant_params> params;
+  std::vector<std::size_t> group_of;
+  std::vector<float> dequantized;
+  double error = 0.0, rtn_error = 0.0;
+  std::string note;  // what the algorithm had to do (dead columns, damping raised)
+};
+
+namespace detail {
+
+inline double layer_error(const Eigen::MatrixXd& delta, const Eigen::MatrixXd& h) {
+  return (delta * h).cwiseProduct(delta).sum() / 2.0;
+}
+
+}  // namespace detail
+
+// GPTQ of w [out, in] with the Hessian of its inputs, as the GPTQ paper and GPTQModel
+// define it: dead inputs (diag H = 0) zeroed, damping, the upper Cholesky factor of H⁻¹,
+// blocks of block_size columns with the lazy batch update, per-group parameters found
+// when the group's first column comes (on the weights as updated so far), act-order and
+// static groups. Quantizes with format F and scheme S (e.g. int4 + symmetric, uint4 + affine).
+template <format F, scheme<F> S, rounding R = nearest_even>
+gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, const gptq_config& cfg = {},
+                 S scheme_policy = S{}, R round = R{}) {
+  const std::size_t rows = w.rows(), cols = w.cols();
+  if (w.empty()) throw error(errc::invalid_argument, "gptq: empty weight matrix");
+  if (hessian.rows() != static_cast<Eigen::Index>(cols) || hessian.cols() != static_cast<Eigen::Index>(cols))
+    throw error(errc::shape_mismatch, "gptq: Hessian of " + std::to_string(hessian.rows()) + "x" +
+                                          std::to_string(hessian.cols()) + " for " + std::to_string(cols) + " inputs");
+  const std::size_t group = cfg.group_size == 0 ? cols : cfg.group_size;
+  if (cols % group != 0)
+    throw error(errc::group_size, "gptq: group size " + std::to_string(group) + " does not divide the " +
+                                      std::to_string(cols) + " inputs");
+  if (cfg.block_size == 0) throw error(errc::invalid_argument, "gptq: block size 0");
+  if (!(cfg.damp_percent > 0.0 && cfg.damp_percent < 1.0))
+    throw error(errc::invalid_argument, "gptq: damp_percent " + std::to_string(cfg.damp_percent) + " is outside (0, 1)");
+  for (std::size_t i = 0; i < w.size(); ++i)
+    if (!std::isfinite(w(i / cols, i % cols)))
+      throw error(errc::non_finite, "gptq: weight at row " + std::to_string(i / cols) + ", column " +
+                                        std::to_string(i % cols) + " is not finite");
+  if (!hessian.allFinite()) throw error(errc::non_finite, "gptq: the Hessian is not finite");
+
+  const auto n = static_cast<Eigen::Index>(cols);
+  Eigen::MatrixXd W(static_cast<Eigen::Index>(rows), n);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) W(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = w(r, c);
+  const Eigen::MatrixXd original = W;
+  Eigen::MatrixXd H = hessian;
+  gptq_result out{rows, cols, cols / group, std::vector<int>(w.size()), std::vector<quant_params>(rows * (cols / group)),
+                  std::vector<std::size_t>(cols), std::vector<float>(w.size()), 0.0, 0.0, {}};
+  std::size_t dead = 0;
+  for (Eigen::Index c = 0; c < n; ++c)
+    if (H(c, c) == 0.0) H(c, c) = 1.0, W.col(c).setZero(), ++dead;
+  if (dead > 0) out.note = std::to_string(dead) + " inputs never active: their weights are zero";
+
+  // Per-row parameters of a column range of the current weights (a group).
+  const quantizer<F, S, per_group<>, R> group_quantizer(scheme_policy, per_group<>{group}, round);
+  const auto group_params = [&](const Eigen::MatrixXd& m, Eigen::Index first) {
+    std::vector<float> slice(rows * group);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t k = 0; k < group; ++k)
+        slice[r * group + k] = static_cast<float>(m(static_cast<Eigen::Index>(r), first + static_cast<Eigen::Index>(k)));
+    return group_quantizer.params(matrix_view<const float>(slice.data(), rows, group));
+  };
+  const auto store = [&](std::size_t g, const std::vector<quant_params>& p) {
+    for (std::size_t r = 0; r < rows; ++r) out.params[r * out.groups + g] = p[r];
+  };
+  if (cfg.static_groups)
+    for (std::size_t g = 0; g < out.groups; ++g) store(g, group_params(W, static_cast<Eigen::Index>(g * group)));
+
+  std::vector<Eigen::Index> perm(cols);
+  std::iota(perm.begin(), perm.end(), Eigen::Index{0});
+  if (cfg.act_order) {
+    std::stable_sort(perm.begin(), perm.end(), [&](Eigen::Index a, Eigen::Index b) { return H(a, a) > H(b, b); });
+    Eigen::MatrixXd Wp(W.rows(), n), Hp(n, n);
+    for (Eigen::Index i = 0; i < n; ++i) Wp.col(i) = W.col(perm[static_cast<std::size_t>(i)]);
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j < n; ++j) Hp(i, j) = H(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(j)]);
+    W = std::move(Wp), H = std::move(Hp);
+  }
+
+  // Hinv: the upper Cholesky factor of (H + λI)⁻¹; a Hessian still not positive definite
+  // gets ten times the damping, up to three times.
+  Eigen::MatrixXd Hinv;
+  double damp = cfg.damp_percent;
+  for (int attempt = 0;; ++attempt) {
+    Eigen::MatrixXd Hd = H;
+    Hd.diagonal().array() += damp * H.diagonal().mean();
+    Eigen::LLT<Eigen::MatrixXd> llt(Hd);
+    if (llt.info() == Eigen::Success) {
+      const Eigen::MatrixXd inverse = llt.solve(Eigen::MatrixXd::Identity(n, n));
+      Eigen::LLT<Eigen::MatrixXd> upper(inverse);
+      if (upper.info() == Eigen::Success) {
+        Hinv = upper.matrixU();
+        break;
+      }
+    }
+    if (attempt == 3) throw error(errc::invalid_argument, "gptq: the Hessian is not positive definite even with damping " + std::to_string(damp));
+    damp *= 10.0;
+    out.note += (out.note.empty() ? "" : "; ") + std::string("Hessian singular: damping raised to ") + std::to_string(damp);
+  }
+
+  Eigen::MatrixXd Q(W.rows(), n);
+  std::vector<quant_params> current(rows);
+  for (Eigen::Index i1 = 0; i1 < n; i1 += static_cast<Eigen::Index>(cfg.block_size)) {
+    const Eigen::Index i2 = std::min(n, i1 + static_cast<Eigen::Index>(cfg.block_size)), count = i2 - i1;
+    Eigen::MatrixXd W1 = W.middleCols(i1, count), Err1(W.rows(), count);
+    for (Eigen::Index i = 0; i < count; ++i) {
+      const Eigen::Index column = i1 + i;  // in the rounding order
+      const std::size_t original_column = static_cast<std::size_t>(perm[static_cast<std::size_t>(column)]);
+      std::size_t g = 0;
+      if (cfg.static_groups) {
+        g = original_column / group;
+        for (std::size_t r = 0; r < rows; ++r) current[r] = out.params[r * out.groups + g];
+      } else {
+        g = static_cast<std::size_t>(column) / group;
+        if (static_cast<std::size_t>(column) % group == 0) {  // the group's first column: W as updated by earlier blocks
+          current = group_params(W, column);
+          store(g, current);
+        }
+      }
+      out.group_of[original_column] = g;
+      const double d = Hinv(column, column);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto ri = static_cast<Eigen::Index>(r);
+        const float v = static_cast<float>(W1(ri, i));
+        const int code = scheme_policy.template quantize<F>(v, current[r], round, r * cols + original_column);
+        out.codes[r * cols + original_column] = code;
+        Q(ri, column) = scheme_policy.template dequantize<F>(code, current[r]);
+        Err1(ri, i) = (W1(ri, i) - Q(ri, column)) / d;
+      }
+      W1.rightCols(count - i).noalias() -= Err1.col(i) * Hinv.row(column).segment(column, count - i);
+    }
+    W.rightCols(n - i2).noalias() -= Err1 * Hinv.block(i1, i2, count, n - i2);
+  }
+
+  Eigen::MatrixXd deq(W.rows(), n);
+  for (Eigen::Index i = 0; i < n; ++i) deq.col(perm[static_cast<std::size_t>(i)]) = Q.col(i);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c)
+      out.dequantized[r * cols + c] = static_cast<float>(deq(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)));
+
+  // Round-to-nearest with the same format and groups, for the comparison.
+  const quantizer<F, S, per_group<>, R> rtn(scheme_policy, per_group<>{group}, round);
+  std::vector<float> rtn_values(w.size());
+  rtn.fake_quantize(w, matrix_view<float>(rtn_values.data(), rows, cols));
+  Eigen::MatrixXd rtn_delta(W.rows(), n);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c)
+      rtn_delta(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) =
+          original(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) - rtn_values[r * cols + c];
+  out.error = detail::layer_error(original - deq, hessian);
+  out.rtn_error = detail::layer_error(rtn_delta, hessian);
+  return out;
+}
+
+}  // namespace qtl::ptq

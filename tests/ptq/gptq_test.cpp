@@ -1,0 +1,156 @@
+// qtl::ptq::gptq against its defining properties: round-to-nearest when the Hessian is
+// diagonal, a lower layer error than round-to-nearest on correlated inputs, the error it
+// reports equal to the mean over tokens, codes that decode to its weights, bad input.
+#include "qtl/ptq/gptq.hpp"
+
+#include <catch2/catch_test_macros.hpp>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "qtl/format/int_format.hpp"
+#include "qtl/scheme.hpp"
+
+namespace {
+
+using qtl::matrix_view;
+
+struct layer {
+  std::size_t tokens, in, out;
+  std::vector<float> x, w;
+};
+
+// Inputs with correlated features (a few shared factors plus noise, feature scales 0.1-10)
+// as a transformer's activations have, and normal weights.
+layer correlated(std::size_t tokens, std::size_t in, std::size_t out, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  layer l{tokens, in, out, std::vector<float>(tokens * in), std::vector<float>(out * in)};
+  std::vector<float> mix(4 * in), scale(in);
+  for (auto& m : mix) m = normal(rng);
+  for (auto& s : scale) s = std::exp(normal(rng) * 1.2f);
+  for (std::size_t t = 0; t < tokens; ++t) {
+    float f[4];
+    for (auto& v : f) v = normal(rng);
+    for (std::size_t c = 0; c < in; ++c)
+      l.x[t * in + c] = scale[c] * (f[0] * mix[c] + f[1] * mix[in + c] + f[2] * mix[2 * in + c] +
+                                    f[3] * mix[3 * in + c] + 0.3f * normal(rng));
+  }
+  for (auto& v : l.w) v = normal(rng) * 0.05f;
+  return l;
+}
+
+Eigen::MatrixXd hessian_of(const layer& l) {
+  qtl::ptq::gptq_hessian h(l.in);
+  h.add(matrix_view<const float>(l.x.data(), l.tokens / 2, l.in));  // in two batches
+  h.add(matrix_view<const float>(l.x.data() + l.tokens / 2 * l.in, l.tokens - l.tokens / 2, l.in));
+  return h.matrix();
+}
+
+// mean over tokens of |x·(W - Ŵ)ᵀ|², directly.
+double direct_error(const layer& l, const std::vector<float>& q) {
+  double sum = 0.0;
+  for (std::size_t t = 0; t < l.tokens; ++t)
+    for (std::size_t o = 0; o < l.out; ++o) {
+      double y = 0.0;
+      for (std::size_t c = 0; c < l.in; ++c) y += double(l.x[t * l.in + c]) * (double(l.w[o * l.in + c]) - q[o * l.in + c]);
+      sum += y * y;
+    }
+  return sum / static_cast<double>(l.tokens);
+}
+
+template <class F, class S>
+void check_decodes(const qtl::ptq::gptq_result& r, S s = S{}) {
+  for (std::size_t o = 0; o < r.rows; ++o)
+    for (std::size_t c = 0; c < r.cols; ++c) {
+      const auto& p = r.params[o * r.groups + r.group_of[c]];
+      REQUIRE(s.template dequantize<F>(r.codes[o * r.cols + c], p) == r.dequantized[o * r.cols + c]);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("gptq is round-to-nearest when the inputs are uncorrelated (diagonal Hessian)", "[ptq][gptq]") {
+  const std::size_t in = 64, out = 16;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  std::vector<float> w(out * in);
+  for (auto& v : w) v = normal(rng);
+  Eigen::MatrixXd h = Eigen::MatrixXd::Zero(in, in);
+  for (std::size_t c = 0; c < in; ++c) h(c, c) = 0.5 + c;
+  const qtl::ptq::gptq_config cfg{.group_size = 16, .block_size = 24};
+  const auto r = qtl::ptq::gptq<qtl::int4, qtl::symmetric>(matrix_view<const float>(w.data(), out, in), h, cfg);
+  std::vector<float> rtn(w.size());
+  qtl::quantizer<qtl::int4, qtl::symmetric, qtl::per_group<16>>().fake_quantize(
+      matrix_view<const float>(w.data(), out, in), matrix_view<float>(rtn.data(), out, in));
+  CHECK(r.dequantized == rtn);
+  CHECK(r.error == r.rtn_error);
+  for (std::size_t c = 0; c < in; ++c) CHECK(r.group_of[c] == c / 16);
+  check_decodes<qtl::int4, qtl::symmetric>(r);
+}
+
+TEST_CASE("gptq lowers the layer error below round-to-nearest on correlated inputs", "[ptq][gptq]") {
+  const auto l = correlated(512, 128, 48, 7);
+  const auto h = hessian_of(l);
+  const matrix_view<const float> w(l.w.data(), l.out, l.in);
+  struct variant {
+    const char* name;
+    qtl::ptq::gptq_config cfg;
+  };
+  for (const auto& v : {variant{"per row", {}}, variant{"g32", {.group_size = 32}},
+                        variant{"g32 blocks of 16", {.group_size = 32, .block_size = 16}},
+                        variant{"g32 act-order", {.group_size = 32, .act_order = true}},
+                        variant{"g32 act-order static groups", {.group_size = 32, .act_order = true, .static_groups = true}}}) {
+    INFO(v.name);
+    const auto r = qtl::ptq::gptq<qtl::int4, qtl::symmetric>(w, h, v.cfg);
+    CHECK(r.error < 0.7 * r.rtn_error);
+    CHECK(std::abs(r.error - direct_error(l, r.dequantized)) <= 1e-6 * r.error);
+    check_decodes<qtl::int4, qtl::symmetric>(r);
+    const auto a = qtl::ptq::gptq<qtl::uint4, qtl::affine>(w, h, v.cfg);
+    CHECK(a.error < 0.7 * a.rtn_error);
+    check_decodes<qtl::uint4, qtl::affine>(a);
+    const auto three = qtl::ptq::gptq<qtl::int_format<3, true>, qtl::symmetric>(w, h, v.cfg);
+    CHECK(three.error < 0.7 * three.rtn_error);
+    CHECK(three.error > r.error);
+  }
+  // act-order without static groups: the groups follow the rounding order
+  const auto r = qtl::ptq::gptq<qtl::int4, qtl::symmetric>(w, h, {.group_size = 32, .act_order = true});
+  std::vector<std::size_t> per_group(4, 0);
+  for (const auto g : r.group_of) ++per_group.at(g);
+  CHECK(per_group == std::vector<std::size_t>(4, 32));
+  bool reordered = false;
+  for (std::size_t c = 0; c < l.in; ++c) reordered |= r.group_of[c] != c / 32;
+  CHECK(reordered);
+}
+
+TEST_CASE("gptq handles inputs that are never active and too few tokens", "[ptq][gptq]") {
+  auto l = correlated(16, 64, 8, 11);  // 16 tokens for 64 inputs: H has rank <= 16
+  for (std::size_t t = 0; t < l.tokens; ++t) l.x[t * l.in + 5] = 0.0f;  // input 5 never active
+  const auto r = qtl::ptq::gptq<qtl::int4, qtl::symmetric>(matrix_view<const float>(l.w.data(), l.out, l.in), hessian_of(l),
+                                                           {.group_size = 16});
+  CHECK(r.note.find("1 inputs never active") != std::string::npos);
+  for (std::size_t o = 0; o < l.out; ++o) CHECK(r.dequantized[o * l.in + 5] == 0.0f);
+  CHECK(r.error <= r.rtn_error);
+}
+
+TEST_CASE("gptq refuses bad input", "[ptq][gptq]") {
+  const auto l = correlated(64, 32, 4, 5);
+  const auto h = hessian_of(l);
+  std::vector<float> w = l.w;
+  const matrix_view<const float> wv(w.data(), l.out, l.in);
+  using qtl::ptq::gptq;
+  CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, h, {.group_size = 12})), qtl::error);  // 12 does not divide 32
+  CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, Eigen::MatrixXd::Identity(16, 16))), qtl::error);
+  CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, h, {.block_size = 0})), qtl::error);
+  CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, h, {.damp_percent = 0.0})), qtl::error);
+  w[3] = std::nanf("");
+  CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, h)), qtl::error);
+  qtl::ptq::gptq_hessian empty(32);
+  CHECK_THROWS_AS(empty.matrix(), qtl::error);  // no calibration tokens
+  std::vector<float> x(2 * 32, 1.0f);
+  CHECK_THROWS_AS(empty.add(matrix_view<const float>(x.data(), 2, 16)), qtl::error);
+  x[7] = INFINITY;
+  CHECK_THROWS_AS(empty.add(matrix_view<const float>(x.data(), 2, 32)), qtl::error);
+  CHECK(empty.tokens() == 0);
+  CHECK_THROWS_AS(qtl::ptq::gptq_hessian(0), qtl::error);
+}
