@@ -6,9 +6,14 @@
 //
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2
 #include <qtl/ptq/bert.hpp>
-#include <qtl/ptq/gptq.hpp>
+#include <qtl/format/nf4.hpp>
+#include <qtl/ptq/bert_ptq.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <span>
+#include <string_view>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -49,54 +54,57 @@ std::vector<std::string> license_sentences(std::initializer_list<const char*> na
   return out;
 }
 
-// Every linear layer computes with weights w (dequantized), in float.
-void use_weights(qtl::ptq::bert& model, const std::vector<std::vector<float>>& weights) {
-  for (std::size_t i = 0; i < weights.size(); ++i) {
-    const auto& l = model.linears()[i];
-    const qtl::matrix_view<const float> w(weights[i].data(), static_cast<std::size_t>(l.weight.rows()),
-                                          static_cast<std::size_t>(l.weight.cols()));
-    model.linears()[i].kernel = [w](qtl::matrix_view<const float> x, qtl::matrix_view<float> y) {
-      qtl::ptq::linear_reference(x, w, y);
-    };
+struct ptq_score {
+  double cosine = 0.0;      // mean cosine of each sentence's embedding to the float one
+  double pair_change = 0.0; // mean |change| of the cosine similarity of every sentence pair
+};
+
+ptq_score score(const qtl::ptq::bert& model, const std::vector<std::string>& sentences,
+                const std::vector<Eigen::VectorXf>& exact) {
+  std::vector<Eigen::VectorXf> e;
+  for (const auto& s : sentences) e.push_back(model.embed(s));
+  ptq_score out;
+  std::size_t pairs = 0;
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    out.cosine += cosine(e[i], exact[i]) / static_cast<double>(e.size());
+    for (std::size_t j = i + 1; j < e.size(); ++j, ++pairs) out.pair_change += std::abs(cosine(e[i], e[j]) - cosine(exact[i], exact[j]));
   }
+  out.pair_change /= static_cast<double>(pairs);
+  return out;
 }
 
-double mean_cosine(const qtl::ptq::bert& model, const std::vector<std::string>& sentences,
-                   const std::vector<Eigen::VectorXf>& exact) {
-  double sum = 0.0;
-  for (std::size_t i = 0; i < sentences.size(); ++i) sum += cosine(model.embed(sentences[i]), exact[i]);
-  return sum / static_cast<double>(sentences.size());
-}
+struct method_row {
+  const char* name;
+  qtl::ptq::weight_ptq_config config;
+};
 
-// GPTQ with format F against round-to-nearest, groups of 128 along the inputs.
-template <class F>
-void compare_gptq(qtl::ptq::bert& model, const std::vector<qtl::ptq::gptq_hessian>& hessians, const char* name,
-                  const std::vector<std::string>& held_out, const std::vector<Eigen::VectorXf>& exact) {
-  std::vector<std::vector<float>> gptq_weights, rtn_weights;
-  double error = 0.0, rtn_error = 0.0;
-  for (std::size_t i = 0; i < hessians.size(); ++i) {
-    const auto& l = model.linears()[i];
-    const auto r = qtl::ptq::gptq<F, qtl::symmetric>(l.weight_view(), hessians[i].matrix(), {.group_size = 128, .act_order = true});
-    gptq_weights.push_back(r.dequantized);
-    std::vector<float> rtn(r.dequantized.size());
-    qtl::quantizer<F, qtl::symmetric, qtl::per_group<128>>().fake_quantize(
-        l.weight_view(), qtl::matrix_view<float>(rtn.data(), r.rows, r.cols));
-    rtn_weights.push_back(std::move(rtn));
-    error += r.error, rtn_error += r.rtn_error;
+// Every method on every linear layer with format F, scheme S and the given groups.
+template <class F, class S>
+void compare_methods(qtl::ptq::bert& model, const char* format_name, std::size_t group,
+                     std::span<const method_row> methods, const std::vector<std::string>& calibration,
+                     const std::vector<std::string>& held_out, const std::vector<Eigen::VectorXf>& exact) {
+  for (const auto& m : methods) {
+    if constexpr (!requires { requires S::mid_tread; })
+      if (m.config.method == qtl::ptq::weight_method::adaround) continue;
+    auto config = m.config;
+    config.group_size = group;
+    const auto start = std::chrono::steady_clock::now();
+    const auto layers = qtl::ptq::quantize_bert<F>(model, calibration, config, S{});
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double error = 0.0, rtn_error = 0.0;
+    for (const auto& l : layers) error += l.error, rtn_error += l.rtn_error;
+    const auto s = score(model, held_out, exact);
+    std::printf("%-14s %-22s %10.5f %12.5f %14.3f %8.1f\n", format_name, m.name, s.cosine, s.pair_change,
+                error / rtn_error, seconds);
+    model.restore_linears();
   }
-  use_weights(model, rtn_weights);
-  const double rtn_cosine = mean_cosine(model, held_out, exact);
-  use_weights(model, gptq_weights);
-  const double gptq_cosine = mean_cosine(model, held_out, exact);
-  std::printf("%-14s %14.5f %14.5f %20.3f\n", name, rtn_cosine, gptq_cosine, error / rtn_error);
-  model.restore_linears();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s MODEL_DIR (a Hugging Face BERT directory)\n", argv[0]);
+  if (argc != 2 && !(argc == 3 && std::string_view(argv[2]) == "--table")) {
+    std::fprintf(stderr, "usage: %s MODEL_DIR [--table] (a Hugging Face BERT directory; --table: every method and format)\n", argv[0]);
     return 2;
   }
   qtl::ptq::bert model(argv[1]);
@@ -130,30 +138,40 @@ int main(int argc, char** argv) try {
     std::printf("\n");
   }
 
-  // GPTQ: each layer's Hessian from the float model's inputs on calibration text, then
-  // every layer rounded with it; measured on held-out text against the float embeddings.
+  // Weight PTQ: every linear layer quantized in order from its inputs on calibration text
+  // (the license texts of GPL-3, Apache-2.0, MPL-2.0), measured on other ones.
   model.restore_linears();
   const auto calibration = license_sentences({"GPL-3", "Apache-2.0", "MPL-2.0"}, 128);
   const auto held_out = license_sentences({"LGPL-2.1", "Artistic", "GFDL-1.3"}, 48);
-  std::vector<qtl::ptq::gptq_hessian> hessians;
-  for (const auto& l : model.linears()) hessians.emplace_back(static_cast<std::size_t>(l.weight.cols()));
-  for (std::size_t i = 0; i < hessians.size(); ++i) {
-    const auto w = model.linears()[i].weight_view();
-    model.linears()[i].kernel = [&hessians, i, w](qtl::matrix_view<const float> x, qtl::matrix_view<float> y) {
-      hessians[i].add(x);
-      qtl::ptq::linear_reference(x, w, y);
-    };
-  }
-  for (const auto& s : calibration) (void)model.embed(s);
-  model.restore_linears();
   std::vector<Eigen::VectorXf> held_out_exact;
   for (const auto& s : held_out) held_out_exact.push_back(model.embed(s));
-  std::printf("\nGPTQ: %zu calibration sentences (%zu tokens), %zu held-out (GPL-3, Apache-2.0, MPL-2.0 | "
-              "LGPL-2.1, Artistic, GFDL-1.3)\n",
-              calibration.size(), hessians.front().tokens(), held_out.size());
-  std::printf("%-14s %14s %14s %20s\n", "weights g128", "RTN cosine", "GPTQ cosine", "GPTQ/RTN layer error");
-  compare_gptq<qtl::int4>(model, hessians, "int4", held_out, held_out_exact);
-  compare_gptq<qtl::int_format<3, true>>(model, hessians, "int3", held_out, held_out_exact);
+  std::printf("\nweight PTQ: %zu calibration sentences (GPL-3, Apache-2.0, MPL-2.0), %zu held out (LGPL-2.1, "
+              "Artistic, GFDL-1.3)\n",
+              calibration.size(), held_out.size());
+  std::printf("%-14s %-22s %10s %12s %14s %8s\n", "weights", "method", "cosine", "pair change", "error / RTN's",
+              "seconds");
+  using qtl::ptq::weight_method;
+  const method_row basic[] = {{"round to nearest", {.method = weight_method::rtn}},
+                              {"GPTQ", {.method = weight_method::gptq}},
+                              {"AWQ", {.method = weight_method::awq}}};
+  const method_row all[] = {{"round to nearest", {.method = weight_method::rtn}},
+                            {"GPTQ", {.method = weight_method::gptq}},
+                            {"AWQ", {.method = weight_method::awq}},
+                            {"AdaRound", {.method = weight_method::adaround}},
+                            {"RTN + bias correction", {.method = weight_method::rtn, .bias_correction = true}},
+                            {"GPTQ + bias correction", {.method = weight_method::gptq, .bias_correction = true}},
+                            {"RTN + low rank 8", {.method = weight_method::rtn, .low_rank = 8}},
+                            {"RTN + low rank 32", {.method = weight_method::rtn, .low_rank = 32}},
+                            {"GPTQ + low rank 32", {.method = weight_method::gptq, .low_rank = 32}}};
+  const bool table = argc == 3;
+  const std::span<const method_row> methods = table ? std::span<const method_row>(all) : std::span<const method_row>(basic);
+  compare_methods<qtl::int4, qtl::symmetric>(model, "int4 g128", 128, methods, calibration, held_out, held_out_exact);
+  if (table) {
+    compare_methods<qtl::int_format<3, true>, qtl::symmetric>(model, "int3 g128", 128, methods, calibration, held_out,
+                                                              held_out_exact);
+    compare_methods<qtl::int8, qtl::symmetric>(model, "int8 per row", 0, methods, calibration, held_out, held_out_exact);
+    compare_methods<qtl::nf4, qtl::codebook>(model, "nf4 g64", 64, methods, calibration, held_out, held_out_exact);
+  }
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "%s\n", e.what());

@@ -1,6 +1,8 @@
-// Umbrella header: everything in qtl that needs no optional dependency, except the fp32
-// reference product qtl/ptq/linear_reference.hpp and the BERT forward qtl/ptq/bert.hpp,
-// the headers that include Eigen (it would more than double this header's compile time),
+// Umbrella header: everything in qtl that needs no optional dependency, except the
+// headers that include Eigen (it would more than double this header's compile time): the
+// fp32 reference product qtl/ptq/linear_reference.hpp, the BERT forward qtl/ptq/bert.hpp
+// and the weight-rounding algorithms (ptq/gptq, awq, adaround, low_rank, bias_correction,
+// weight_ptq, bert_ptq; ptq/cross_layer_equalization.hpp is Eigen-free and included),
 // and the headers that read files (io/, ptq/wordpiece.hpp). Include the area headers
 // instead when compile time matters.
 #pragma once
@@ -47,6 +49,7 @@
 #include "qtl/pack/bit_pack.hpp"
 #include "qtl/pack/packed_tensor.hpp"
 #include "qtl/ptq/calibrate.hpp"
+#include "qtl/ptq/cross_layer_equalization.hpp"
 #include "qtl/ptq/llm_int8.hpp"
 #include "qtl/ptq/matmul.hpp"
 #include "qtl/ptq/quantized_linear.hpp"

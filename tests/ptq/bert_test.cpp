@@ -3,6 +3,8 @@
 // sentence-transformers' (tests/golden/minilm.json, made by tests/golden/minilm.py), and
 // the linear layers swap for quantized ones.
 #include "qtl/ptq/bert.hpp"
+#include "qtl/ptq/bert_ptq.hpp"
+#include "qtl/format/int_format.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 #include <cstdlib>
@@ -110,13 +112,61 @@ TEST_CASE("bert's linear layers swap for quantized ones", "[ptq][bert]") {
   CHECK(w8a8 > 0.99);
 }
 
+TEST_CASE("quantize_bert quantizes every layer in order from calibration text", "[ptq][bert]") {
+  // The model's first encoder layer alone (config.json says 1 layer), to keep GPTQ under
+  // the sanitizers short.
+  const auto dir = std::filesystem::temp_directory_path() / "qtl_bert_test_one_layer";
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"model.safetensors", "tokenizer.json"})
+    std::filesystem::copy_file(model_dir() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 1,
+    "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
+    "vocab_size": 30522, "hidden_act": "gelu", "position_embedding_type": "absolute"})";
+  qtl::ptq::bert m(dir);
+  std::vector<std::string> calibration;
+  std::vector<Eigen::VectorXf> exact;
+  for (const auto& s : golden()["sentences"])
+    if (s["ids"].size() <= 64) calibration.push_back(s["text"].get<std::string>()), exact.push_back(m.embed(calibration.back()));
+  const auto cosine_to_float = [&] {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < calibration.size(); ++i) sum += cosine(m.embed(calibration[i]), exact[i]);
+    return sum / static_cast<double>(calibration.size());
+  };
+  const auto total = [](const std::vector<qtl::ptq::quantized_weights>& layers, bool rtn) {
+    double sum = 0.0;
+    for (const auto& l : layers) sum += rtn ? l.rtn_error : l.error;
+    return sum;
+  };
+  using qtl::ptq::weight_method;
+  const auto rtn = qtl::ptq::quantize_bert<qtl::int_format<3, true>>(m, calibration, {.method = weight_method::rtn},
+                                                                     qtl::symmetric{});
+  REQUIRE(rtn.size() == 6);
+  const double rtn_cosine = cosine_to_float();
+  const auto gptq = qtl::ptq::quantize_bert<qtl::int_format<3, true>>(m, calibration, {.method = weight_method::gptq},
+                                                                      qtl::symmetric{});
+  const double gptq_cosine = cosine_to_float();
+  m.restore_linears();
+  CHECK(cosine_to_float() > 0.999999);
+  INFO("int3 g128 mean cosine on the calibration sentences: RTN " << rtn_cosine << ", GPTQ " << gptq_cosine);
+  CHECK(total(gptq, false) < 0.5 * total(gptq, true));
+  CHECK(gptq_cosine > rtn_cosine);
+  // The first layers' inputs are the same for both: so is their round-to-nearest error.
+  CHECK(gptq.front().rtn_error == rtn.front().rtn_error);
+  CHECK_THROWS_AS(qtl::ptq::quantize_bert<qtl::int4>(m, std::vector<std::string>{}, {}, qtl::symmetric{}), qtl::error);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("bert refuses bad input", "[ptq][bert]") {
   const auto& m = float_model();
   CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>{}), qtl::error);
   CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>{101, 30522, 102}), qtl::error);   // past the vocabulary
   CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>{101, -1, 102}), qtl::error);
   CHECK_THROWS_AS(m.hidden_states(std::vector<std::int32_t>(513, 1000)), qtl::error);       // past the positions
-  CHECK_THROWS_AS(m.embed(std::string_view("caf\xC3")), qtl::error);                        // not UTF-8
+  CHECK_THROWS_AS(m.embed(std::string_view("caf\xC3")), qtl::error);
+  qtl::ptq::row_matrix x = m.embeddings(std::vector<std::int32_t>{101, 102});
+  CHECK_THROWS_AS(m.encoder_layer(m.config().layers, x), qtl::error);
+  qtl::ptq::row_matrix narrow(2, 8);
+  CHECK_THROWS_AS(m.encoder_layer(0, narrow), qtl::error);                        // not UTF-8
   CHECK_THROWS_AS(qtl::ptq::bert("no/such/model"), qtl::error);
   // a directory whose config.json and weights disagree
   const auto dir = std::filesystem::temp_directory_path() / "qtl_bert_test_bad";

@@ -10,54 +10,12 @@
 
 #include "qtl/format/int_format.hpp"
 #include "qtl/scheme.hpp"
+#include "synthetic_layer.hpp"
 
 namespace {
 
 using qtl::matrix_view;
-
-struct layer {
-  std::size_t tokens, in, out;
-  std::vector<float> x, w;
-};
-
-// Inputs with correlated features (a few shared factors plus noise, feature scales 0.1-10)
-// as a transformer's activations have, and normal weights.
-layer correlated(std::size_t tokens, std::size_t in, std::size_t out, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  layer l{tokens, in, out, std::vector<float>(tokens * in), std::vector<float>(out * in)};
-  std::vector<float> mix(4 * in), scale(in);
-  for (auto& m : mix) m = normal(rng);
-  for (auto& s : scale) s = std::exp(normal(rng) * 1.2f);
-  for (std::size_t t = 0; t < tokens; ++t) {
-    float f[4];
-    for (auto& v : f) v = normal(rng);
-    for (std::size_t c = 0; c < in; ++c)
-      l.x[t * in + c] = scale[c] * (f[0] * mix[c] + f[1] * mix[in + c] + f[2] * mix[2 * in + c] +
-                                    f[3] * mix[3 * in + c] + 0.3f * normal(rng));
-  }
-  for (auto& v : l.w) v = normal(rng) * 0.05f;
-  return l;
-}
-
-Eigen::MatrixXd hessian_of(const layer& l) {
-  qtl::ptq::gptq_hessian h(l.in);
-  h.add(matrix_view<const float>(l.x.data(), l.tokens / 2, l.in));  // in two batches
-  h.add(matrix_view<const float>(l.x.data() + l.tokens / 2 * l.in, l.tokens - l.tokens / 2, l.in));
-  return h.matrix();
-}
-
-// mean over tokens of |x·(W - Ŵ)ᵀ|², directly.
-double direct_error(const layer& l, const std::vector<float>& q) {
-  double sum = 0.0;
-  for (std::size_t t = 0; t < l.tokens; ++t)
-    for (std::size_t o = 0; o < l.out; ++o) {
-      double y = 0.0;
-      for (std::size_t c = 0; c < l.in; ++c) y += double(l.x[t * l.in + c]) * (double(l.w[o * l.in + c]) - q[o * l.in + c]);
-      sum += y * y;
-    }
-  return sum / static_cast<double>(l.tokens);
-}
+using namespace qtl_test;
 
 template <class F, class S>
 void check_decodes(const qtl::ptq::gptq_result& r, S s = S{}) {
@@ -145,12 +103,12 @@ TEST_CASE("gptq refuses bad input", "[ptq][gptq]") {
   CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, h, {.damp_percent = 0.0})), qtl::error);
   w[3] = std::nanf("");
   CHECK_THROWS_AS((gptq<qtl::int4, qtl::symmetric>(wv, h)), qtl::error);
-  qtl::ptq::gptq_hessian empty(32);
-  CHECK_THROWS_AS(empty.matrix(), qtl::error);  // no calibration tokens
+  qtl::ptq::layer_inputs empty(32);
+  CHECK_THROWS_AS(empty.hessian(), qtl::error);  // no calibration tokens
   std::vector<float> x(2 * 32, 1.0f);
   CHECK_THROWS_AS(empty.add(matrix_view<const float>(x.data(), 2, 16)), qtl::error);
   x[7] = INFINITY;
   CHECK_THROWS_AS(empty.add(matrix_view<const float>(x.data(), 2, 32)), qtl::error);
   CHECK(empty.tokens() == 0);
-  CHECK_THROWS_AS(qtl::ptq::gptq_hessian(0), qtl::error);
+  CHECK_THROWS_AS(qtl::ptq::layer_inputs(0), qtl::error);
 }

@@ -149,8 +149,8 @@ class bert {
     for (auto& l : linears_) l.kernel = {};
   }
 
-  // The last layer's hidden states [tokens, hidden] for token ids (one sequence, token type 0).
-  [[nodiscard]] row_matrix hidden_states(std::span<const std::int32_t> ids) const {
+  // The embedding layer's output [tokens, hidden] for token ids (one sequence, token type 0).
+  [[nodiscard]] row_matrix embeddings(std::span<const std::int32_t> ids) const {
     const auto& c = config_;
     if (ids.empty()) throw error(errc::invalid_argument, "bert: no tokens");
     if (ids.size() > c.max_positions)
@@ -166,42 +166,60 @@ class bert {
       x.row(t) = word_.row(id) + position_.row(t) + token_type_.row(0);
     }
     layer_norm(x, embedding_norm_);
-    const auto heads = static_cast<Eigen::Index>(c.heads), d = static_cast<Eigen::Index>(c.hidden / c.heads);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    row_matrix q, k, v, context(n, x.cols()), attended, up, down;
-    for (std::size_t l = 0; l < c.layers; ++l) {
-      const bert_linear* layer = &linears_[6 * l];
-      layer[0](x, q), layer[1](x, k), layer[2](x, v);
-      for (Eigen::Index h = 0; h < heads; ++h) {
-        row_matrix scores = q.middleCols(h * d, d) * k.middleCols(h * d, d).transpose() * scale;
-        for (Eigen::Index t = 0; t < n; ++t) {  // softmax over the keys
-          auto row = scores.row(t);
-          row = (row.array() - row.maxCoeff()).exp();
-          row /= row.sum();
-        }
-        context.middleCols(h * d, d).noalias() = scores * v.middleCols(h * d, d);
-      }
-      layer[3](context, attended);
-      x += attended;
-      layer_norm(x, layer_norms_[2 * l]);
-      layer[4](x, up);
-      up = up.unaryExpr([](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.70710678118654752f)); });  // exact GELU
-      layer[5](up, down);
-      x += down;
-      layer_norm(x, layer_norms_[2 * l + 1]);
-    }
     return x;
   }
 
-  // The sentence embedding: the hidden states pooled (mean or the CLS token), L2-normalized
-  // when the model's pipeline normalizes.
-  [[nodiscard]] Eigen::VectorXf embed(std::span<const std::int32_t> ids) const {
-    const row_matrix x = hidden_states(ids);
+  // Encoder layer l applied to the hidden states x [tokens, hidden] of one sequence, in place.
+  void encoder_layer(std::size_t l, row_matrix& x) const {
+    const auto& c = config_;
+    if (l >= c.layers) throw error(errc::out_of_range, "bert: layer " + std::to_string(l) + " of " + std::to_string(c.layers));
+    if (x.cols() != static_cast<Eigen::Index>(c.hidden))
+      throw error(errc::shape_mismatch, "bert: hidden states of " + std::to_string(x.cols()) + " features for a model of " +
+                                            std::to_string(c.hidden));
+    const Eigen::Index n = x.rows();
+    const auto heads = static_cast<Eigen::Index>(c.heads), d = static_cast<Eigen::Index>(c.hidden / c.heads);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    row_matrix q, k, v, context(n, x.cols()), attended, up, down;
+    const bert_linear* layer = &linears_[6 * l];
+    layer[0](x, q), layer[1](x, k), layer[2](x, v);
+    for (Eigen::Index h = 0; h < heads; ++h) {
+      row_matrix scores = q.middleCols(h * d, d) * k.middleCols(h * d, d).transpose() * scale;
+      for (Eigen::Index t = 0; t < n; ++t) {  // softmax over the keys
+        auto row = scores.row(t);
+        row = (row.array() - row.maxCoeff()).exp();
+        row /= row.sum();
+      }
+      context.middleCols(h * d, d).noalias() = scores * v.middleCols(h * d, d);
+    }
+    layer[3](context, attended);
+    x += attended;
+    layer_norm(x, layer_norms_[2 * l]);
+    layer[4](x, up);
+    up = up.unaryExpr([](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.70710678118654752f)); });  // exact GELU
+    layer[5](up, down);
+    x += down;
+    layer_norm(x, layer_norms_[2 * l + 1]);
+  }
+
+  // The last layer's hidden states [tokens, hidden] for token ids.
+  [[nodiscard]] row_matrix hidden_states(std::span<const std::int32_t> ids) const {
+    row_matrix x = embeddings(ids);
+    for (std::size_t l = 0; l < config_.layers; ++l) encoder_layer(l, x);
+    return x;
+  }
+
+  // The sentence embedding of the last layer's hidden states x: pooled (mean or the CLS
+  // token), L2-normalized when the model's pipeline normalizes.
+  [[nodiscard]] Eigen::VectorXf pool(const row_matrix& x) const {
     Eigen::VectorXf e = pooling_ == bert_pooling::cls ? Eigen::VectorXf(x.row(0).transpose())
                                                        : Eigen::VectorXf(x.colwise().mean().transpose());
     if (normalize_) e /= std::max(e.norm(), 1e-12f);
     return e;
   }
+
+  // The sentence embedding: the hidden states pooled (mean or the CLS token), L2-normalized
+  // when the model's pipeline normalizes.
+  [[nodiscard]] Eigen::VectorXf embed(std::span<const std::int32_t> ids) const { return pool(hidden_states(ids)); }
   [[nodiscard]] Eigen::VectorXf embed(std::string_view text) const {
     const auto ids = tokenizer_.encode(text, max_tokens_);
     return embed(std::span<const std::int32_t>(ids));

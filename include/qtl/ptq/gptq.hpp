@@ -16,50 +16,13 @@
 #include "qtl/core/quant_params.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/granularity.hpp"
-#include "qtl/ptq/linear_reference.hpp"  // Eigen/Core, with the compiler workaround
+#include "qtl/ptq/layer_error.hpp"  // Eigen/Core, with the compiler workaround
 #include <Eigen/Cholesky>
+#include "qtl/ptq/layer_inputs.hpp"
 #include "qtl/quantizer.hpp"
 #include "qtl/rounding.hpp"
 
 namespace qtl::ptq {
-
-// H = 2/N · Σ xᵀx over every calibration token x (a row of the layer's input), in double.
-class gptq_hessian {
- public:
-  explicit gptq_hessian(std::size_t in_features)
-      : h_(Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(in_features), static_cast<Eigen::Index>(in_features))) {
-    if (in_features == 0) throw error(errc::invalid_argument, "gptq_hessian: no input features");
-  }
-
-  // Adds the tokens x [n, in_features]; NaN/Inf is an error and adds nothing.
-  void add(matrix_view<const float> x) {
-    if (x.cols() != static_cast<std::size_t>(h_.cols()))
-      throw error(errc::shape_mismatch, "gptq_hessian: inputs of " + std::to_string(x.cols()) +
-                                            " features for a layer of " + std::to_string(h_.cols()));
-    Eigen::MatrixXd xd(static_cast<Eigen::Index>(x.rows()), static_cast<Eigen::Index>(x.cols()));
-    for (std::size_t r = 0; r < x.rows(); ++r)
-      for (std::size_t c = 0; c < x.cols(); ++c) {
-        if (!std::isfinite(x(r, c)))
-          throw error(errc::non_finite, "gptq_hessian: input " + std::to_string(x(r, c)) + " at token " +
-                                            std::to_string(r) + ", feature " + std::to_string(c));
-        xd(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = x(r, c);
-      }
-    h_.selfadjointView<Eigen::Lower>().rankUpdate(xd.transpose());
-    tokens_ += x.rows();
-  }
-
-  [[nodiscard]] std::size_t tokens() const noexcept { return tokens_; }
-  // 2/N Σ xᵀx (both triangles).
-  [[nodiscard]] Eigen::MatrixXd matrix() const {
-    if (tokens_ == 0) throw error(errc::invalid_argument, "gptq_hessian: no calibration tokens");
-    Eigen::MatrixXd h = h_.selfadjointView<Eigen::Lower>();
-    return h * (2.0 / static_cast<double>(tokens_));
-  }
-
- private:
-  Eigen::MatrixXd h_;  // lower triangle of Σ xᵀx
-  std::size_t tokens_ = 0;
-};
 
 struct gptq_config {
   std::size_t group_size = 0;    // input columns sharing a scale per output row; 0: the whole row
@@ -84,14 +47,6 @@ struct gptq_result {
   std::string note;  // what the algorithm had to do (dead columns, damping raised)
 };
 
-namespace detail {
-
-inline double layer_error(const Eigen::MatrixXd& delta, const Eigen::MatrixXd& h) {
-  return (delta * h).cwiseProduct(delta).sum() / 2.0;
-}
-
-}  // namespace detail
-
 // GPTQ of w [out, in] with the Hessian of its inputs, as the GPTQ paper and GPTQModel
 // define it: dead inputs (diag H = 0) zeroed, damping, the upper Cholesky factor of H⁻¹,
 // blocks of block_size columns with the lazy batch update, per-group parameters found
@@ -101,27 +56,14 @@ template <format F, scheme<F> S, rounding R = nearest_even>
 gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, const gptq_config& cfg = {},
                  S scheme_policy = S{}, R round = R{}) {
   const std::size_t rows = w.rows(), cols = w.cols();
-  if (w.empty()) throw error(errc::invalid_argument, "gptq: empty weight matrix");
-  if (hessian.rows() != static_cast<Eigen::Index>(cols) || hessian.cols() != static_cast<Eigen::Index>(cols))
-    throw error(errc::shape_mismatch, "gptq: Hessian of " + std::to_string(hessian.rows()) + "x" +
-                                          std::to_string(hessian.cols()) + " for " + std::to_string(cols) + " inputs");
-  const std::size_t group = cfg.group_size == 0 ? cols : cfg.group_size;
-  if (cols % group != 0)
-    throw error(errc::group_size, "gptq: group size " + std::to_string(group) + " does not divide the " +
-                                      std::to_string(cols) + " inputs");
+  Eigen::MatrixXd W = detail::finite_weights(w, "gptq");
+  detail::check_hessian(hessian, cols, "gptq");
+  const std::size_t group = detail::checked_group(cfg.group_size, cols, "gptq");
   if (cfg.block_size == 0) throw error(errc::invalid_argument, "gptq: block size 0");
   if (!(cfg.damp_percent > 0.0 && cfg.damp_percent < 1.0))
     throw error(errc::invalid_argument, "gptq: damp_percent " + std::to_string(cfg.damp_percent) + " is outside (0, 1)");
-  for (std::size_t i = 0; i < w.size(); ++i)
-    if (!std::isfinite(w(i / cols, i % cols)))
-      throw error(errc::non_finite, "gptq: weight at row " + std::to_string(i / cols) + ", column " +
-                                        std::to_string(i % cols) + " is not finite");
-  if (!hessian.allFinite()) throw error(errc::non_finite, "gptq: the Hessian is not finite");
 
   const auto n = static_cast<Eigen::Index>(cols);
-  Eigen::MatrixXd W(static_cast<Eigen::Index>(rows), n);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c) W(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = w(r, c);
   const Eigen::MatrixXd original = W;
   Eigen::MatrixXd H = hessian;
   gptq_result out{rows, cols, cols / group, std::vector<int>(w.size()), std::vector<quant_params>(rows * (cols / group)),
@@ -214,21 +156,9 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
 
   Eigen::MatrixXd deq(W.rows(), n);
   for (Eigen::Index i = 0; i < n; ++i) deq.col(perm[static_cast<std::size_t>(i)]) = Q.col(i);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      out.dequantized[r * cols + c] = static_cast<float>(deq(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)));
-
-  // Round-to-nearest with the same format and groups, for the comparison.
-  const quantizer<F, S, per_group<>, R> rtn(scheme_policy, per_group<>{group}, round);
-  std::vector<float> rtn_values(w.size());
-  rtn.fake_quantize(w, matrix_view<float>(rtn_values.data(), rows, cols));
-  Eigen::MatrixXd rtn_delta(W.rows(), n);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      rtn_delta(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) =
-          original(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) - rtn_values[r * cols + c];
-  out.error = detail::layer_error(original - deq, hessian);
-  out.rtn_error = detail::layer_error(rtn_delta, hessian);
+  out.dequantized = detail::to_floats(deq);
+  out.error = layer_error(original - deq, hessian);
+  out.rtn_error = layer_error(original - round_to_nearest<F>(original, group, scheme_policy, round), hessian);
   return out;
 }
 
