@@ -22,6 +22,15 @@ std::filesystem::path model_dir() {
   return dir;
 }
 
+// A temporary directory with the model's weights and tokenizer, for a config.json of its own.
+std::filesystem::path model_copy(const char* name) {
+  const auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"model.safetensors", "tokenizer.json"})
+    std::filesystem::copy_file(model_dir() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
+  return dir;
+}
+
 const nlohmann::json& golden() {
   static const nlohmann::json j = [] {
     std::ifstream in(std::string(QTL_GOLDEN_DIR) + "/minilm.json");
@@ -115,10 +124,7 @@ TEST_CASE("bert's linear layers swap for quantized ones", "[ptq][bert]") {
 TEST_CASE("quantize_bert quantizes every layer in order from calibration text", "[ptq][bert]") {
   // The model's first encoder layer alone (config.json says 1 layer), to keep GPTQ under
   // the sanitizers short.
-  const auto dir = std::filesystem::temp_directory_path() / "qtl_bert_test_one_layer";
-  std::filesystem::create_directories(dir);
-  for (const char* f : {"model.safetensors", "tokenizer.json"})
-    std::filesystem::copy_file(model_dir() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
+  const auto dir = model_copy("qtl_bert_test_one_layer");
   std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 1,
     "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
     "vocab_size": 30522, "hidden_act": "gelu", "position_embedding_type": "absolute"})";
@@ -169,10 +175,7 @@ TEST_CASE("bert refuses bad input", "[ptq][bert]") {
   CHECK_THROWS_AS(m.encoder_layer(0, narrow), qtl::error);                        // not UTF-8
   CHECK_THROWS_AS(qtl::ptq::bert("no/such/model"), qtl::error);
   // a directory whose config.json and weights disagree
-  const auto dir = std::filesystem::temp_directory_path() / "qtl_bert_test_bad";
-  std::filesystem::create_directories(dir);
-  for (const char* f : {"model.safetensors", "tokenizer.json"})
-    std::filesystem::copy_file(model_dir() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
+  const auto dir = model_copy("qtl_bert_test_bad");
   std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_size": 256, "num_hidden_layers": 6,
     "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
     "vocab_size": 30522})";

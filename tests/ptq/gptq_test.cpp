@@ -1,6 +1,7 @@
 // qtl::ptq::gptq against its defining properties: round-to-nearest when the Hessian is
 // diagonal, a lower layer error than round-to-nearest on correlated inputs, the error it
-// reports equal to the mean over tokens, codes that decode to its weights, bad input.
+// reports equal to the mean over tokens, codes that decode to its weights, the same bits
+// on any number of threads, bad input.
 #include "qtl/ptq/gptq.hpp"
 
 #include <catch2/catch_test_macros.hpp>
@@ -79,6 +80,37 @@ TEST_CASE("gptq lowers the layer error below round-to-nearest on correlated inpu
   bool reordered = false;
   for (std::size_t c = 0; c < l.in; ++c) reordered |= r.group_of[c] != c / 32;
   CHECK(reordered);
+}
+
+TEST_CASE("gptq and layer_inputs give the same bits on any number of threads", "[ptq][gptq]") {
+  const auto l = correlated(300, 192, 150, 13);  // 150 rows: three chunks of up to 64, one short
+  qtl::ptq::layer_inputs one(l.in), three(l.in);
+  for (std::size_t t = 0; t < l.tokens; t += 100) {
+    const matrix_view<const float> x(l.x.data() + t * l.in, 100, l.in);
+    one.add(x);
+    three.add(x, 3);
+  }
+  const Eigen::MatrixXd h = one.hessian();
+  CHECK(h == three.hessian());
+  Eigen::MatrixXd direct = Eigen::MatrixXd::Zero(l.in, l.in);  // 2/N Σ xᵀx, token by token
+  for (std::size_t t = 0; t < l.tokens; ++t)
+    for (std::size_t i = 0; i < l.in; ++i)
+      for (std::size_t j = 0; j < l.in; ++j) direct(i, j) += double(l.x[t * l.in + i]) * double(l.x[t * l.in + j]);
+  direct *= 2.0 / double(l.tokens);
+  CHECK((h - direct).cwiseAbs().maxCoeff() <= 1e-12 * direct.cwiseAbs().maxCoeff());
+  const matrix_view<const float> w(l.w.data(), l.out, l.in);
+  for (const bool static_groups : {false, true}) {
+    const qtl::ptq::gptq_config cfg{.group_size = 64, .block_size = 32, .act_order = true, .static_groups = static_groups};
+    auto threaded = cfg;
+    threaded.exec = 4;
+    const auto a = qtl::ptq::gptq<qtl::int4, qtl::symmetric>(w, h, cfg), b = qtl::ptq::gptq<qtl::int4, qtl::symmetric>(w, h, threaded);
+    CHECK(a.codes == b.codes);
+    CHECK(a.dequantized == b.dequantized);
+    CHECK(a.group_of == b.group_of);
+    CHECK(a.params == b.params);
+    CHECK(a.error == b.error);
+    CHECK(a.rtn_error == b.rtn_error);
+  }
 }
 
 TEST_CASE("gptq handles inputs that are never active and too few tokens", "[ptq][gptq]") {

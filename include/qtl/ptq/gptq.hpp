@@ -16,6 +16,7 @@
 #include "qtl/core/quant_params.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/kernel/executor.hpp"
 #include "qtl/ptq/layer_error.hpp"  // Eigen/Core, with the compiler workaround
 #include <Eigen/Cholesky>
 #include "qtl/ptq/layer_inputs.hpp"
@@ -30,6 +31,7 @@ struct gptq_config {
   double damp_percent = 0.01;    // λ = damp_percent · mean(diag H) added to the diagonal
   bool act_order = false;        // round columns by decreasing diag(H)
   bool static_groups = false;    // with act_order: group scales from the unrotated W first, in column order
+  kernel::executor exec{1};      // runs ranges of output rows (each row is rounded on its own)
 };
 
 // Codes [out, in] in W's column order; params[r * groups + g] is row r's for group g;
@@ -73,20 +75,21 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
     if (H(c, c) == 0.0) H(c, c) = 1.0, W.col(c).setZero(), ++dead;
   if (dead > 0) out.note = std::to_string(dead) + " inputs never active: their weights are zero";
 
-  // Per-row parameters of a column range of the current weights (a group).
+  // Per-row parameters of a group (columns first.. of m, whose row 0 is W's row r0).
   const quantizer<F, S, per_group<>, R> group_quantizer(scheme_policy, per_group<>{group}, round);
   const auto group_params = [&](const Eigen::MatrixXd& m, Eigen::Index first) {
-    std::vector<float> slice(rows * group);
-    for (std::size_t r = 0; r < rows; ++r)
+    const auto n_rows = static_cast<std::size_t>(m.rows());
+    std::vector<float> slice(n_rows * group);
+    for (std::size_t r = 0; r < n_rows; ++r)
       for (std::size_t k = 0; k < group; ++k)
         slice[r * group + k] = static_cast<float>(m(static_cast<Eigen::Index>(r), first + static_cast<Eigen::Index>(k)));
-    return group_quantizer.params(matrix_view<const float>(slice.data(), rows, group));
+    return group_quantizer.params(matrix_view<const float>(slice.data(), n_rows, group));
   };
-  const auto store = [&](std::size_t g, const std::vector<quant_params>& p) {
-    for (std::size_t r = 0; r < rows; ++r) out.params[r * out.groups + g] = p[r];
+  const auto store = [&](std::size_t r0, std::size_t g, const std::vector<quant_params>& p) {
+    for (std::size_t r = 0; r < p.size(); ++r) out.params[(r0 + r) * out.groups + g] = p[r];
   };
   if (cfg.static_groups)
-    for (std::size_t g = 0; g < out.groups; ++g) store(g, group_params(W, static_cast<Eigen::Index>(g * group)));
+    for (std::size_t g = 0; g < out.groups; ++g) store(0, g, group_params(W, static_cast<Eigen::Index>(g * group)));
 
   std::vector<Eigen::Index> perm(cols);
   std::iota(perm.begin(), perm.end(), Eigen::Index{0});
@@ -120,45 +123,54 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
     out.note += (out.note.empty() ? "" : "; ") + std::string("Hessian singular: damping raised to ") + std::to_string(damp);
   }
 
-  Eigen::MatrixXd Q(W.rows(), n);
-  std::vector<quant_params> current(rows);
-  for (Eigen::Index i1 = 0; i1 < n; i1 += static_cast<Eigen::Index>(cfg.block_size)) {
-    const Eigen::Index i2 = std::min(n, i1 + static_cast<Eigen::Index>(cfg.block_size)), count = i2 - i1;
-    Eigen::MatrixXd W1 = W.middleCols(i1, count), Err1(W.rows(), count);
-    for (Eigen::Index i = 0; i < count; ++i) {
-      const Eigen::Index column = i1 + i;  // in the rounding order
-      const std::size_t original_column = static_cast<std::size_t>(perm[static_cast<std::size_t>(column)]);
-      std::size_t g = 0;
-      if (cfg.static_groups) {
-        g = original_column / group;
-        for (std::size_t r = 0; r < rows; ++r) current[r] = out.params[r * out.groups + g];
-      } else {
-        g = static_cast<std::size_t>(column) / group;
-        if (static_cast<std::size_t>(column) % group == 0) {  // the group's first column: W as updated by earlier blocks
-          current = group_params(W, column);
-          store(g, current);
-        }
-      }
-      out.group_of[original_column] = g;
-      const double d = Hinv(column, column);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const auto ri = static_cast<Eigen::Index>(r);
-        const float v = static_cast<float>(W1(ri, i));
-        const int code = scheme_policy.template quantize<F>(v, current[r], round, r * cols + original_column);
-        out.codes[r * cols + original_column] = code;
-        Q(ri, column) = scheme_policy.template dequantize<F>(code, current[r]);
-        Err1(ri, i) = (W1(ri, i) - Q(ri, column)) / d;
-      }
-      W1.rightCols(count - i).noalias() -= Err1.col(i) * Hinv.row(column).segment(column, count - i);
-    }
-    W.rightCols(n - i2).noalias() -= Err1 * Hinv.block(i1, i2, count, n - i2);
+  // Column c (in the rounding order) belongs to group c / group, or with static groups to
+  // its original column's.
+  for (Eigen::Index c = 0; c < n; ++c) {
+    const auto original_column = static_cast<std::size_t>(perm[static_cast<std::size_t>(c)]);
+    out.group_of[original_column] = cfg.static_groups ? original_column / group : static_cast<std::size_t>(c) / group;
   }
+
+  // Rows never interact: each chunk of rows runs the whole column loop on its own copy.
+  Eigen::MatrixXd Q(W.rows(), n);
+  const auto round_rows = [&](std::size_t r0, std::size_t r1) {
+    const auto first_row = static_cast<Eigen::Index>(r0), count_rows = static_cast<Eigen::Index>(r1 - r0);
+    Eigen::MatrixXd Wr = W.middleRows(first_row, count_rows), Qr(count_rows, n);
+    std::vector<quant_params> current(r1 - r0);
+    for (Eigen::Index i1 = 0; i1 < n; i1 += static_cast<Eigen::Index>(cfg.block_size)) {
+      const Eigen::Index i2 = std::min(n, i1 + static_cast<Eigen::Index>(cfg.block_size)), count = i2 - i1;
+      Eigen::MatrixXd W1 = Wr.middleCols(i1, count), Err1(count_rows, count);
+      for (Eigen::Index i = 0; i < count; ++i) {
+        const Eigen::Index column = i1 + i;  // in the rounding order
+        const auto original_column = static_cast<std::size_t>(perm[static_cast<std::size_t>(column)]);
+        const std::size_t g = out.group_of[original_column];
+        if (cfg.static_groups) {
+          for (std::size_t r = r0; r < r1; ++r) current[r - r0] = out.params[r * out.groups + g];
+        } else if (static_cast<std::size_t>(column) % group == 0) {  // the group's first column: W as earlier blocks left it
+          current = group_params(Wr, column);
+          store(r0, g, current);
+        }
+        const double d = Hinv(column, column);
+        for (std::size_t r = r0; r < r1; ++r) {
+          const auto ri = static_cast<Eigen::Index>(r - r0);
+          const float v = static_cast<float>(W1(ri, i));
+          const int code = scheme_policy.template quantize<F>(v, current[r - r0], round, r * cols + original_column);
+          out.codes[r * cols + original_column] = code;
+          Qr(ri, column) = scheme_policy.template dequantize<F>(code, current[r - r0]);
+          Err1(ri, i) = (W1(ri, i) - Qr(ri, column)) / d;
+        }
+        W1.rightCols(count - i).noalias() -= Err1.col(i) * Hinv.row(column).segment(column, count - i);
+      }
+      Wr.rightCols(n - i2).noalias() -= Err1 * Hinv.block(i1, i2, count, n - i2);
+    }
+    Q.middleRows(first_row, count_rows) = Qr;
+  };
+  detail::for_row_chunks(rows, cfg.exec, round_rows);
 
   Eigen::MatrixXd deq(W.rows(), n);
   for (Eigen::Index i = 0; i < n; ++i) deq.col(perm[static_cast<std::size_t>(i)]) = Q.col(i);
   out.dequantized = detail::to_floats(deq);
-  out.error = layer_error(original - deq, hessian);
-  out.rtn_error = layer_error(original - round_to_nearest<F>(original, group, scheme_policy, round), hessian);
+  out.error = layer_error(original - deq, hessian, cfg.exec);
+  out.rtn_error = layer_error(original - round_to_nearest<F>(original, group, scheme_policy, round), hessian, cfg.exec);
   return out;
 }
 

@@ -2,6 +2,7 @@
 // the Hessian of its inputs, and round-to-nearest with the same groups as the baseline.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -10,18 +11,24 @@
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/kernel/executor.hpp"
 #include "qtl/ptq/linear_reference.hpp"  // Eigen/Core, with the compiler workaround
 #include "qtl/quantizer.hpp"
 
 namespace qtl::ptq {
 
-// ½·tr(ΔW H ΔWᵀ) for H = layer_inputs::hessian(): the mean over calibration tokens of
-// |x·ΔWᵀ|², the squared output error a quantized layer makes.
-inline double layer_error(const Eigen::MatrixXd& delta, const Eigen::MatrixXd& hessian) {
-  return (delta * hessian).cwiseProduct(delta).sum() / 2.0;
-}
-
 namespace detail {
+
+// body(r0, r1) for the chunks of 64 rows of [0, rows), chunk ranges on exec's threads.
+// The chunks do not depend on the thread count, nor then the bits of what each computes
+// (Eigen's products round differently for differently sized blocks).
+template <class Body>
+void for_row_chunks(std::size_t rows, const kernel::executor& exec, Body&& body) {
+  constexpr std::size_t chunk = 64;
+  exec((rows + chunk - 1) / chunk, [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t c = c0; c < c1; ++c) body(c * chunk, std::min(rows, (c + 1) * chunk));
+  });
+}
 
 // w in double; a weight that is not finite is an error naming the algorithm.
 inline Eigen::MatrixXd finite_weights(matrix_view<const float> w, const char* who) {
@@ -61,6 +68,22 @@ inline void check_hessian(const Eigen::MatrixXd& h, std::size_t cols, const char
 }
 
 }  // namespace detail
+
+// ½·tr(ΔW H ΔWᵀ) for H = layer_inputs::hessian(): the mean over calibration tokens of
+// |x·ΔWᵀ|², the squared output error a quantized layer makes. Rows (out·in² work) on
+// exec's threads, the per-row terms summed in row order: the same bits on any count.
+inline double layer_error(const Eigen::MatrixXd& delta, const Eigen::MatrixXd& hessian,
+                          const kernel::executor& exec = kernel::executor(1)) {
+  Eigen::VectorXd per_row(delta.rows());
+  detail::for_row_chunks(static_cast<std::size_t>(delta.rows()), exec, [&](std::size_t r0, std::size_t r1) {
+    const auto first = static_cast<Eigen::Index>(r0), count = static_cast<Eigen::Index>(r1 - r0);
+    per_row.segment(first, count) =
+        (delta.middleRows(first, count) * hessian).cwiseProduct(delta.middleRows(first, count)).rowwise().sum();
+  });
+  double sum = 0.0;
+  for (Eigen::Index r = 0; r < per_row.size(); ++r) sum += per_row[r];
+  return sum / 2.0;
+}
 
 // Round-to-nearest of m with format F, scheme S and groups of `group` inputs, dequantized.
 template <format F, scheme<F> S, rounding R = nearest_even>

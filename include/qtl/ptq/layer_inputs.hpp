@@ -4,6 +4,7 @@
 // magnitude per input feature (AWQ, activation-aware low rank).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
+#include "qtl/kernel/executor.hpp"
 #include "qtl/ptq/linear_reference.hpp"  // Eigen/Core, with the compiler workaround
 
 namespace qtl::ptq {
@@ -25,7 +27,8 @@ class layer_inputs {
   }
 
   // Adds the tokens x [n, in_features] (one per row); NaN/Inf is an error and adds nothing.
-  void add(matrix_view<const float> x) {
+  // The second moment, in² work per token, runs in column strips on exec's threads.
+  void add(matrix_view<const float> x, const kernel::executor& exec = kernel::executor(1)) {
     if (x.cols() != features())
       throw error(errc::shape_mismatch, "layer_inputs: inputs of " + std::to_string(x.cols()) +
                                             " features for a layer of " + std::to_string(features()));
@@ -37,7 +40,7 @@ class layer_inputs {
                                             std::to_string(r) + ", feature " + std::to_string(c));
         xd(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = x(r, c);
       }
-    square_.selfadjointView<Eigen::Lower>().rankUpdate(xd.transpose());
+    add_square(xd, exec);
     sum_ += xd.colwise().sum().transpose();
     abs_sum_ += xd.cwiseAbs().colwise().sum().transpose();
     tokens_ += x.rows();
@@ -59,6 +62,29 @@ class layer_inputs {
   }
 
  private:
+  // Σ xᵀx's lower triangle in strips of columns of equal work (a strip from column j has
+  // n - j rows), so that contiguous ranges of strips balance across threads.
+  void add_square(const Eigen::MatrixXd& xd, const kernel::executor& exec) {
+    const auto n = static_cast<std::size_t>(xd.cols());
+    const std::size_t strips = std::min<std::size_t>(n, 64);
+    std::vector<std::size_t> bounds{0};
+    const double total = 0.5 * static_cast<double>(n) * static_cast<double>(n + 1);
+    double area = 0.0;
+    for (std::size_t j = 0; j < n; ++j) {
+      area += static_cast<double>(n - j);
+      if (area >= total * static_cast<double>(bounds.size()) / static_cast<double>(strips) && j + 1 < n)
+        bounds.push_back(j + 1);
+    }
+    bounds.push_back(n);
+    exec(bounds.size() - 1, [&](std::size_t first, std::size_t last) {
+      for (std::size_t s = first; s < last; ++s) {
+        const auto j0 = static_cast<Eigen::Index>(bounds[s]), width = static_cast<Eigen::Index>(bounds[s + 1] - bounds[s]);
+        const auto tail = static_cast<Eigen::Index>(n) - j0;
+        square_.block(j0, j0, tail, width).noalias() += xd.rightCols(tail).transpose() * xd.middleCols(j0, width);
+      }
+    });
+  }
+
   void check_tokens(const char* what) const {
     if (tokens_ == 0) throw error(errc::invalid_argument, std::string("layer_inputs::") + what + ": no calibration tokens");
   }
