@@ -1,7 +1,8 @@
 // qtl::ptq::gptq against its defining properties: round-to-nearest when the Hessian is
 // diagonal, a lower layer error than round-to-nearest on correlated inputs, the error it
 // reports equal to the mean over tokens, codes that decode to its weights, the same bits
-// on any number of threads, bad input.
+// on any number of threads, llm-compressor's result on the same layer (tests/golden/
+// gptq_vectors.py), bad input.
 #include "qtl/ptq/gptq.hpp"
 
 #include <catch2/catch_test_macros.hpp>
@@ -9,7 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "golden/golden.hpp"
 #include "qtl/format/int_format.hpp"
+#include "qtl/layout/compressed_tensors.hpp"
 #include "qtl/scheme.hpp"
 #include "synthetic_layer.hpp"
 
@@ -27,7 +30,64 @@ void check_decodes(const qtl::ptq::gptq_result& r, S s = S{}) {
     }
 }
 
+// The layer of tests/golden/gptq_vectors.py: small integers from the same 64-bit LCG.
+struct lcg {
+  std::uint64_t state;
+  int next(int k) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int>((state >> 33) % static_cast<std::uint64_t>(2 * k + 1)) - k;
+  }
+};
+
+constexpr std::size_t golden_tokens = 256, golden_in = 128, golden_out = 32;
+
+template <int Bits>
+void check_against_llm_compressor(const std::string& name, std::size_t group, bool symmetric, bool act_order,
+                                  const std::vector<float>& w, const Eigen::MatrixXd& h) {
+  INFO(name);
+  const auto golden = qtl::test::golden_file::load("gptq.qtlg");
+  const auto codes = golden.get<std::int8_t>(name + "/codes");
+  const double error = golden.get<double>(name + "/error").at(0), rtn_error = golden.get<double>(name + "/rtn_error").at(0);
+  const qtl::compressed_tensors::rtn scheme{.asymmetric = !symmetric};
+  const auto r = qtl::ptq::gptq<qtl::int_format<Bits, true>, qtl::compressed_tensors::rtn>(
+      matrix_view<const float>(w.data(), golden_out, golden_in), h,
+      {.group_size = group, .act_order = act_order, .static_groups = true}, scheme);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < codes.size(); ++i) same += r.codes[i] == codes[i];
+  CAPTURE(same, codes.size(), r.error, error, r.rtn_error, rtn_error);
+  // Round to nearest with compressed-tensors' parameters: the same weights.
+  CHECK(std::abs(r.rtn_error - rtn_error) <= 1e-9 * rtn_error);
+  // GPTQ: llm-compressor rounds in float32, qtl in double, and no weight of this layer
+  // is near enough to a rounding boundary for that to matter: every code is the same.
+  CHECK(same == codes.size());
+  CHECK(std::abs(r.error - error) <= 1e-9 * error);
+  CHECK(r.error < 0.5 * r.rtn_error);
+}
+
 }  // namespace
+
+TEST_CASE("gptq agrees with llm-compressor's GPTQ on the same layer", "[ptq][gptq][golden]") {
+  lcg rng{2026};
+  std::vector<float> x(golden_tokens * golden_in);
+  for (std::size_t t = 0; t < golden_tokens; ++t) {
+    std::vector<int> a(golden_in);
+    for (auto& v : a) v = rng.next(8);
+    const int shared = rng.next(4);
+    for (std::size_t j = 0; j < golden_in; ++j) {
+      const int v = a[j] + (j > 0 ? a[j - 1] : 0) + shared;
+      x[t * golden_in + j] = static_cast<float>(j % 16 == 0 ? 4 * v : v);
+    }
+  }
+  std::vector<float> w(golden_out * golden_in);
+  for (auto& v : w) v = static_cast<float>(rng.next(512)) / 1024.0f;
+  qtl::ptq::layer_inputs inputs(golden_in);
+  inputs.add(matrix_view<const float>(x.data(), golden_tokens, golden_in));
+  const Eigen::MatrixXd h = inputs.hessian();
+  check_against_llm_compressor<4>("int4_g32_sym", 32, true, false, w, h);
+  check_against_llm_compressor<4>("int4_g32_sym_actorder", 32, true, true, w, h);
+  check_against_llm_compressor<4>("int4_g64_asym_actorder", 64, false, true, w, h);
+  check_against_llm_compressor<3>("int3_g32_sym", 32, true, false, w, h);
+}
 
 TEST_CASE("gptq is round-to-nearest when the inputs are uncorrelated (diagonal Hessian)", "[ptq][gptq]") {
   const std::size_t in = 64, out = 16;

@@ -105,10 +105,11 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
   // Hinv: the upper Cholesky factor of (H + λI)⁻¹; a Hessian still not positive definite
   // gets ten times the damping, up to three times.
   Eigen::MatrixXd Hinv;
-  double damp = cfg.damp_percent;
+  double damp = cfg.damp_percent, lambda = 0.0;
   for (int attempt = 0;; ++attempt) {
     Eigen::MatrixXd Hd = H;
-    Hd.diagonal().array() += damp * H.diagonal().mean();
+    lambda = damp * H.diagonal().mean();
+    Hd.diagonal().array() += lambda;
     Eigen::LLT<Eigen::MatrixXd> llt(Hd);
     if (llt.info() == Eigen::Success) {
       const Eigen::MatrixXd inverse = llt.solve(Eigen::MatrixXd::Identity(n, n));
@@ -131,11 +132,16 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
   }
 
   // Rows never interact: each chunk of rows runs the whole column loop on its own copy.
+  // Each rounding adds e²/2 (e: the column's error over its Cholesky diagonal, Err1) to
+  // ½·ΔW (H + λI) ΔWᵀ, exactly (the OBS step): so a row's error against H is the sum of
+  // those less ½·λ·|Δw|², with no out·in² product.
   Eigen::MatrixXd Q(W.rows(), n);
+  Eigen::VectorXd row_error(W.rows());
   const auto round_rows = [&](std::size_t r0, std::size_t r1) {
     const auto first_row = static_cast<Eigen::Index>(r0), count_rows = static_cast<Eigen::Index>(r1 - r0);
     Eigen::MatrixXd Wr = W.middleRows(first_row, count_rows), Qr(count_rows, n);
     std::vector<quant_params> current(r1 - r0);
+    Eigen::VectorXd steps = Eigen::VectorXd::Zero(count_rows);
     for (Eigen::Index i1 = 0; i1 < n; i1 += static_cast<Eigen::Index>(cfg.block_size)) {
       const Eigen::Index i2 = std::min(n, i1 + static_cast<Eigen::Index>(cfg.block_size)), count = i2 - i1;
       Eigen::MatrixXd W1 = Wr.middleCols(i1, count), Err1(count_rows, count);
@@ -161,15 +167,18 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
         W1.rightCols(count - i).noalias() -= Err1.col(i) * Hinv.row(column).segment(column, count - i);
       }
       Wr.rightCols(n - i2).noalias() -= Err1 * Hinv.block(i1, i2, count, n - i2);
+      steps += Err1.rowwise().squaredNorm() / 2.0;
     }
     Q.middleRows(first_row, count_rows) = Qr;
+    row_error.segment(first_row, count_rows) =
+        steps - (W.middleRows(first_row, count_rows) - Qr).rowwise().squaredNorm() * (lambda / 2.0);
   };
   detail::for_row_chunks(rows, cfg.exec, round_rows);
 
   Eigen::MatrixXd deq(W.rows(), n);
   for (Eigen::Index i = 0; i < n; ++i) deq.col(perm[static_cast<std::size_t>(i)]) = Q.col(i);
   out.dequantized = detail::to_floats(deq);
-  out.error = layer_error(original - deq, hessian, cfg.exec);
+  for (Eigen::Index r = 0; r < row_error.size(); ++r) out.error += row_error[r];
   out.rtn_error = layer_error(original - round_to_nearest<F>(original, group, scheme_policy, round), hessian, cfg.exec);
   return out;
 }
