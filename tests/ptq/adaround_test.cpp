@@ -57,6 +57,7 @@ TEST_CASE("adaround refuses bad input", "[ptq][adaround]") {
   CHECK_THROWS_AS((qtl::ptq::adaround<qtl::int4, qtl::symmetric>(view, h, {.group_size = 24})), qtl::error);
   CHECK_THROWS_AS((qtl::ptq::adaround<qtl::int4, qtl::symmetric>(view, h, {.iterations = 0})), qtl::error);
   CHECK_THROWS_AS((qtl::ptq::adaround<qtl::int4, qtl::symmetric>(view, h, {.warmup = 1.0})), qtl::error);
+  CHECK_THROWS_AS((qtl::ptq::adaround<qtl::int4, qtl::symmetric>(view, h, {.beta_start = 2.0, .beta_end = 0.5})), qtl::error);
   CHECK_THROWS_AS((qtl::ptq::adaround<qtl::int4, qtl::symmetric>(view, Eigen::MatrixXd::Identity(16, 16))), qtl::error);
   CHECK_THROWS_AS((qtl::ptq::adaround<qtl::int4, qtl::symmetric>(view, Eigen::MatrixXd::Constant(32, 32, NAN))), qtl::error);
   w[0] = NAN;

@@ -5,6 +5,7 @@
 #include "qtl/ptq/bert.hpp"
 #include "qtl/ptq/bert_ptq.hpp"
 #include "qtl/format/int_format.hpp"
+#include "qtl/format/nf4.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 #include <cstdlib>
@@ -159,6 +160,13 @@ TEST_CASE("quantize_bert quantizes every layer in order from calibration text", 
   // The first layers' inputs are the same for both: so is their round-to-nearest error.
   CHECK(gptq.front().rtn_error == rtn.front().rtn_error);
   CHECK_THROWS_AS(qtl::ptq::quantize_bert<qtl::int4>(m, std::vector<std::string>{}, {}, qtl::symmetric{}), qtl::error);
+  // An error midway (groups of 100 do not divide 384) or a method the format cannot take
+  // leaves the model computing in float.
+  CHECK_THROWS_AS(qtl::ptq::quantize_bert<qtl::int4>(m, calibration, {.group_size = 100}, qtl::symmetric{}), qtl::error);
+  CHECK(cosine_to_float() > 0.999999);
+  CHECK_THROWS_AS(qtl::ptq::quantize_bert<qtl::nf4>(m, calibration, {.method = weight_method::adaround}, qtl::codebook{}),
+                  qtl::error);
+  CHECK(cosine_to_float() > 0.999999);
   std::filesystem::remove_all(dir);
 }
 

@@ -6,6 +6,7 @@
 #include "qtl/ptq/gptq.hpp"
 
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_floating_point.hpp>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -181,6 +182,15 @@ TEST_CASE("gptq handles inputs that are never active and too few tokens", "[ptq]
   CHECK(r.note.find("1 inputs never active") != std::string::npos);
   for (std::size_t o = 0; o < l.out; ++o) CHECK(r.dequantized[o * l.in + 5] == 0.0f);
   CHECK(r.error <= r.rtn_error);
+  // Where 0 is no level (mid-rise), the dead input rounds to ±step/2 and costs nothing:
+  // the error GPTQ reports is still the true one.
+  const auto h = hessian_of(l);
+  const auto rise = qtl::ptq::gptq<qtl::int4, qtl::mid_rise>(matrix_view<const float>(l.w.data(), l.out, l.in), h,
+                                                             {.group_size = 16, .block_size = 1000});
+  CHECK(rise.dequantized[5] != 0.0f);
+  const Eigen::MatrixXd delta = qtl::ptq::detail::finite_weights(matrix_view<const float>(l.w.data(), l.out, l.in), "test") -
+                                qtl::ptq::detail::finite_weights(matrix_view<const float>(rise.dequantized.data(), l.out, l.in), "test");
+  CHECK_THAT(rise.error, Catch::Matchers::WithinRel(qtl::ptq::layer_error(delta, h), 1e-9));
 }
 
 TEST_CASE("gptq refuses bad input", "[ptq][gptq]") {

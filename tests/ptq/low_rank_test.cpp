@@ -80,6 +80,7 @@ TEST_CASE("low-rank budget and bad input", "[ptq][low_rank]") {
   STATIC_REQUIRE(qtl::ptq::low_rank_for_budget(4096, 4096, 0.5, 8) == 128);
   STATIC_REQUIRE(qtl::ptq::low_rank_for_budget(384, 1536, 0.0) == 0);
   STATIC_REQUIRE(qtl::ptq::low_rank_for_budget(8, 8, 1000.0) == 8);
+  STATIC_REQUIRE(qtl::ptq::low_rank_for_budget(8, 8, 1e300) == 8);  // past size_t: clamped before the cast
   std::vector<float> w(64, 0.5f), q(64, 0.25f);
   const matrix_view<const float> wv(w.data(), 8, 8), qv(q.data(), 8, 8);
   CHECK_THROWS_AS(qtl::ptq::low_rank_correction(wv, qv, 9), qtl::error);

@@ -30,7 +30,7 @@ struct adaround_config {
   std::size_t iterations = 1000;
   double learning_rate = 1e-2;   // Adam's, on V
   double regularization = 0.01;  // λ
-  double beta_start = 20.0, beta_end = 2.0;
+  double beta_start = 20.0, beta_end = 2.0;  // beta_end >= 1
   double warmup = 0.2;  // the first fraction of the iterations without the regularizer
 };
 
@@ -57,7 +57,7 @@ adaround_result<F> adaround(matrix_view<const float> w, const Eigen::MatrixXd& h
   const std::size_t group = detail::checked_group(cfg.group_size, cols, "adaround");
   if (cfg.iterations == 0) throw error(errc::invalid_argument, "adaround: 0 iterations");
   if (!(cfg.learning_rate > 0.0) || !(cfg.regularization >= 0.0) || !(cfg.warmup >= 0.0 && cfg.warmup < 1.0) ||
-      !(cfg.beta_end > 0.0 && cfg.beta_start >= cfg.beta_end))
+      !(cfg.beta_end >= 1.0 && cfg.beta_start >= cfg.beta_end))  // β < 1: an infinite gradient at h = ½
     throw error(errc::invalid_argument, "adaround: learning rate, regularization, warm-up or β out of range");
 
   const quantizer<F, S, per_group<>, nearest_even> nearest(scheme_policy, per_group<>{group});

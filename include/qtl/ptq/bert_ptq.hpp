@@ -25,6 +25,9 @@ template <format F, scheme<F> S>
 std::vector<quantized_weights> quantize_bert(bert& model, std::span<const std::string> calibration,
                                              const weight_ptq_config& cfg, S scheme_policy = S{}) {
   if (calibration.empty()) throw error(errc::invalid_argument, "quantize_bert: no calibration text");
+  if constexpr (!requires { requires S::mid_tread; })
+    if (cfg.method == weight_method::adaround)
+      throw error(errc::unsupported, "quantize_bert: AdaRound needs evenly spaced levels, not a codebook format");
   std::vector<row_matrix> states;
   for (const auto& text : calibration) {
     const auto ids = model.tokenizer().encode(text, model.max_tokens());
@@ -36,34 +39,41 @@ std::vector<quantized_weights> quantize_bert(bert& model, std::span<const std::s
   // The linear layers of one encoder layer that read the same input: query, key and value;
   // the attention output; the intermediate; the output.
   constexpr std::size_t first[] = {0, 3, 4, 5}, count[] = {3, 1, 1, 1};
-  for (std::size_t l = 0; l < model.config().layers; ++l) {
-    for (std::size_t part = 0; part < 4; ++part) {
-      bert_linear& reader = linears[6 * l + first[part]];
-      layer_inputs inputs(static_cast<std::size_t>(reader.weight.cols()));
-      const auto w = reader.weight_view();
-      reader.kernel = [&inputs, w](matrix_view<const float> x, matrix_view<float> y) {
-        inputs.add(x);
-        linear_reference(x, w, y);
-      };
-      for (const auto& x : states) {
-        row_matrix copy = x;
-        model.encoder_layer(l, copy);
-      }
-      for (std::size_t k = 0; k < count[part]; ++k) {
-        const std::size_t i = 6 * l + first[part] + k;
-        auto q = std::make_shared<const quantized_weights>(quantize_weights<F>(linears[i].weight_view(), inputs, cfg, scheme_policy));
-        out[i] = *q;
-        const matrix_view<const float> weights(q->weights.data(), static_cast<std::size_t>(linears[i].weight.rows()),
-                                               static_cast<std::size_t>(linears[i].weight.cols()));
-        linears[i].kernel = [q, weights](matrix_view<const float> x, matrix_view<float> y) {
-          linear_reference(x, weights, y);
-          if (!q->bias_shift.empty())
-            detail::as_eigen(y).rowwise() += Eigen::Map<const Eigen::RowVectorXf>(q->bias_shift.data(),
-                                                                                   static_cast<Eigen::Index>(q->bias_shift.size()));
+  // An error midway (bad configuration, NaN activations) leaves the model in float: no
+  // kernel may outlive the statistics it writes to.
+  try {
+    for (std::size_t l = 0; l < model.config().layers; ++l) {
+      for (std::size_t part = 0; part < 4; ++part) {
+        bert_linear& reader = linears[6 * l + first[part]];
+        layer_inputs inputs(static_cast<std::size_t>(reader.weight.cols()));
+        const auto w = reader.weight_view();
+        reader.kernel = [&inputs, w](matrix_view<const float> x, matrix_view<float> y) {
+          inputs.add(x);
+          linear_reference(x, w, y);
         };
+        for (const auto& x : states) {
+          row_matrix copy = x;
+          model.encoder_layer(l, copy);
+        }
+        for (std::size_t k = 0; k < count[part]; ++k) {
+          const std::size_t i = 6 * l + first[part] + k;
+          auto q = std::make_shared<const quantized_weights>(quantize_weights<F>(linears[i].weight_view(), inputs, cfg, scheme_policy));
+          out[i] = *q;
+          const matrix_view<const float> weights(q->weights.data(), static_cast<std::size_t>(linears[i].weight.rows()),
+                                                 static_cast<std::size_t>(linears[i].weight.cols()));
+          linears[i].kernel = [q, weights](matrix_view<const float> x, matrix_view<float> y) {
+            linear_reference(x, weights, y);
+            if (!q->bias_shift.empty())
+              detail::as_eigen(y).rowwise() += Eigen::Map<const Eigen::RowVectorXf>(q->bias_shift.data(),
+                                                                                     static_cast<Eigen::Index>(q->bias_shift.size()));
+          };
+        }
       }
+      for (auto& x : states) model.encoder_layer(l, x);
     }
-    for (auto& x : states) model.encoder_layer(l, x);
+  } catch (...) {
+    model.restore_linears();
+    throw;
   }
   return out;
 }

@@ -62,6 +62,7 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
   detail::check_hessian(hessian, cols, "gptq");
   const std::size_t group = detail::checked_group(cfg.group_size, cols, "gptq");
   if (cfg.block_size == 0) throw error(errc::invalid_argument, "gptq: block size 0");
+  const auto block = static_cast<Eigen::Index>(std::min(cfg.block_size, cols));
   if (!(cfg.damp_percent > 0.0 && cfg.damp_percent < 1.0))
     throw error(errc::invalid_argument, "gptq: damp_percent " + std::to_string(cfg.damp_percent) + " is outside (0, 1)");
 
@@ -126,15 +127,19 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
 
   // Column c (in the rounding order) belongs to group c / group, or with static groups to
   // its original column's.
+  std::vector<Eigen::Index> dead_columns;  // in the rounding order
   for (Eigen::Index c = 0; c < n; ++c) {
     const auto original_column = static_cast<std::size_t>(perm[static_cast<std::size_t>(c)]);
     out.group_of[original_column] = cfg.static_groups ? original_column / group : static_cast<std::size_t>(c) / group;
+    if (hessian(perm[static_cast<std::size_t>(c)], perm[static_cast<std::size_t>(c)]) == 0.0) dead_columns.push_back(c);
   }
 
   // Rows never interact: each chunk of rows runs the whole column loop on its own copy.
   // Each rounding adds e²/2 (e: the column's error over its Cholesky diagonal, Err1) to
   // ½·ΔW (H + λI) ΔWᵀ, exactly (the OBS step): so a row's error against H is the sum of
-  // those less ½·λ·|Δw|², with no out·in² product.
+  // those less ½·λ·|Δw|², with no out·in² product. A dead column's rounding (to a nonzero
+  // level where 0 is none) counts ½·Δ² through the stand-in diagonal 1 and nothing
+  // against the true H: taken back out.
   Eigen::MatrixXd Q(W.rows(), n);
   Eigen::VectorXd row_error(W.rows());
   const auto round_rows = [&](std::size_t r0, std::size_t r1) {
@@ -142,8 +147,8 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
     Eigen::MatrixXd Wr = W.middleRows(first_row, count_rows), Qr(count_rows, n);
     std::vector<quant_params> current(r1 - r0);
     Eigen::VectorXd steps = Eigen::VectorXd::Zero(count_rows);
-    for (Eigen::Index i1 = 0; i1 < n; i1 += static_cast<Eigen::Index>(cfg.block_size)) {
-      const Eigen::Index i2 = std::min(n, i1 + static_cast<Eigen::Index>(cfg.block_size)), count = i2 - i1;
+    for (Eigen::Index i1 = 0; i1 < n; i1 += block) {
+      const Eigen::Index i2 = std::min(n, i1 + block), count = i2 - i1;
       Eigen::MatrixXd W1 = Wr.middleCols(i1, count), Err1(count_rows, count);
       for (Eigen::Index i = 0; i < count; ++i) {
         const Eigen::Index column = i1 + i;  // in the rounding order
@@ -172,6 +177,7 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
     Q.middleRows(first_row, count_rows) = Qr;
     row_error.segment(first_row, count_rows) =
         steps - (W.middleRows(first_row, count_rows) - Qr).rowwise().squaredNorm() * (lambda / 2.0);
+    for (const Eigen::Index c : dead_columns) row_error.segment(first_row, count_rows) -= Qr.col(c).cwiseAbs2() / 2.0;
   };
   detail::for_row_chunks(rows, cfg.exec, round_rows);
 

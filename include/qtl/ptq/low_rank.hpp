@@ -25,7 +25,7 @@ constexpr std::size_t low_rank_for_budget(std::size_t out, std::size_t in, doubl
   if (out == 0 || in == 0 || factor_bits == 0 || !(extra_bits_per_weight > 0.0)) return 0;
   const double rank = extra_bits_per_weight * static_cast<double>(out) * static_cast<double>(in) /
                       (static_cast<double>(factor_bits) * static_cast<double>(out + in));
-  return std::min<std::size_t>(static_cast<std::size_t>(rank), std::min(out, in));
+  return static_cast<std::size_t>(std::min(rank, static_cast<double>(std::min(out, in))));  // clamped before the cast
 }
 
 // a [rows, rank] and b [rank, cols], row-major: the layer computes x·(Q(W) + a·b)ᵀ.
