@@ -8,6 +8,7 @@
 #include <qtl/ptq/bert.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/ptq/bert_ptq.hpp>
+#include <qtl/ptq/calibration_text.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -17,7 +18,6 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,29 +27,12 @@ double cosine(const Eigen::VectorXf& a, const Eigen::VectorXf& b) {
   return a.cast<double>().dot(b.cast<double>()) / (a.cast<double>().norm() * b.cast<double>().norm());
 }
 
-// The sentences of some license texts: split at ". " and blank lines, whitespace
-// collapsed, those of 6 to 60 words kept, at most `most`.
+// The sentences of some license texts (qtl::ptq::sentences), at most `most`.
 std::vector<std::string> license_sentences(std::initializer_list<const char*> names, std::size_t most) {
   std::vector<std::string> out;
   for (const char* name : names) {
     std::ifstream in(std::filesystem::path("/usr/share/common-licenses") / name);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string sentence, word;
-    std::size_t words = 0;
-    const auto flush = [&] {
-      if (words >= 6 && words <= 60 && out.size() < most) out.push_back(sentence);
-      sentence.clear(), words = 0;
-    };
-    for (std::string line; std::getline(text, line);) {
-      if (line.find_first_not_of(" \t") == std::string::npos) flush();
-      std::istringstream ws(line);
-      while (ws >> word) {
-        sentence += (sentence.empty() ? "" : " ") + word, ++words;
-        if (word.back() == '.') flush();
-      }
-    }
-    flush();
+    for (auto& s : qtl::ptq::sentences(in, most - out.size())) out.push_back(std::move(s));
   }
   return out;
 }

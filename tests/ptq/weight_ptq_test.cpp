@@ -50,7 +50,20 @@ TEST_CASE("quantize_weights runs each method and reports its errors", "[ptq][wei
     CAPTURE(qtl::ptq::name(method), q.error, q.rtn_error, q.note);
     CHECK(q.error < q.rtn_error);
     CHECK(std::abs(direct_error(l, q) - q.error) <= 1e-4 * q.error);
+    // The codes and parameters to store give back the weights the layer computes with.
+    REQUIRE(q.codes.size() == w.size());
+    REQUIRE(q.params.size() == l.out * q.groups);
+    std::size_t mismatched = 0;
+    for (std::size_t o = 0; o < l.out; ++o)
+      for (std::size_t c = 0; c < l.in; ++c) {
+        float v = qtl::symmetric{}.dequantize<qtl::int4>(q.codes[o * l.in + c], q.params[o * q.groups + q.group_of[c]]);
+        if (!q.input_scales.empty()) v /= q.input_scales[c];
+        mismatched += v != q.weights[o * l.in + c];
+      }
+    CHECK(mismatched == 0);
   }
+  CHECK(rtn.codes.size() == w.size());
+  CHECK(rtn.group_of[33] == 1);
   const auto corrected = qtl::ptq::quantize_weights<qtl::int4>(
       w, in, {.method = weight_method::rtn, .group_size = 32, .low_rank = 8, .bias_correction = true}, qtl::symmetric{});
   CAPTURE(corrected.error, corrected.method_error);
@@ -58,6 +71,18 @@ TEST_CASE("quantize_weights runs each method and reports its errors", "[ptq][wei
   CHECK(corrected.method_error == rtn.error);
   CHECK(corrected.error < 0.8 * rtn.error);
   CHECK(std::abs(direct_error(l, corrected) - corrected.error) <= 1e-4 * corrected.error);
+}
+
+TEST_CASE("quantize_weights' AWQ with its scales fixed at 1 stores codes of W itself", "[ptq][weight_ptq]") {
+  const layer l = correlated(256, 64, 8, 33);
+  const auto in = inputs_of(l);
+  const matrix_view<const float> w(l.w.data(), l.out, l.in);
+  qtl::ptq::weight_ptq_config cfg{.method = weight_method::awq, .group_size = 32};
+  cfg.awq.search_scales = false;
+  const auto q = qtl::ptq::quantize_weights<qtl::int4>(w, in, cfg, qtl::symmetric{});
+  CHECK(q.input_scales.empty());
+  CHECK(q.note == "alpha 0.000000");
+  CHECK(q.error < q.rtn_error);  // the clipping alone
 }
 
 TEST_CASE("quantize_weights refuses AdaRound on a codebook format and mismatched inputs", "[ptq][weight_ptq]") {

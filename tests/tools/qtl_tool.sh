@@ -1,7 +1,7 @@
 #!/bin/sh
-# End-to-end test of the qtl tool. Usage: qtl_tool.sh QTL MAKE_MODEL WORKDIR
+# End-to-end test of the qtl tool. Usage: qtl_tool.sh QTL MAKE_MODEL WORKDIR MINILM_DIR
 set -u
-qtl=$1 make_model=$2 work=$3
+qtl=$1 make_model=$2 work=$3 minilm=$4
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -180,6 +180,42 @@ expect 1 "$qtl" report kept.json --plot kept.svg
 contains err.txt "^qtl: kept.svg: nothing to plot"
 expect 1 "$qtl" report missing.json
 contains err.txt "^qtl: missing.json: cannot open the report"
+
+# --method: the PTQ algorithms run the model (BERT) on calibration text; bad use first
+printf 'The quick brown fox jumps over the lazy dog.\n' >one.txt
+: >empty.txt
+expect 1 "$qtl" quantize model.safetensors -o m.safetensors --format int4 --method gptq
+contains err.txt "needs --calibration text"
+expect 1 "$qtl" quantize model.safetensors -o m.gguf --format q4_0 --method gptq --calibration one.txt
+contains err.txt "use --format int4 or int8"
+expect 1 "$qtl" quantize model.safetensors -o m.safetensors --format int4 --calibration one.txt
+contains err.txt "calibration is for --method"
+expect 1 "$qtl" quantize model.safetensors -o m.safetensors --format int4 --method gptq --calibration one.txt
+contains err.txt "give the model.safetensors of a Hugging Face BERT directory"
+expect 1 "$qtl" quantize model.safetensors -o m.safetensors --format int4 --method gpt --calibration one.txt
+contains err.txt "gpt not in {rtn,gptq,awq,adaround}"
+# The demo's MiniLM, its first layer run (config.json of 1 layer): that layer's six
+# linears by the method, every other tensor as round to nearest writes it.
+mkdir bert1 && ln -s "$minilm/model.safetensors" bert1/model.safetensors && cp "$minilm/tokenizer.json" bert1/
+sed 's/"num_hidden_layers": *6/"num_hidden_layers": 1/' "$minilm/config.json" >bert1/config.json
+contains bert1/config.json '"num_hidden_layers": 1'
+expect 1 "$qtl" quantize bert1/model.safetensors -o m.safetensors --format int4 --method gptq --calibration empty.txt
+contains err.txt "has no sentence"
+expect 0 "$qtl" quantize bert1/model.safetensors -o rtn.safetensors --format int4
+calibration=/usr/share/common-licenses/GPL-3
+for method in gptq awq; do
+  expect 0 "$qtl" quantize bert1/model.safetensors -o $method.safetensors --format int4 --method $method \
+    --calibration $calibration --calibration-samples 16
+  for part in attention.self.query attention.self.key attention.self.value attention.output.dense intermediate.dense output.dense; do
+    contains out.txt "encoder.layer.0.$part.weight .* $method\$"
+  done
+  grep -q "encoder.layer.1.attention.self.query.weight .* $method" out.txt && fail "layer 1 is not run: not $method"
+  # the method's codes differ from round to nearest's where it ran, and nowhere else
+  expect 0 "$qtl" compare rtn.safetensors $method.safetensors
+  grep -q "encoder.layer.0.output.dense.weight .*int4 -> int4 *exact" out.txt && fail "$method wrote round to nearest"
+  contains out.txt "encoder.layer.1.output.dense.weight .*int4 -> int4 *exact"
+  contains out.txt "encoder.layer.0.output.dense.bias .*F32 -> F32 *exact"
+done
 
 ls ./*qtl-tmp* >/dev/null 2>&1 && fail "temporary files left behind"
 

@@ -24,6 +24,10 @@ struct quantize_options {
   bool no_convert = false;  // a Hugging Face model's tensors as they are, not llama.cpp's GGUF
   std::string original;     // the model the input was made from: a second SQNR against its tensors
   std::optional<long> group_size;
+  // int8/int4 of a BERT model: the PTQ algorithm choosing the linear layers' codes, the
+  // calibration text it runs the model on, and how many of its sentences (docs/tool.md)
+  std::string method = "rtn", calibration;
+  std::size_t calibration_samples = 128;
   std::optional<double> warn_sqnr;  // dB; else the format's default (docs/tool.md)
   unsigned threads = 0;             // 0: every hardware thread
 };

@@ -316,22 +316,25 @@ void rtn_codes(std::span<const float> x, std::size_t cols, std::size_t group, co
   }
 }
 
-inline encoded encode_integer(std::span<const float> x, std::size_t cols, std::size_t group, int bits,
-                              const encode_options& o) {
-  const std::size_t rows = x.size() / cols, groups = cols / group;
-  std::vector<std::int8_t> codes, zero(rows * groups);
-  std::vector<float> scale(rows * groups), back(x.size());
-  if (bits == 8) rtn_codes<8>(x, cols, group, o, codes, zero, scale, back);
-  else rtn_codes<4>(x, cols, group, o, codes, zero, scale, back);
+}  // namespace detail
+
+// The tensors of plan_tensors' integer layouts from codes [rows, cols] (int8 values: -128..127
+// or -8..7), per (row, group) scales and zero points, and the values they decode to: what
+// round to nearest (encode) or a PTQ algorithm (qtl quantize --method) chose.
+inline encoded encode_integer_codes(std::span<const std::int8_t> codes, std::span<const std::int8_t> zero,
+                                    std::span<const float> scale, std::vector<float> back, std::size_t cols, int bits,
+                                    bool asymmetric) {
+  using detail::bytes_of, detail::pack_int32;
+  const std::size_t rows = codes.size() / cols, groups = scale.size() / rows;
   encoded e;
   if (bits == 8) {
-    e.tensors = {bytes_of(std::span<const std::int8_t>(codes)), bytes_of(std::span<const float>(scale))};
-    if (o.asymmetric) e.tensors.push_back(bytes_of(std::span<const std::int8_t>(zero)));
+    e.tensors = {bytes_of(codes), bytes_of(scale)};
+    if (asymmetric) e.tensors.push_back(bytes_of(zero));
   } else {
     const std::int64_t shape[2] = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)};
     e.tensors = {bytes_of(std::span<const std::int32_t>(pack_int32(codes, rows, cols, cols, 1, bits))),
-                 bytes_of(std::span<const float>(scale)), bytes_of(std::span<const std::int64_t>(shape))};
-    if (o.asymmetric) {  // packed along the rows (packed_dim=0): [groups][words], stored [words][groups]
+                 bytes_of(scale), bytes_of(std::span<const std::int64_t>(shape))};
+    if (asymmetric) {  // packed along the rows (packed_dim=0): [groups][words], stored [words][groups]
       const auto by_group = pack_int32(zero, groups, rows, 1, groups, bits);
       const std::size_t words = by_group.size() / groups;
       std::vector<std::int32_t> packed(by_group.size());
@@ -342,6 +345,18 @@ inline encoded encode_integer(std::span<const float> x, std::size_t cols, std::s
   }
   e.dequantized = std::move(back);
   return e;
+}
+
+namespace detail {
+
+inline encoded encode_integer(std::span<const float> x, std::size_t cols, std::size_t group, int bits,
+                              const encode_options& o) {
+  const std::size_t rows = x.size() / cols, groups = cols / group;
+  std::vector<std::int8_t> codes, zero(rows * groups);
+  std::vector<float> scale(rows * groups), back(x.size());
+  if (bits == 8) rtn_codes<8>(x, cols, group, o, codes, zero, scale, back);
+  else rtn_codes<4>(x, cols, group, o, codes, zero, scale, back);
+  return encode_integer_codes(codes, zero, scale, std::move(back), cols, bits, o.asymmetric);
 }
 
 // Per row: E4M3 codes of x / scale, scale = absmax / 448 (the format's largest value).

@@ -53,6 +53,14 @@ int main(int argc, char** argv) {
   quantize_cmd->add_option("--original", quantize.original,
                            "the model the input was quantized from (e.g. the F32/BF16 model of an NF4 one): the "
                            "report adds each tensor's SQNR against it");
+  quantize_cmd->add_option("--method", quantize.method,
+                           "int8/int4 of a BERT model: rtn (default), gptq, awq or adaround, run on --calibration text")
+      ->check(CLI::IsMember({"rtn", "gptq", "awq", "adaround"}));
+  quantize_cmd->add_option("--calibration", quantize.calibration,
+                           "plain text the --method runs the model on (split into sentences of 6 to 60 words)");
+  quantize_cmd->add_option("--calibration-samples", quantize.calibration_samples,
+                           "sentences of --calibration used (default 128)")
+      ->check(CLI::PositiveNumber);
   quantize_cmd->add_option("--recipe", quantize.recipe, "JSON rules {\"rules\": [{\"match\": regex, \"format\": f}]}");
   quantize_cmd->add_option("--threads", quantize.threads, "threads per tensor (default: all)");
   quantize_cmd->add_option("--report", quantize.report, "also write the summary as JSON to this file");

@@ -18,6 +18,7 @@
 #include "formats.hpp"
 #include "mix.hpp"
 #include "model_file.hpp"
+#include "ptq_method.hpp"
 #include "qtl/io/imatrix.hpp"
 #include "qtl/io/output_file.hpp"
 #include "qtl/kernel/dispatch.hpp"
@@ -593,6 +594,12 @@ int run_quantize(const quantize_options& o) {
       throw failure(o.output, "--group-size must be positive (and even for nf4/fp4)");
     eo.group_size = *o.group_size;
   }
+  if (o.method != "rtn" && f->kind != family::integer)
+    throw failure(o.output, "--method " + o.method + " chooses int8/int4 codes (compressed-tensors): use --format int4 or int8");
+  if (o.method != "rtn" && o.calibration.empty())
+    throw failure(o.output, "--method " + o.method + " needs --calibration text to run the model on");
+  if (o.method == "rtn" && !o.calibration.empty())
+    throw failure(o.output, "--calibration is for --method gptq, awq or adaround");
   p.rules = o.recipe.empty() ? std::vector<rule>{} : read_recipe(o.recipe, out);
   p.leave_output = o.leave_output;
   p.allow_requantize = o.allow_requantize;
@@ -642,6 +649,21 @@ int run_quantize(const quantize_options& o) {
                                    requantized));
   if (imatrix) apply_imatrix(*imatrix, o.imatrix, items, warnings);
 
+  // --method: the linear layers' codes, found by running the model on the calibration text.
+  std::map<std::string, method_weights> by_method;
+  if (o.method != "rtn") {
+    const method_options mo{o.method, o.calibration, o.calibration_samples, f->bits,
+                            static_cast<std::size_t>(eo.group_size > 0 ? eo.group_size : f->bits == 4 ? 128 : 0),
+                            eo.asymmetric, eo.threads};
+    by_method = ptq_method_weights(o.input, mo);
+    for (auto& it : items) {
+      const auto name = it.in->name.starts_with("bert.") ? it.in->name.substr(5) : it.in->name;
+      if (!by_method.contains(name)) continue;
+      if (it.format == f) it.note = it.note.empty() ? o.method : it.note + "; " + o.method;
+      else by_method.erase(name);  // a recipe rule chose another format (or keep): that applies
+    }
+  }
+
   // --original: the model the input came from, read the same way (so under the same names).
   std::optional<source> original;
   std::map<std::string, std::size_t> original_index;
@@ -678,7 +700,12 @@ int run_quantize(const quantize_options& o) {
           continue;
         }
         check_finite(t, x);
-        const auto e = encode(kernels, *it.format, t, x, eo, it.importance);
+        const auto chosen = by_method.find(t.name.starts_with("bert.") ? t.name.substr(5) : t.name);
+        const auto e = chosen == by_method.end()
+                           ? encode(kernels, *it.format, t, x, eo, it.importance)
+                           : encode_integer_codes(chosen->second.codes, chosen->second.zero, chosen->second.scale,
+                                                  std::move(chosen->second.dequantized), t.row_length(), f->bits,
+                                                  eo.asymmetric);
         const double threshold = o.warn_sqnr.value_or(it.format->warn_sqnr_db);
         for (std::size_t k = 0; k < it.outs.size(); ++k) w.write(it.outs[k].name, e.tensors[k]);
         it.sqnr = sqnr_db(x, std::span<const float>(e.dequantized));

@@ -31,6 +31,8 @@ struct awq_config {
   std::size_t group_size = 128;  // inputs sharing a scale per output row; 0: the whole row
   std::size_t grid = 20;         // α tried at 0, 1/grid, …, (grid-1)/grid; clipping at 1 - i/grid
   bool duo_scaling = true;       // divide by w̄^(1-α) (AutoAWQ's default); false: s = E|x|^α
+  bool search_scales = true;     // false: s = 1, the clipping search alone (AutoAWQ's for layers
+                                 // whose input no preceding operation can absorb s into)
   bool clip = true;              // search each (row, group)'s clipping range
   double max_shrink = 0.5;       // the clipping range shrinks at most to 1 - max_shrink of |w|'s max
 };
@@ -110,7 +112,7 @@ awq_result<F> awq(std::span<const matrix_view<const float>> weights, const layer
   awq_result<F> out;
   Eigen::ArrayXd best_scales = Eigen::ArrayXd::Ones(n);
   double best = std::numeric_limits<double>::infinity();
-  for (std::size_t i = 0; i < cfg.grid; ++i) {
+  for (std::size_t i = 0; cfg.search_scales && i < cfg.grid; ++i) {
     const double alpha = static_cast<double>(i) / static_cast<double>(cfg.grid);
     Eigen::ArrayXd s = cfg.duo_scaling ? (x_mean.pow(alpha) / (w_mean.pow(1.0 - alpha) + 1e-4)).max(1e-4).eval()
                                        : x_mean.pow(alpha).max(1e-4).eval();

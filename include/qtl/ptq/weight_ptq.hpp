@@ -5,13 +5,16 @@
 // (ptq/bert_ptq.hpp) and the comparisons in docs/ptq.md.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
 
 #include "qtl/core/concepts.hpp"
 #include "qtl/core/error.hpp"
+#include "qtl/core/quant_params.hpp"
 #include "qtl/core/view.hpp"
+#include "qtl/granularity.hpp"
 #include "qtl/ptq/adaround.hpp"
 #include "qtl/ptq/awq.hpp"
 #include "qtl/ptq/bias_correction.hpp"
@@ -19,6 +22,9 @@
 #include "qtl/ptq/layer_error.hpp"
 #include "qtl/ptq/layer_inputs.hpp"
 #include "qtl/ptq/low_rank.hpp"
+#include "qtl/quantized_tensor.hpp"
+#include "qtl/quantizer.hpp"
+#include "qtl/rounding.hpp"
 
 namespace qtl::ptq {
 
@@ -49,12 +55,33 @@ struct weight_ptq_config {
 // correction). The errors are ½·tr(ΔW H ΔWᵀ) over the calibration inputs (the mean over
 // tokens of the squared output error, for the final one with the shift): round to nearest,
 // the method, and after the low-rank and bias corrections.
+// What to store: codes [out, in] in W's column order, decoded with
+// params[r * groups + group_of[c]] by the scheme, of W·diag(input_scales) (AWQ's scales,
+// to be folded into what feeds the layer; empty: none) before the low-rank term. group_of
+// is c / group_size except for GPTQ's act-order without static groups (its g_idx).
 struct quantized_weights {
   std::vector<float> weights;
   std::vector<float> bias_shift;
   double rtn_error = 0.0, method_error = 0.0, error = 0.0;
   std::string note;
+  std::size_t groups = 0;
+  std::vector<int> codes;
+  std::vector<quant_params> params;
+  std::vector<std::size_t> group_of;
+  std::vector<float> input_scales;
 };
+
+namespace detail {
+// A per_group<> tensor's codes and parameters as quantized_weights holds them.
+template <format F>
+void store_codes(quantized_weights& out, const quantized_tensor<F>& t) {
+  out.codes.assign(t.codes.begin(), t.codes.end());
+  out.params = t.params;
+  out.groups = t.grid.cols;
+  out.group_of.resize(t.cols);
+  for (std::size_t c = 0; c < t.cols; ++c) out.group_of[c] = c / t.grid.group.cols;
+}
+}  // namespace detail
 
 template <format F, scheme<F> S>
 quantized_weights quantize_weights(matrix_view<const float> w, const layer_inputs& inputs, const weight_ptq_config& cfg,
@@ -67,16 +94,23 @@ quantized_weights quantize_weights(matrix_view<const float> w, const layer_input
   switch (cfg.method) {
     case weight_method::rtn: {
       const Eigen::MatrixXd W = detail::finite_weights(w, "quantize_weights");
-      const Eigen::MatrixXd q = round_to_nearest<F>(W, detail::checked_group(cfg.group_size, w.cols(), "rtn"), scheme_policy);
-      out.weights = detail::to_floats(q);
-      out.rtn_error = out.method_error = out.error = layer_error(W - q, H);
+      const quantizer<F, S, per_group<>, nearest_even> q(scheme_policy,
+                                                         per_group<>{detail::checked_group(cfg.group_size, w.cols(), "rtn")});
+      const auto t = q.quantize(w);
+      out.weights.resize(w.size());
+      q.dequantize(t, matrix_view<float>(out.weights.data(), w.rows(), w.cols()));
+      out.rtn_error = out.method_error = out.error =
+          layer_error(W - detail::finite_weights(matrix_view<const float>(out.weights.data(), w.rows(), w.cols()), "rtn"), H);
+      detail::store_codes(out, t);
       break;
     }
     case weight_method::gptq: {
       auto c = cfg.gptq;
       c.group_size = cfg.group_size;
       auto r = gptq<F>(w, H, c, scheme_policy);
-      out = {std::move(r.dequantized), {}, r.rtn_error, r.error, r.error, std::move(r.note)};
+      out.weights = std::move(r.dequantized), out.note = std::move(r.note);
+      out.rtn_error = r.rtn_error, out.method_error = out.error = r.error;
+      out.groups = r.groups, out.codes = std::move(r.codes), out.params = std::move(r.params), out.group_of = std::move(r.group_of);
       break;
     }
     case weight_method::awq: {
@@ -84,8 +118,11 @@ quantized_weights quantize_weights(matrix_view<const float> w, const layer_input
       c.group_size = cfg.group_size;
       auto r = awq<F>(w, inputs, c, scheme_policy);
       auto& layer = r.layers.front();
-      out = {std::move(layer.dequantized), {}, layer.rtn_error, layer.error, layer.error,
-             "alpha " + std::to_string(r.alpha)};
+      out.weights = std::move(layer.dequantized), out.note = "alpha " + std::to_string(r.alpha);
+      out.rtn_error = layer.rtn_error, out.method_error = out.error = layer.error;
+      detail::store_codes(out, layer.weights);
+      if (std::any_of(r.scales.begin(), r.scales.end(), [](float v) { return v != 1.0f; }))
+        out.input_scales = std::move(r.scales);
       break;
     }
     case weight_method::adaround: {
@@ -93,8 +130,10 @@ quantized_weights quantize_weights(matrix_view<const float> w, const layer_input
         auto c = cfg.adaround;
         c.group_size = cfg.group_size;
         auto r = adaround<F>(w, H, c, scheme_policy);
-        out = {std::move(r.dequantized), {}, r.rtn_error, r.error, r.error,
-               std::to_string(r.flipped) + " rounded away from nearest" + (r.note.empty() ? "" : "; " + r.note)};
+        out.weights = std::move(r.dequantized);
+        out.note = std::to_string(r.flipped) + " rounded away from nearest" + (r.note.empty() ? "" : "; " + r.note);
+        out.rtn_error = r.rtn_error, out.method_error = out.error = r.error;
+        detail::store_codes(out, r.weights);
       } else {
         throw error(errc::unsupported, "quantize_weights: AdaRound needs evenly spaced levels, not a codebook format");
       }
