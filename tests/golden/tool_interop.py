@@ -17,7 +17,11 @@ Writes a small F32 model (numpy + safetensors), quantizes it with the qtl tool a
 (d) GGUF: the gguf package (llama.cpp's gguf-py) reads qtl's q8_0/q4_0/q4_1/q5_0/q5_1/
     tq2_0 files and finds the metadata qtl writes and, per tensor, exactly the bytes of
     gguf.quants.quantize on the same weights.
-(a)-(c) need torch (not installed in CI: too large), (d) only gguf; each part skips
+(e) with --model DIR: `qtl quantize --format int4 --method gptq --calibration` (GPL-3
+    sentences) loads in transformers through compressed-tensors' pack-quantized config, and
+    its mean-pooled sentence embeddings of 48 held-out LGPL-2.1 sentences are closer to
+    the float model's than round to nearest's (measured: 0.987 vs 0.945 mean cosine).
+(a)-(c), (e) need torch (not installed in CI: too large), (d) only gguf; each part skips
 without its package. Exits 77 (skip) when no part runs, 1 on a mismatch.
 """
 import argparse
@@ -160,6 +164,70 @@ def check_transformers(qtl, model_dir, work):
     check(torch.equal(a, b), f"transformers: qtl's nf4 file gives other outputs (max diff {float((a - b).abs().max())})")
     print(f"checked transformers: {layers.count('Linear4bit')} Linear4bit layers, outputs identical")
     shutil.rmtree(out)
+    return True
+
+
+def held_out_sentences(path, most):
+    """qtl::ptq::sentences: split at words ending in '.' and blank lines, 6 to 60 words."""
+    out, words = [], []
+
+    def flush():
+        if 6 <= len(words) <= 60 and len(out) < most:
+            out.append(" ".join(words))
+        words.clear()
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                flush()
+            for w in line.split():
+                words.append(w)
+                if w.endswith("."):
+                    flush()
+    flush()
+    return out
+
+
+def check_method(qtl, model_dir, work):
+    try:
+        import json
+        import shutil
+
+        import compressed_tensors  # noqa: F401  (transformers' loader for the config below)
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError:
+        print("transformers/compressed-tensors not installed: --method part skipped")
+        return False
+    licenses = "/usr/share/common-licenses"
+    sentences = held_out_sentences(os.path.join(licenses, "LGPL-2.1"), 48)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+
+    def embed(m):
+        with torch.no_grad():
+            e = [m(**tokenizer(s, return_tensors="pt")).last_hidden_state[0].mean(0) for s in sentences]
+        return torch.nn.functional.normalize(torch.stack(e), dim=1)
+    reference = embed(AutoModel.from_pretrained(model_dir).eval())
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    config["quantization_config"] = {
+        "quant_method": "compressed-tensors", "format": "pack-quantized", "quantization_status": "compressed",
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
+            "num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 128}}}}
+    cosine = {}
+    for method in ("rtn", "gptq"):
+        out = os.path.join(work, f"hf_int4_{method}")
+        os.makedirs(out, exist_ok=True)
+        extra = [] if method == "rtn" else ["--calibration", os.path.join(licenses, "GPL-3")]
+        subprocess.run([qtl, "quantize", os.path.join(model_dir, "model.safetensors"), "-o",
+                        os.path.join(out, "model.safetensors"), "--format", "int4", "--method", method, *extra],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(out, "config.json"), "w") as f:
+            json.dump(config, f)
+        cosine[method] = float((embed(AutoModel.from_pretrained(out).eval()) * reference).sum(1).mean())
+        shutil.rmtree(out)
+    check(cosine["gptq"] > cosine["rtn"] + 0.02 and cosine["gptq"] > 0.98,
+          f"--method gptq: mean cosine {cosine['gptq']:.4f}, round to nearest {cosine['rtn']:.4f}")
+    print(f"checked --method gptq in transformers: mean cosine {cosine['gptq']:.4f} (round to nearest {cosine['rtn']:.4f})")
     return True
 
 
@@ -345,6 +413,7 @@ def main():
                check_gguf(a.qtl, src, weights, work), check_imatrix(a.qtl, src, weights, work)]
         if a.model:
             ran.append(check_transformers(a.qtl, a.model, work))
+            ran.append(check_method(a.qtl, a.model, work))
     if not any(ran):
         sys.exit(77)
     if count():
