@@ -1,7 +1,5 @@
 #include "ptq_method.hpp"
 
-#include <fmt/format.h>
-
 #include <fstream>
 
 #include "model_file.hpp"

@@ -655,12 +655,12 @@ int run_quantize(const quantize_options& o) {
     const method_options mo{o.method, o.calibration, o.calibration_samples, f->bits,
                             static_cast<std::size_t>(eo.group_size > 0 ? eo.group_size : f->bits == 4 ? 128 : 0),
                             eo.asymmetric, eo.threads};
-    by_method = ptq_method_weights(o.input, mo);
+    auto found = ptq_method_weights(o.input, mo);  // under transformers' names, without "bert."
     for (auto& it : items) {
-      const auto name = it.in->name.starts_with("bert.") ? it.in->name.substr(5) : it.in->name;
-      if (!by_method.contains(name)) continue;
-      if (it.format == f) it.note = it.note.empty() ? o.method : it.note + "; " + o.method;
-      else by_method.erase(name);  // a recipe rule chose another format (or keep): that applies
+      const auto m = found.find(it.in->name.starts_with("bert.") ? it.in->name.substr(5) : it.in->name);
+      if (m == found.end() || it.format != f) continue;  // a recipe rule chose another format (or keep): that applies
+      it.note = it.note.empty() ? o.method : it.note + "; " + o.method;
+      by_method.emplace(it.in->name, std::move(m->second));
     }
   }
 
@@ -700,7 +700,7 @@ int run_quantize(const quantize_options& o) {
           continue;
         }
         check_finite(t, x);
-        const auto chosen = by_method.find(t.name.starts_with("bert.") ? t.name.substr(5) : t.name);
+        const auto chosen = by_method.find(t.name);
         const auto e = chosen == by_method.end()
                            ? encode(kernels, *it.format, t, x, eo, it.importance)
                            : encode_integer_codes(chosen->second.codes, chosen->second.zero, chosen->second.scale,
