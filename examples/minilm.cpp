@@ -5,10 +5,13 @@
 // Debian system has (/usr/share/common-licenses) and measured on other ones.
 //
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2
+//   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --table      (every method and format)
+//   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --zeroquant  (W4A8/W8A8, with distillation)
 #include <qtl/ptq/bert.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/ptq/bert_ptq.hpp>
 #include <qtl/ptq/calibration_text.hpp>
+#include <qtl/ptq/zeroquant.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -83,11 +86,35 @@ void compare_methods(qtl::ptq::bert& model, const char* format_name, std::size_t
   }
 }
 
+// ZeroQuant (token-wise int8 inputs, weights in groups of format F) by round to nearest
+// and with layer-wise distillation; "error / RTN's": the layers' summed output error.
+template <class F>
+void compare_zeroquant(qtl::ptq::bert& model, const char* format_name, std::size_t group,
+                       const std::vector<std::string>& calibration, const std::vector<std::string>& held_out,
+                       const std::vector<Eigen::VectorXf>& exact) {
+  for (const std::size_t steps : {std::size_t{0}, std::size_t{100}}) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = qtl::ptq::zeroquant_bert<F>(model, calibration, {.group_size = group, .distill_steps = steps},
+                                                qtl::symmetric{});
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double before = 0.0, after = 0.0;
+    for (std::size_t l = 0; l < r.error_before.size(); ++l) before += r.error_before[l], after += r.error_after[l];
+    const auto s = score(model, held_out, exact);
+    std::printf("%-14s %-22s %10.5f %12.5f %14.3f %8.1f\n", format_name, steps ? "ZeroQuant + LKD" : "ZeroQuant",
+                s.cosine, s.pair_change, after / before, seconds);
+    model.restore_linears();
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc != 2 && !(argc == 3 && std::string_view(argv[2]) == "--table")) {
-    std::fprintf(stderr, "usage: %s MODEL_DIR [--table] (a Hugging Face BERT directory; --table: every method and format)\n", argv[0]);
+  const std::string_view mode = argc == 3 ? argv[2] : "";
+  if (argc != 2 && !(argc == 3 && (mode == "--table" || mode == "--zeroquant"))) {
+    std::fprintf(stderr,
+                 "usage: %s MODEL_DIR [--table | --zeroquant] (a Hugging Face BERT directory; --table: every weight "
+                 "method and format; --zeroquant: ZeroQuant's W4A8 and W8A8 with and without distillation)\n",
+                 argv[0]);
     return 2;
   }
   qtl::ptq::bert model(argv[1]);
@@ -145,7 +172,12 @@ int main(int argc, char** argv) try {
                             {"RTN + low rank 8", {.method = weight_method::rtn, .low_rank = 8}},
                             {"RTN + low rank 32", {.method = weight_method::rtn, .low_rank = 32}},
                             {"GPTQ + low rank 32", {.method = weight_method::gptq, .low_rank = 32}}};
-  const bool table = argc == 3;
+  if (mode == "--zeroquant") {
+    compare_zeroquant<qtl::int4>(model, "int4 g128 A8", 128, calibration, held_out, held_out_exact);
+    compare_zeroquant<qtl::int8>(model, "int8 row A8", 0, calibration, held_out, held_out_exact);
+    return 0;
+  }
+  const bool table = mode == "--table";
   const std::span<const method_row> methods = table ? std::span<const method_row>(all) : std::span<const method_row>(basic);
   compare_methods<qtl::int4, qtl::symmetric>(model, "int4 g128", 128, methods, calibration, held_out, held_out_exact);
   if (table) {

@@ -6,6 +6,7 @@
 #include "qtl/ptq/bert_ptq.hpp"
 #include "qtl/format/int_format.hpp"
 #include "qtl/format/nf4.hpp"
+#include "minilm.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 #include <cstdlib>
@@ -17,38 +18,7 @@
 
 namespace {
 
-std::filesystem::path model_dir() {
-  const char* dir = std::getenv("QTL_MINILM_DIR");
-  REQUIRE(dir != nullptr);  // set by tests/CMakeLists.txt after scripts/fetch_model.sh
-  return dir;
-}
-
-// A temporary directory with the model's weights and tokenizer, for a config.json of its own.
-std::filesystem::path model_copy(const char* name) {
-  const auto dir = std::filesystem::temp_directory_path() / name;
-  std::filesystem::create_directories(dir);
-  for (const char* f : {"model.safetensors", "tokenizer.json"})
-    std::filesystem::copy_file(model_dir() / f, dir / f, std::filesystem::copy_options::overwrite_existing);
-  return dir;
-}
-
-const nlohmann::json& golden() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(std::string(QTL_GOLDEN_DIR) + "/minilm.json");
-    REQUIRE(in);
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-
-const qtl::ptq::bert& float_model() {
-  static const qtl::ptq::bert m(model_dir());
-  return m;
-}
-
-double cosine(const Eigen::VectorXf& a, const Eigen::VectorXf& b) {
-  return a.cast<double>().dot(b.cast<double>()) / (a.cast<double>().norm() * b.cast<double>().norm());
-}
+using namespace qtl::ptq::test;
 
 // Mean cosine of the golden sentences' embeddings by model m to sentence-transformers'
 // (the short sentences: the 256-token one would make this test slow under the sanitizers).
@@ -125,20 +95,10 @@ TEST_CASE("bert's linear layers swap for quantized ones", "[ptq][bert]") {
 TEST_CASE("quantize_bert quantizes every layer in order from calibration text", "[ptq][bert]") {
   // The model's first encoder layer alone (config.json says 1 layer), to keep GPTQ under
   // the sanitizers short.
-  const auto dir = model_copy("qtl_bert_test_one_layer");
-  std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 1,
-    "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
-    "vocab_size": 30522, "hidden_act": "gelu", "position_embedding_type": "absolute"})";
+  const auto dir = one_layer_copy("qtl_bert_test_one_layer");
   qtl::ptq::bert m(dir);
-  std::vector<std::string> calibration;
-  std::vector<Eigen::VectorXf> exact;
-  for (const auto& s : golden()["sentences"])
-    if (s["ids"].size() <= 64) calibration.push_back(s["text"].get<std::string>()), exact.push_back(m.embed(calibration.back()));
-  const auto cosine_to_float = [&] {
-    double sum = 0.0;
-    for (std::size_t i = 0; i < calibration.size(); ++i) sum += cosine(m.embed(calibration[i]), exact[i]);
-    return sum / static_cast<double>(calibration.size());
-  };
+  const auto calibration = short_sentences();
+  const auto cosine_to_float = cosine_to(m, calibration);
   const auto total = [](const std::vector<qtl::ptq::quantized_weights>& layers, bool rtn) {
     double sum = 0.0;
     for (const auto& l : layers) sum += rtn ? l.rtn_error : l.error;

@@ -17,6 +17,7 @@
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/granularity.hpp"
+#include "qtl/ptq/adam.hpp"
 #include "qtl/ptq/layer_error.hpp"
 #include "qtl/ptq/layer_inputs.hpp"
 #include "qtl/quantized_tensor.hpp"
@@ -84,8 +85,7 @@ adaround_result<F> adaround(matrix_view<const float> w, const Eigen::MatrixXd& h
     }
 
   const Eigen::MatrixXf Wf = W.cast<float>(), Hf = hessian.cast<float>();
-  Eigen::MatrixXf m1 = Eigen::MatrixXf::Zero(n, m), m2 = Eigen::MatrixXf::Zero(n, m);
-  constexpr float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;
+  adam<Eigen::MatrixXf> optimizer(n, m, cfg.learning_rate);
   const auto warm = static_cast<std::size_t>(cfg.warmup * static_cast<double>(cfg.iterations));
   for (std::size_t t = 0; t < cfg.iterations; ++t) {
     const Eigen::ArrayXXf sigma = (1.0f + (-V.array()).exp()).inverse();
@@ -100,12 +100,7 @@ adaround_result<F> adaround(matrix_view<const float> w, const Eigen::MatrixXd& h
     }
     const Eigen::ArrayXXf inside = ((raw > 0.0f) && (raw < 1.0f)).cast<float>();
     const Eigen::ArrayXXf grad = grad_h * sigma * (1.0f - sigma) * (zeta - gamma) * inside;
-    m1 = beta1 * m1.array() + (1.0f - beta1) * grad;
-    m2 = beta2 * m2.array() + (1.0f - beta2) * grad.square();
-    const auto k = static_cast<float>(t + 1);
-    const float correction1 = 1.0f - std::pow(beta1, k), correction2 = 1.0f - std::pow(beta2, k);
-    V.array() -= static_cast<float>(cfg.learning_rate) * (m1.array() / correction1) /
-                 ((m2.array() / correction2).sqrt() + epsilon);
+    optimizer.step(V, grad);
   }
 
   // Hard rounding: up where h(V) ≥ ½.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -95,6 +96,17 @@ struct bert_linear {
 
 enum class bert_pooling { mean, cls };
 
+// What an encoder layer's forward leaves for its backward (ptq/bert_backward.hpp): the
+// inputs of its six linear layers (the hidden states, the attention context, the first
+// norm's output, the GELU's output), the projections, each head's attention
+// probabilities, the GELU's input and both layer norms' normalized values and 1/σ.
+struct bert_layer_trace {
+  std::array<row_matrix, 6> inputs;
+  row_matrix query, key, value, up, normed_attention, normed_output;
+  std::vector<row_matrix> probabilities;
+  Eigen::VectorXf inverse_std_attention, inverse_std_output;
+};
+
 class bert {
  public:
   // A Hugging Face BERT directory: config.json, model.safetensors (F32, F16 or BF16; names
@@ -169,8 +181,9 @@ class bert {
     return x;
   }
 
-  // Encoder layer l applied to the hidden states x [tokens, hidden] of one sequence, in place.
-  void encoder_layer(std::size_t l, row_matrix& x) const {
+  // Encoder layer l applied to the hidden states x [tokens, hidden] of one sequence, in
+  // place; with a trace, what its backward needs is kept there.
+  void encoder_layer(std::size_t l, row_matrix& x, bert_layer_trace* trace = nullptr) const {
     const auto& c = config_;
     if (l >= c.layers) throw error(errc::out_of_range, "bert: layer " + std::to_string(l) + " of " + std::to_string(c.layers));
     if (x.cols() != static_cast<Eigen::Index>(c.hidden))
@@ -182,6 +195,7 @@ class bert {
     row_matrix q, k, v, context(n, x.cols()), attended, up, down;
     const bert_linear* layer = &linears_[6 * l];
     layer[0](x, q), layer[1](x, k), layer[2](x, v);
+    if (trace) trace->inputs[0] = trace->inputs[1] = trace->inputs[2] = x, trace->probabilities.assign(c.heads, {});
     for (Eigen::Index h = 0; h < heads; ++h) {
       row_matrix scores = q.middleCols(h * d, d) * k.middleCols(h * d, d).transpose() * scale;
       for (Eigen::Index t = 0; t < n; ++t) {  // softmax over the keys
@@ -190,15 +204,27 @@ class bert {
         row /= row.sum();
       }
       context.middleCols(h * d, d).noalias() = scores * v.middleCols(h * d, d);
+      if (trace) trace->probabilities[static_cast<std::size_t>(h)] = std::move(scores);
     }
     layer[3](context, attended);
     x += attended;
-    layer_norm(x, layer_norms_[2 * l]);
+    layer_norm(x, layer_norms_[2 * l], trace ? &trace->normed_attention : nullptr,
+               trace ? &trace->inverse_std_attention : nullptr);
     layer[4](x, up);
+    if (trace) trace->inputs[3] = std::move(context), trace->inputs[4] = x, trace->up = up;
     up = up.unaryExpr([](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.70710678118654752f)); });  // exact GELU
     layer[5](up, down);
     x += down;
-    layer_norm(x, layer_norms_[2 * l + 1]);
+    layer_norm(x, layer_norms_[2 * l + 1], trace ? &trace->normed_output : nullptr,
+               trace ? &trace->inverse_std_output : nullptr);
+    if (trace) trace->inputs[5] = std::move(up), trace->query = std::move(q), trace->key = std::move(k), trace->value = std::move(v);
+  }
+
+  // The scale (γ) of encoder layer l's layer norm after the attention (0) or the FFN (1).
+  [[nodiscard]] const Eigen::VectorXf& norm_scale(std::size_t l, std::size_t which) const {
+    if (l >= config_.layers || which > 1) throw error(errc::out_of_range, "bert: no layer norm " + std::to_string(which) +
+                                                                             " in layer " + std::to_string(l));
+    return layer_norms_[2 * l + which].weight;
   }
 
   // The last layer's hidden states [tokens, hidden] for token ids.
@@ -268,13 +294,18 @@ class bert {
     return {load(r, prefix + ".weight", {size}).reshaped(), load(r, prefix + ".bias", {size}).reshaped()};
   }
 
-  void layer_norm(row_matrix& x, const norm& n) const {
+  // x normalized per row, scaled and shifted, in place; normed and inverse_std (when given)
+  // keep the normalized rows and each row's 1/σ.
+  void layer_norm(row_matrix& x, const norm& n, row_matrix* normed = nullptr, Eigen::VectorXf* inverse_std = nullptr) const {
+    if (normed) normed->resize(x.rows(), x.cols()), inverse_std->resize(x.rows());
     for (Eigen::Index t = 0; t < x.rows(); ++t) {
       auto row = x.row(t);
       const float mean = row.mean();
       row.array() -= mean;
       const float inv = 1.0f / std::sqrt(row.squaredNorm() / static_cast<float>(row.size()) + config_.layer_norm_eps);
-      row = (row.array() * inv * n.weight.transpose().array() + n.bias.transpose().array()).matrix();
+      row *= inv;
+      if (normed) normed->row(t) = row, (*inverse_std)(t) = inv;
+      row = (row.array() * n.weight.transpose().array() + n.bias.transpose().array()).matrix();
     }
   }
 
