@@ -160,11 +160,14 @@ int main(int argc, char** argv) try {
   std::printf("%-14s %-22s %10s %12s %14s %8s\n", "weights", "method", "cosine", "pair change", "error / RTN's",
               "seconds");
   using qtl::ptq::weight_method;
+  const qtl::ptq::gptq_config searched{.act_order = true, .mse_grid = 100};  // GPTQ's range search
   const method_row basic[] = {{"round to nearest", {.method = weight_method::rtn}},
                               {"GPTQ", {.method = weight_method::gptq}},
+                              {"GPTQ + range search", {.method = weight_method::gptq, .gptq = searched}},
                               {"AWQ", {.method = weight_method::awq}}};
   const method_row all[] = {{"round to nearest", {.method = weight_method::rtn}},
                             {"GPTQ", {.method = weight_method::gptq}},
+                            {"GPTQ + range search", {.method = weight_method::gptq, .gptq = searched}},
                             {"AWQ", {.method = weight_method::awq}},
                             {"AdaRound", {.method = weight_method::adaround}},
                             {"RTN + bias correction", {.method = weight_method::rtn, .bias_correction = true}},

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ struct gptq_config {
   double damp_percent = 0.01;    // λ = damp_percent · mean(diag H) added to the diagonal
   bool act_order = false;        // round columns by decreasing diag(H)
   bool static_groups = false;    // with act_order: group scales from the unrotated W first, in column order
+  std::size_t mse_grid = 0;      // > 0: each group's range shrunk by the best of 1 - i/mse_grid (the GPTQ reference's mse)
+  double mse_norm = 2.4;         // the search's error: Σ|w - ŵ|^mse_norm over the group
+  double max_shrink = 0.8;       // the factors stay above 1 - max_shrink
   kernel::executor exec{1};      // runs ranges of output rows (each row is rounded on its own)
 };
 
@@ -52,7 +56,8 @@ struct gptq_result {
 // GPTQ of w [out, in] with the Hessian of its inputs, as the GPTQ paper and GPTQModel
 // define it: dead inputs (diag H = 0) zeroed, damping, the upper Cholesky factor of H⁻¹,
 // blocks of block_size columns with the lazy batch update, per-group parameters found
-// when the group's first column comes (on the weights as updated so far), act-order and
+// when the group's first column comes (on the weights as updated so far; with mse_grid,
+// the reference's search for the shrunk range with the least error), act-order and
 // static groups. Quantizes with format F and scheme S (e.g. int4 + symmetric, uint4 + affine).
 template <format F, scheme<F> S, rounding R = nearest_even>
 gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, const gptq_config& cfg = {},
@@ -65,6 +70,8 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
   const auto block = static_cast<Eigen::Index>(std::min(cfg.block_size, cols));
   if (!(cfg.damp_percent > 0.0 && cfg.damp_percent < 1.0))
     throw error(errc::invalid_argument, "gptq: damp_percent " + std::to_string(cfg.damp_percent) + " is outside (0, 1)");
+  if (cfg.mse_grid > 0 && (!(cfg.mse_norm > 0.0) || !(cfg.max_shrink > 0.0 && cfg.max_shrink < 1.0)))
+    throw error(errc::invalid_argument, "gptq: the range search needs mse_norm > 0 and max_shrink in (0, 1)");
 
   const auto n = static_cast<Eigen::Index>(cols);
   const Eigen::MatrixXd original = W;
@@ -84,7 +91,30 @@ gptq_result gptq(matrix_view<const float> w, const Eigen::MatrixXd& hessian, con
     for (std::size_t r = 0; r < n_rows; ++r)
       for (std::size_t k = 0; k < group; ++k)
         slice[r * group + k] = static_cast<float>(m(static_cast<Eigen::Index>(r), first + static_cast<Eigen::Index>(k)));
-    return group_quantizer.params(matrix_view<const float>(slice.data(), n_rows, group));
+    const matrix_view<const float> view(slice.data(), n_rows, group);
+    std::vector<quant_params> best = group_quantizer.params(view);
+    if (cfg.mse_grid == 0) return best;
+    // The GPTQ reference's search: the scheme's parameters of the group scaled by p, for
+    // p = 1, 1 - 1/grid, ... down to 1 - max_shrink, each row keeping its best.
+    std::vector<double> best_error(n_rows, std::numeric_limits<double>::infinity());
+    std::vector<float> shrunk(slice.size());
+    const auto steps = static_cast<std::size_t>(cfg.max_shrink * static_cast<double>(cfg.mse_grid));
+    for (std::size_t i = 0; i < steps; ++i) {
+      const float p = 1.0f - static_cast<float>(i) / static_cast<float>(cfg.mse_grid);
+      for (std::size_t k = 0; k < slice.size(); ++k) shrunk[k] = slice[k] * p;
+      const auto candidate = group_quantizer.params(matrix_view<const float>(shrunk.data(), n_rows, group));
+      for (std::size_t r = 0; r < n_rows; ++r) {
+        double e = 0.0;
+        for (std::size_t k = 0; k < group; ++k) {
+          const float x = slice[r * group + k];
+          const float q = scheme_policy.template dequantize<F>(
+              scheme_policy.template quantize<F>(x, candidate[r], round, r * group + k), candidate[r]);
+          e += std::pow(std::abs(static_cast<double>(q - x)), cfg.mse_norm);
+        }
+        if (e < best_error[r]) best_error[r] = e, best[r] = candidate[r];
+      }
+    }
+    return best;
   };
   const auto store = [&](std::size_t r0, std::size_t g, const std::vector<quant_params>& p) {
     for (std::size_t r = 0; r < p.size(); ++r) out.params[(r0 + r) * out.groups + g] = p[r];
