@@ -183,6 +183,8 @@ int main(int argc, char** argv) try {
   const bool table = mode == "--table";
   const std::span<const method_row> methods = table ? std::span<const method_row>(all) : std::span<const method_row>(basic);
   compare_methods<qtl::int4, qtl::symmetric>(model, "int4 g128", 128, methods, calibration, held_out, held_out_exact);
+  // Asymmetric int4 (a zero point per group: compressed-tensors' W4A16_ASYM, GPTQModel's sym=False).
+  compare_methods<qtl::uint4, qtl::affine>(model, "int4 g128 asym", 128, basic, calibration, held_out, held_out_exact);
   if (table) {
     compare_methods<qtl::int_format<3, true>, qtl::symmetric>(model, "int3 g128", 128, methods, calibration, held_out,
                                                               held_out_exact);

@@ -8,7 +8,9 @@
 #include "qtl/format/nf4.hpp"
 #include "minilm.hpp"
 
+#include <algorithm>
 #include <catch2/catch_test_macros.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -90,6 +92,46 @@ TEST_CASE("bert's linear layers swap for quantized ones", "[ptq][bert]") {
   CHECK(w4 > 0.94);  // symmetric RTN int4 g32 measured 0.957 (the PTQ algorithms' baseline)
   CHECK(w8a8 < exact);
   CHECK(w8a8 > 0.99);
+}
+
+TEST_CASE("quantize_bert folds AWQ's scales between value and the attention output", "[ptq][bert][awq]") {
+  const auto dir = one_layer_copy("qtl_bert_test_awq");
+  qtl::ptq::bert m(dir);
+  const auto calibration = short_sentences();
+  const auto cosine_to_float = cosine_to(m, calibration);
+  using qtl::ptq::weight_method;
+  // A coarser grid than AWQ's 20 points keeps this short under the sanitizers.
+  qtl::ptq::weight_ptq_config awq{.method = weight_method::awq, .awq = {.grid = 10}};
+  // int8 per row rounds finely: the folded weights, unfolded, are the float ones.
+  auto per_row = awq;
+  per_row.group_size = 0;
+  const auto fine = qtl::ptq::quantize_bert<qtl::int8>(m, calibration, per_row, qtl::symmetric{});
+  const auto& lin = m.linears();
+  const auto& s = fine[3].input_scales;
+  REQUIRE(s.size() == 384);
+  CHECK(std::any_of(s.begin(), s.end(), [](float v) { return std::abs(v - 1.0f) > 0.01f; }));
+  for (const std::size_t i : {0, 1, 4, 5}) CHECK(fine[i].input_scales.empty());
+  REQUIRE(fine[2].bias_shift.size() == 384);
+  const auto relative = [](const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) { return (a - b).norm() / b.norm(); };
+  const Eigen::Map<const Eigen::VectorXf> scale(s.data(), 384);
+  const Eigen::Map<const Eigen::Matrix<float, 384, 384, Eigen::RowMajor>> value(fine[2].weights.data()),
+      output(fine[3].weights.data());
+  CHECK(relative(scale.asDiagonal() * value, lin[2].weight) < 0.02);   // value's rows were divided by s
+  CHECK(relative(output * scale.cwiseInverse().asDiagonal(), lin[3].weight) < 0.02);  // the output's columns times s
+  for (Eigen::Index o = 0; o < 384; ++o) {
+    const float b = lin[2].bias[o], folded = b + fine[2].bias_shift[static_cast<std::size_t>(o)];
+    CHECK(std::abs(folded * s[static_cast<std::size_t>(o)] - b) <= 1e-5f * std::max(1.0f, std::abs(b)));
+  }
+  CHECK(cosine_to_float() > 0.9995);
+  // int4 g128: the folded model is closer to float than round to nearest's.
+  qtl::ptq::quantize_bert<qtl::int4>(m, calibration, {.method = weight_method::rtn}, qtl::symmetric{});
+  const double rtn_cosine = cosine_to_float();
+  qtl::ptq::quantize_bert<qtl::int4>(m, calibration, awq, qtl::symmetric{});
+  const double awq_cosine = cosine_to_float();
+  INFO("int4 g128 mean cosine on the calibration sentences: RTN " << rtn_cosine << ", AWQ folded " << awq_cosine);
+  CHECK(awq_cosine > rtn_cosine);
+  m.restore_linears();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("quantize_bert quantizes every layer in order from calibration text", "[ptq][bert]") {

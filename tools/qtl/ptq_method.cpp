@@ -40,10 +40,6 @@ std::map<std::string, method_weights> ptq_method_weights(const std::filesystem::
   ptq::weight_ptq_config cfg{.method = method, .group_size = o.group};
   // Groups in column order (GPTQModel's and llm-compressor's static groups): no g_idx to store.
   cfg.gptq = {.act_order = true, .static_groups = true, .exec = kernel::executor(o.threads)};
-  // BERT normalizes after the residual add: the layer norm that feeds q/k/v and the
-  // intermediate also feeds the residual, and a GELU feeds the output, so nothing can
-  // absorb AWQ's input scales without changing the model. AWQ's clipping search alone.
-  cfg.awq.search_scales = false;
   try {
     ptq::bert bert(dir);
     const auto layers = o.bits == 8 ? quantize<8>(bert, text, cfg, o.asymmetric) : quantize<4>(bert, text, cfg, o.asymmetric);
@@ -54,8 +50,20 @@ std::map<std::string, method_weights> ptq_method_weights(const std::filesystem::
       method_weights m;
       m.codes.assign(q.codes.begin(), q.codes.end());
       for (const auto& p : q.params) m.scale.push_back(p.scale), m.zero.push_back(static_cast<std::int8_t>(p.zero_point));
+      // In the float model's frame (what the SQNR compares): AWQ's folded scales undone.
       m.dequantized = q.weights;
+      const std::size_t cols = static_cast<std::size_t>(linears[i].weight.cols());
+      for (std::size_t k = 0; k < m.dequantized.size(); ++k) {
+        if (!q.output_scales.empty()) m.dequantized[k] *= q.output_scales[k / cols];
+        if (!q.input_scales.empty()) m.dequantized[k] /= q.input_scales[k % cols];
+      }
       out.emplace(linears[i].name + ".weight", std::move(m));
+      if (!q.bias_shift.empty()) {  // AWQ's scales folded into value: its new bias
+        method_weights b;
+        for (std::size_t o = 0; o < q.bias_shift.size(); ++o)
+          b.dequantized.push_back(linears[i].bias[static_cast<Eigen::Index>(o)] + q.bias_shift[o]);
+        out.emplace(linears[i].name + ".bias", std::move(b));
+      }
     }
     return out;
   } catch (const qtl::error& e) {

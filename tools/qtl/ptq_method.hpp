@@ -13,7 +13,9 @@
 
 namespace qtl::tool {
 
-// One weight as encode_integer's outputs take it: codes, per (row, group) scales and zero points.
+// One weight as encode_integer's outputs take it: codes, per (row, group) scales and zero
+// points, and what they compute in the float model's frame (AWQ's folded scales undone:
+// what the SQNR compares); or a bias the method changed (no codes: its new values).
 struct method_weights {
   std::vector<std::int8_t> codes, zero;
   std::vector<float> scale, dequantized;
@@ -29,8 +31,10 @@ struct method_options {
   unsigned threads = 1;
 };
 
-// model: the model.safetensors of a BERT directory. Keyed by the weights' tensor names
-// (transformers', without a "bert." prefix). Throws failure naming the file at fault.
+// model: the model.safetensors of a BERT directory. Keyed by the tensor names (transformers',
+// without a "bert." prefix): every linear layer's weight, and with AWQ each value's bias
+// (its scales are folded between value and the attention output, so the two weights and
+// that bias belong together). Throws failure naming the file at fault.
 std::map<std::string, method_weights> ptq_method_weights(const std::filesystem::path& model, const method_options& o);
 
 }  // namespace qtl::tool

@@ -81,6 +81,19 @@ struct item {
   double sqnr_original = std::numeric_limits<double>::quiet_NaN();  // against --original's tensor
 };
 
+// Float values in a kept tensor's type (F32, F16 or BF16): a bias --method changed.
+std::vector<std::byte> float_bytes(const out_tensor& t, std::span<const float> x) {
+  const auto is = [&t](st::dtype s, ggml::type_id g) {
+    const auto* a = std::get_if<st::dtype>(&t.type);
+    const auto* b = std::get_if<ggml::type_id>(&t.type);
+    return (a != nullptr && *a == s) || (b != nullptr && *b == g);
+  };
+  if (is(st::dtype::f32, ggml::type_id::f32)) return detail::bytes_of(x);
+  if (is(st::dtype::f16, ggml::type_id::f16)) return detail::encode_float<half>(x).tensors.front();
+  if (is(st::dtype::bf16, ggml::type_id::bf16)) return detail::encode_float<bfloat16>(x).tensors.front();
+  throw failure(t.name, "a bias the method changed is stored as F32, F16 or BF16, not this tensor's type");
+}
+
 std::optional<st::dtype> st_type(ggml::type_id id) {
   using ggml::type_id;
   switch (id) {
@@ -656,12 +669,20 @@ int run_quantize(const quantize_options& o) {
                             static_cast<std::size_t>(eo.group_size > 0 ? eo.group_size : f->bits == 4 ? 128 : 0),
                             eo.asymmetric, eo.threads};
     auto found = ptq_method_weights(o.input, mo);  // under transformers' names, without "bert."
+    bool folded = false;
     for (auto& it : items) {
       const auto m = found.find(it.in->name.starts_with("bert.") ? it.in->name.substr(5) : it.in->name);
-      if (m == found.end() || it.format != f) continue;  // a recipe rule chose another format (or keep): that applies
+      if (m == found.end()) continue;
+      const bool bias = m->second.codes.empty();  // AWQ's scales folded into value's bias
+      folded |= bias;
+      if (bias ? it.format != nullptr || it.outs.size() != 1 : it.format != f)
+        continue;  // a recipe rule chose another format (or keep): that applies
       it.note = it.note.empty() ? o.method : it.note + "; " + o.method;
       by_method.emplace(it.in->name, std::move(m->second));
     }
+    if (folded && by_method.size() != found.size())
+      throw failure(o.input, "--method awq folds its scales between value and attention.output (value's bias too): "
+                             "a recipe rule that gives one of them another format would break the model");
   }
 
   // --original: the model the input came from, read the same way (so under the same names).
@@ -689,6 +710,10 @@ int run_quantize(const quantize_options& o) {
         ~release_when_done() { file.release(index); }
       } guard{in, i};
       try {
+        if (const auto b = by_method.find(t.name); b != by_method.end() && b->second.codes.empty()) {
+          w.write(t.name, float_bytes(it.outs[0], b->second.dequantized));  // a bias the method changed
+          continue;
+        }
         if (it.copy) {
           w.write(t.name, t.data);  // copied as is
           continue;

@@ -54,6 +54,50 @@ struct awq_result {
   std::vector<awq_layer<F>> layers;
 };
 
+namespace detail {
+// w̄: per input, |w| over its (row, group)'s largest magnitude (+ 1e-6, as AutoAWQ and
+// llm-compressor divide), averaged over every output row of the layers.
+inline Eigen::ArrayXd awq_weight_mean(const std::vector<Eigen::MatrixXd>& layers, std::size_t group) {
+  const Eigen::Index n = layers.front().cols(), g = static_cast<Eigen::Index>(group);
+  Eigen::ArrayXd mean = Eigen::ArrayXd::Zero(n);
+  Eigen::Index rows = 0;
+  for (const auto& m : layers) {
+    for (Eigen::Index r = 0; r < m.rows(); ++r)
+      for (Eigen::Index first = 0; first < n; first += g) {
+        const auto part = m.row(r).segment(first, g).array().abs();
+        mean.segment(first, g) += part / (part.maxCoeff() + 1e-6);
+      }
+    rows += m.rows();
+  }
+  return mean / static_cast<double>(rows);
+}
+
+// s = E|x|^α / (w̄^(1-α) + 1e-4) (duo scaling) or E|x|^α, each at least 1e-4, over sqrt(max s · min s).
+inline Eigen::ArrayXd awq_scales(const Eigen::ArrayXd& x_mean, const Eigen::ArrayXd& w_mean, double alpha, bool duo_scaling) {
+  Eigen::ArrayXd s = duo_scaling ? (x_mean.pow(alpha) / (w_mean.pow(1.0 - alpha) + 1e-4)).max(1e-4).eval()
+                                 : x_mean.pow(alpha).max(1e-4).eval();
+  return s / std::sqrt(s.maxCoeff() * s.minCoeff());
+}
+}  // namespace detail
+
+// The scales AWQ tries at exponent alpha for the layers `weights` that read `inputs`
+// (what awq's search evaluates at each point of its grid).
+inline std::vector<float> awq_scales(std::span<const matrix_view<const float>> weights, const layer_inputs& inputs,
+                                     std::size_t group_size, double alpha, bool duo_scaling = true) {
+  if (weights.empty()) throw error(errc::invalid_argument, "awq_scales: no layers");
+  std::vector<Eigen::MatrixXd> W;
+  for (const auto& w : weights) {
+    if (w.cols() != inputs.features())
+      throw error(errc::shape_mismatch, "awq_scales: a layer of " + std::to_string(w.cols()) + " inputs for inputs of " +
+                                            std::to_string(inputs.features()) + " features");
+    W.push_back(detail::finite_weights(w, "awq_scales"));
+  }
+  const auto s = detail::awq_scales(inputs.mean_abs().array(),
+                                    detail::awq_weight_mean(W, detail::checked_group(group_size, inputs.features(), "awq_scales")),
+                                    alpha, duo_scaling);
+  return {s.begin(), s.end()};
+}
+
 // AWQ of the layers `weights` (each [out_i, in]) that read the same inputs.
 template <format F, scheme<F> S, rounding R = nearest_even>
 awq_result<F> awq(std::span<const matrix_view<const float>> weights, const layer_inputs& inputs, const awq_config& cfg = {},
@@ -75,19 +119,7 @@ awq_result<F> awq(std::span<const matrix_view<const float>> weights, const layer
   const Eigen::ArrayXd x_mean = inputs.mean_abs().array();
   const auto n = static_cast<Eigen::Index>(cols), g = static_cast<Eigen::Index>(group);
 
-  // w̄: |w| over its group's largest magnitude, averaged over every output row.
-  Eigen::ArrayXd w_mean = Eigen::ArrayXd::Zero(n);
-  Eigen::Index total_rows = 0;
-  for (const auto& m : W) {
-    for (Eigen::Index r = 0; r < m.rows(); ++r)
-      for (Eigen::Index first = 0; first < n; first += g) {
-        const auto part = m.row(r).segment(first, g).array().abs();
-        const double largest = part.maxCoeff();
-        if (largest > 0.0) w_mean.segment(first, g) += part / largest;
-      }
-    total_rows += m.rows();
-  }
-  w_mean /= static_cast<double>(total_rows);
+  const Eigen::ArrayXd w_mean = detail::awq_weight_mean(W, group);
 
   // The weights each layer computes with when scaled by s (clipped to ±clip per (row, group) if given).
   const auto effective = [&](const Eigen::MatrixXd& m, const Eigen::ArrayXd& s, const Eigen::MatrixXd* clip) {
@@ -114,9 +146,7 @@ awq_result<F> awq(std::span<const matrix_view<const float>> weights, const layer
   double best = std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; cfg.search_scales && i < cfg.grid; ++i) {
     const double alpha = static_cast<double>(i) / static_cast<double>(cfg.grid);
-    Eigen::ArrayXd s = cfg.duo_scaling ? (x_mean.pow(alpha) / (w_mean.pow(1.0 - alpha) + 1e-4)).max(1e-4).eval()
-                                       : x_mean.pow(alpha).max(1e-4).eval();
-    s /= std::sqrt(s.maxCoeff() * s.minCoeff());
+    const Eigen::ArrayXd s = detail::awq_scales(x_mean, w_mean, alpha, cfg.duo_scaling);
     const double e = total_error(s);
     if (e < best) best = e, best_scales = s, out.alpha = alpha;
   }

@@ -56,9 +56,11 @@ struct weight_ptq_config {
 // tokens of the squared output error, for the final one with the shift): round to nearest,
 // the method, and after the low-rank and bias corrections.
 // What to store: codes [out, in] in W's column order, decoded with
-// params[r * groups + group_of[c]] by the scheme, of W·diag(input_scales) (AWQ's scales,
-// to be folded into what feeds the layer; empty: none) before the low-rank term. group_of
-// is c / group_size except for GPTQ's act-order without static groups (its g_idx).
+// params[r * groups + group_of[c]] by the scheme, of diag(1/output_scales)·W·diag(input_scales)
+// before the low-rank term. input_scales: AWQ's, to be folded into what feeds the layer;
+// output_scales: scales folded into this layer's outputs (value's, when quantize_bert folds
+// AWQ's; its bias_shift divides the bias too); empty: none. group_of is c / group_size
+// except for GPTQ's act-order without static groups (its g_idx).
 struct quantized_weights {
   std::vector<float> weights;
   std::vector<float> bias_shift;
@@ -68,7 +70,7 @@ struct quantized_weights {
   std::vector<int> codes;
   std::vector<quant_params> params;
   std::vector<std::size_t> group_of;
-  std::vector<float> input_scales;
+  std::vector<float> input_scales, output_scales;
 };
 
 namespace detail {
