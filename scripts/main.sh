@@ -18,6 +18,8 @@ echo "== examples/calibration (every observer on heavy-tailed data)"
 ./build/release/examples/calibration
 echo "== examples/ptq (every post-training quantization mode on one linear layer)"
 ./build/release/examples/ptq
+echo "== examples/qat_digits (QAT on scikit-learn's digits: every method, 3 seeds)"
+./build/release/examples/qat_digits tests/golden/digits.safetensors
 
 echo "== qtl on a real model: all-MiniLM-L6-v2 (scripts/fetch_model.sh) to llama.cpp GGUF (F16, Q8_0, Q4_K_M) and nf4"
 if model=$(bash scripts/fetch_model.sh); then

@@ -3,7 +3,8 @@
 // fp32 reference product qtl/ptq/linear_reference.hpp, the BERT forward qtl/ptq/bert.hpp
 // and the weight-rounding algorithms (ptq/gptq, awq, adaround, low_rank, bias_correction,
 // weight_ptq, bert_ptq; ptq/cross_layer_equalization.hpp is Eigen-free and included),
-// and the headers that read files (io/, ptq/wordpiece.hpp). Include the area headers
+// and the headers that read files (io/, ptq/wordpiece.hpp), and qat/bitnet.hpp (it runs
+// on the SIMD kernels, kernel/, which the umbrella leaves out too). Include the area headers
 // instead when compile time matters.
 #pragma once
 
@@ -54,6 +55,14 @@
 #include "qtl/ptq/matmul.hpp"
 #include "qtl/ptq/quantized_linear.hpp"
 #include "qtl/ptq/smooth_quant.hpp"
+#include "qtl/qat/arguments.hpp"
+#include "qtl/qat/binary.hpp"
+#include "qtl/qat/dorefa.hpp"
+#include "qtl/qat/inq.hpp"
+#include "qtl/qat/lsq.hpp"
+#include "qtl/qat/pact.hpp"
+#include "qtl/qat/straight_through.hpp"
+#include "qtl/qat/ternary.hpp"
 #include "qtl/quantized_tensor.hpp"
 #include "qtl/quantizer.hpp"
 #include "qtl/rounding.hpp"
