@@ -7,12 +7,18 @@
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --table      (every method and format)
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --zeroquant  (W4A8/W8A8, with distillation)
+//   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --lora DIR   (LoRA on NF4/int4 bases; PEFT files in DIR)
 #include <qtl/ptq/bert.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/ptq/bert_ptq.hpp>
 #include <qtl/ptq/calibration_text.hpp>
 #include <qtl/ptq/zeroquant.hpp>
+#include <qtl/layout/bitsandbytes.hpp>
+#include <qtl/ptq/adam.hpp>
+#include <qtl/qat/lora_linear.hpp>
+#include <qtl/qat/peft.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +27,8 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -106,14 +114,148 @@ void compare_zeroquant(qtl::ptq::bert& model, const char* format_name, std::size
   }
 }
 
+// bitsandbytes' double quantization of an NF4 tensor's absmax values (8-bit codes in blocks
+// of 256 around their mean): the scales the base dequantizes with.
+void double_quantize(std::vector<qtl::quant_params>& params) {
+  std::vector<float> absmax, restored(params.size());
+  for (const auto& p : params) absmax.push_back(p.scale);
+  qtl::bnb::decompress_statistics(qtl::bnb::compress_statistics(absmax), restored);
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] = {restored[i], 1.0f / restored[i], 0};
+}
+
+using row_major = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// The linear layer computes x·Wᵀ with these weights [out, in] instead of its float ones.
+void run_with(qtl::ptq::bert_linear& linear, std::shared_ptr<const row_major> weights) {
+  linear.kernel = [weights](qtl::matrix_view<const float> x, qtl::matrix_view<float> y) {
+    Eigen::Map<row_major>(y.data(), Eigen::Index(y.rows()), Eigen::Index(y.cols())).noalias() =
+        Eigen::Map<const row_major>(x.data(), Eigen::Index(x.rows()), Eigen::Index(x.cols())) * weights->transpose();
+  };
+}
+
+struct lora_options {
+  std::size_t rank;
+  bool double_quantization;
+  std::vector<qtl::qat::peft_adapter>* adapters;  // when set, the trained adapters go here
+};
+
+// LoRA on a frozen quantized base (qtl/qat/lora_linear.hpp), layer by layer: every linear
+// layer's base is its weight quantized by Q; adapters of the given rank (alpha = rank) are
+// trained by Adam (lr 1e-3, 100 steps of 128 calibration tokens drawn with a fixed seed) to
+// reproduce the float layer's output from the float model's inputs to it. The model then
+// runs the merged weights (the same function as the unmerged adapters); `requantize` instead
+// quantizes the merged weights again with Q (to deploy without adapters).
+template <class Q>
+void lora_bert(qtl::ptq::bert& model, const Q& quantizer, const lora_options& options,
+               const std::vector<std::string>& calibration, bool requantize) {
+  using matrix = row_major;
+  model.restore_linears();
+  std::vector<qtl::ptq::row_matrix> hidden;
+  for (const auto& s : calibration) {
+    const auto ids = model.tokenizer().encode(s, model.max_tokens());
+    hidden.push_back(model.embeddings(ids));
+  }
+  std::mt19937 rng(7);
+  for (std::size_t l = 0; l < model.config().layers; ++l) {
+    std::array<matrix, 6> inputs;  // every linear's inputs on the calibration text, from the float model
+    std::vector<qtl::ptq::bert_layer_trace> traces(hidden.size());
+    for (std::size_t s = 0; s < hidden.size(); ++s) model.encoder_layer(l, hidden[s], &traces[s]);
+    for (std::size_t j = 0; j < 6; ++j) {
+      Eigen::Index rows = 0;
+      for (const auto& t : traces) rows += t.inputs[j].rows();
+      inputs[j].resize(rows, traces[0].inputs[j].cols());
+      Eigen::Index at = 0;
+      for (const auto& t : traces) inputs[j].middleRows(at, t.inputs[j].rows()) = t.inputs[j], at += t.inputs[j].rows();
+    }
+    for (std::size_t j = 0; j < 6; ++j) {
+      auto& linear = model.linears()[6 * l + j];
+      const auto out = static_cast<std::size_t>(linear.weight.rows()), in = static_cast<std::size_t>(linear.weight.cols());
+      auto base = quantizer.quantize(linear.weight_view());
+      if (options.double_quantization) double_quantize(base.params);
+      qtl::qat::lora_linear<Q> layer(quantizer, base, out, in, {},
+                                     {.rank = options.rank, .alpha = static_cast<float>(options.rank), .seed = l * 6 + j});
+      qtl::ptq::adam<matrix> adam_a(layer.a().rows(), layer.a().cols(), 1e-3), adam_b(layer.b().rows(), layer.b().cols(), 1e-3);
+      constexpr Eigen::Index batch = 128;
+      matrix x(batch, static_cast<Eigen::Index>(in)), y(batch, static_cast<Eigen::Index>(out));
+      std::uniform_int_distribution<Eigen::Index> token(0, inputs[j].rows() - 1);
+      for (int step = 0; step < 100; ++step) {
+        for (Eigen::Index t = 0; t < batch; ++t) x.row(t) = inputs[j].row(token(rng));
+        const qtl::matrix_view<const float> xv(x.data(), std::size_t(batch), in);
+        layer.forward(xv, {y.data(), std::size_t(batch), out});
+        const matrix dy = (2.0f / batch) * (y - x * linear.weight.transpose());
+        layer.backward(xv, {dy.data(), std::size_t(batch), out}, {});
+        adam_a.step(layer.a(), layer.grad_a());
+        adam_b.step(layer.b(), layer.grad_b());
+      }
+      if (options.adapters)
+        options.adapters->push_back({linear.name, std::vector<float>(layer.a().data(), layer.a().data() + layer.a().size()),
+                                     std::vector<float>(layer.b().data(), layer.b().data() + layer.b().size()),
+                                     options.rank, in, out});
+      auto merged = std::make_shared<row_major>(layer.merged());
+      if (requantize) {
+        auto again = quantizer.quantize(qtl::matrix_view<const float>(merged->data(), out, in));
+        if (options.double_quantization) double_quantize(again.params);
+        quantizer.dequantize(again, qtl::matrix_view<float>(merged->data(), out, in));
+      }
+      run_with(linear, merged);
+    }
+  }
+}
+
+// The held-out cosine of the quantized base alone, with LoRA adapters of several ranks, and
+// with rank 16 merged and requantized; NF4 g64 with double quantization's adapters (rank 16)
+// are saved for PEFT in out_dir.
+void compare_lora(qtl::ptq::bert& model, const std::vector<std::string>& calibration,
+                  const std::vector<std::string>& held_out, const std::vector<Eigen::VectorXf>& exact,
+                  const std::filesystem::path& out_dir) {
+  using nf4_g64 = qtl::quantizer<qtl::nf4, qtl::codebook, qtl::per_group<64>>;
+  const auto run = [&](const char* name, auto quantizer, bool double_quantization) {
+    for (const std::size_t rank : {std::size_t{0}, std::size_t{8}, std::size_t{16}, std::size_t{64}}) {
+      const auto start = std::chrono::steady_clock::now();
+      std::vector<qtl::qat::peft_adapter> adapters;
+      const bool save = double_quantization && rank == 16;
+      if (rank == 0) {
+        model.restore_linears();
+        for (auto& linear : model.linears()) {
+          auto base = std::make_shared<row_major>(linear.weight.rows(), linear.weight.cols());
+          auto t = quantizer.quantize(linear.weight_view());
+          if (double_quantization) double_quantize(t.params);
+          quantizer.dequantize(t, qtl::matrix_view<float>(base->data(), std::size_t(base->rows()), std::size_t(base->cols())));
+          run_with(linear, base);
+        }
+      } else {
+        lora_bert(model, quantizer, {rank, double_quantization, save ? &adapters : nullptr}, calibration, false);
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto s = score(model, held_out, exact);
+      std::printf("%-22s %-26s %10.5f %12.5f %8.1f\n", name, rank ? ("LoRA rank " + std::to_string(rank)).c_str() : "no adapters",
+                  s.cosine, s.pair_change, seconds);
+      if (rank == 16) {
+        lora_bert(model, quantizer, {rank, double_quantization, nullptr}, calibration, true);
+        const auto r = score(model, held_out, exact);
+        std::printf("%-22s %-26s %10.5f %12.5f\n", name, "rank 16 merged, requantized", r.cosine, r.pair_change);
+      }
+      if (save) {
+        qtl::qat::save_peft_adapters(out_dir, adapters, {.alpha = 16.0f, .base_model_name_or_path = "sentence-transformers/all-MiniLM-L6-v2"});
+        std::printf("  (rank 16 adapters saved for PEFT in %s)\n", out_dir.string().c_str());
+      }
+    }
+  };
+  std::printf("%-22s %-26s %10s %12s %8s\n", "base", "adapters", "cosine", "pair change", "seconds");
+  run("NF4 g64, double quant", nf4_g64{}, true);
+  run("int4 g128", qtl::int4_g128_symmetric{}, false);
+  model.restore_linears();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const std::string_view mode = argc == 3 ? argv[2] : "";
-  if (argc != 2 && !(argc == 3 && (mode == "--table" || mode == "--zeroquant"))) {
+  const std::string_view mode = argc >= 3 ? argv[2] : "";
+  if (argc != 2 && !(argc == 3 && (mode == "--table" || mode == "--zeroquant")) && !(argc == 4 && mode == "--lora")) {
     std::fprintf(stderr,
-                 "usage: %s MODEL_DIR [--table | --zeroquant] (a Hugging Face BERT directory; --table: every weight "
-                 "method and format; --zeroquant: ZeroQuant's W4A8 and W8A8 with and without distillation)\n",
+                 "usage: %s MODEL_DIR [--table | --zeroquant | --lora OUT_DIR] (a Hugging Face BERT directory; --table: "
+                 "every weight method and format; --zeroquant: ZeroQuant's W4A8 and W8A8 with and without distillation; "
+                 "--lora: LoRA adapters on NF4 and int4 bases, the NF4 rank-16 ones saved for PEFT in OUT_DIR)\n",
                  argv[0]);
     return 2;
   }
@@ -157,6 +299,10 @@ int main(int argc, char** argv) try {
   for (const auto& s : held_out) held_out_exact.push_back(model.embed(s));
   std::printf("\nweight PTQ: %zu calibration sentences (GPL-3), %zu held out (LGPL-2.1)\n", calibration.size(),
               held_out.size());
+  if (mode == "--lora") {
+    compare_lora(model, calibration, held_out, held_out_exact, argv[3]);
+    return 0;
+  }
   std::printf("%-14s %-22s %10s %12s %14s %8s\n", "weights", "method", "cosine", "pair change", "error / RTN's",
               "seconds");
   using qtl::ptq::weight_method;

@@ -78,20 +78,21 @@ struct learned {
 };
 constexpr double scalar_rate = 1e-3;
 
-// How one layer's weights are quantized while training: fake-quantized weights forward, the
-// latent weights' gradient backward (which also trains the quantizer's own parameters).
-struct weight_quantizer {
-  virtual ~weight_quantizer() = default;
+// How a layer's weights (or the activations it reads) are quantized while training:
+// fake-quantized values forward, the float values' gradient backward (which also trains
+// the quantizer's own parameters).
+struct trainable_quantizer {
+  virtual ~trainable_quantizer() = default;
   virtual void forward(const matrix& w, matrix& wq) = 0;
   virtual void backward(const matrix& w, const matrix& wq, const matrix& dwq, matrix& dw) = 0;
   virtual void after_update(matrix&) {}  // BinaryConnect's clip
   virtual void at_epoch(matrix&, int, int) {}  // INQ's partition schedule
 };
 
-// Any qtl method whose backward needs (x, y, dy): the straight-through family.
+// Any qtl method whose backward needs (x, y, dy): the straight-through family, weights or activations.
 template <class Method>
-struct straight_through_weights : weight_quantizer {
-  explicit straight_through_weights(Method m) : method(std::move(m)) {}
+struct straight_through_method : trainable_quantizer {
+  explicit straight_through_method(Method m) : method(std::move(m)) {}
   void forward(const matrix& w, matrix& wq) override { method.forward(view(w), view(wq)); }
   void backward(const matrix& w, const matrix& wq, const matrix& dwq, matrix& dw) override {
     method.backward(view(w), view(wq), view(dwq), view(dw));
@@ -101,7 +102,7 @@ struct straight_through_weights : weight_quantizer {
 
 // Methods whose backward needs (x, dy): LSQ, DoReFa, XNOR, TTQ.
 template <class Method>
-struct input_gradient_weights : weight_quantizer {
+struct input_gradient_weights : trainable_quantizer {
   explicit input_gradient_weights(Method m) : method(std::move(m)) {}
   void forward(const matrix& w, matrix& wq) override { method.forward(view(w), view(wq)); }
   void backward(const matrix& w, const matrix&, const matrix& dwq, matrix& dw) override {
@@ -112,7 +113,7 @@ struct input_gradient_weights : weight_quantizer {
 
 // Methods whose backward needs dy alone: BinaryConnect, ABC-Net, TWN.
 template <class Method>
-struct output_gradient_weights : weight_quantizer {
+struct output_gradient_weights : trainable_quantizer {
   explicit output_gradient_weights(Method m) : method(std::move(m)) {}
   void forward(const matrix& w, matrix& wq) override { method.forward(view(w), view(wq)); }
   void backward(const matrix&, const matrix&, const matrix& dwq, matrix& dw) override {
@@ -121,7 +122,7 @@ struct output_gradient_weights : weight_quantizer {
   Method method;
 };
 
-struct lsq_weights : weight_quantizer {
+struct lsq_weights : trainable_quantizer {
   lsq_weights(int bits, const matrix& w)
       : bits(bits), step(qtl::qat::lsq::initial_step(view(w), (1 << (bits - 1)) - 1), scalar_rate) {}
   qtl::qat::lsq current() const { return qtl::qat::lsq::signed_bits(bits, step.v(0)); }
@@ -133,7 +134,7 @@ struct lsq_weights : weight_quantizer {
   learned step;
 };
 
-struct ttq_weights : weight_quantizer {
+struct ttq_weights : trainable_quantizer {
   explicit ttq_weights(const matrix& w) : positive(0.0f, 0.0), negative(0.0f, 0.0) {
     qtl::qat::twn start;  // TTQ starts from TWN's scale
     matrix out(w.rows(), w.cols());
@@ -155,7 +156,7 @@ struct binary_connect_weights : output_gradient_weights<qtl::qat::binary_connect
 };
 
 // INQ: 50 %, 75 %, 87.5 % then all of the weights frozen at the start of each quarter.
-struct inq_weights : weight_quantizer {
+struct inq_weights : trainable_quantizer {
   explicit inq_weights(int bits) : method(bits) {}
   void forward(const matrix& w, matrix& wq) override { wq = w; }
   void backward(const matrix&, const matrix&, const matrix& dwq, matrix& dw) override {
@@ -168,15 +169,8 @@ struct inq_weights : weight_quantizer {
   qtl::qat::inq method;
 };
 
-// What quantizes the activations a layer reads (hidden layers), if anything.
-struct activation_quantizer {
-  virtual ~activation_quantizer() = default;
-  virtual void forward(const matrix& h, matrix& hq) = 0;
-  virtual void backward(const matrix& h, const matrix& hq, const matrix& dhq, matrix& dh) = 0;
-};
-
 // PACT replaces the ReLU: clip to [0, α], quantize, with α learned.
-struct pact_activations : activation_quantizer {
+struct pact_activations : trainable_quantizer {
   explicit pact_activations(int bits) : bits(bits), alpha(4.0f, scalar_rate * 10) {}
   void forward(const matrix& h, matrix& hq) override { qtl::qat::pact(bits, alpha.v(0)).forward(view(h), view(hq)); }
   void backward(const matrix& h, const matrix&, const matrix& dhq, matrix& dh) override {
@@ -186,20 +180,10 @@ struct pact_activations : activation_quantizer {
   learned alpha;
 };
 
-template <class Method>
-struct straight_through_activations : activation_quantizer {
-  explicit straight_through_activations(Method m) : method(std::move(m)) {}
-  void forward(const matrix& h, matrix& hq) override { method.forward(view(h), view(hq)); }
-  void backward(const matrix& h, const matrix& hq, const matrix& dhq, matrix& dh) override {
-    method.backward(view(h), view(hq), view(dhq), view(dh));
-  }
-  Method method;
-};
-
 struct recipe {
   std::string name;
-  std::function<std::unique_ptr<weight_quantizer>(const matrix& w)> weights;  // null: float
-  std::function<std::unique_ptr<activation_quantizer>()> activations;         // null: ReLU in float
+  std::function<std::unique_ptr<trainable_quantizer>(const matrix& w)> weights;  // null: float
+  std::function<std::unique_ptr<trainable_quantizer>()> activations;         // null: ReLU in float
   bool relu_then_activation = true;  // false: the activation quantizer replaces the ReLU (PACT)
 };
 
@@ -324,8 +308,8 @@ class mlp {
     }
   }
 
-  std::vector<std::shared_ptr<weight_quantizer>> wq_;  // shared: a copied model starts from the same
-  std::vector<std::shared_ptr<activation_quantizer>> aq_;
+  std::vector<std::shared_ptr<trainable_quantizer>> wq_;  // shared: a copied model starts from the same
+  std::vector<std::shared_ptr<trainable_quantizer>> aq_;
   std::vector<trace> traces_;
   const recipe* prepared_ = nullptr;
 };
@@ -334,8 +318,8 @@ template <int Bits>
 using affine_rows = qtl::quantizer<qtl::int_format<Bits, false>, qtl::affine, qtl::per_channel<0>>;
 
 template <int Bits>
-std::unique_ptr<weight_quantizer> straight_through_rows(const matrix&) {
-  return std::make_unique<straight_through_weights<qtl::qat::straight_through<affine_rows<Bits>>>>(
+std::unique_ptr<trainable_quantizer> straight_through_rows(const matrix&) {
+  return std::make_unique<straight_through_method<qtl::qat::straight_through<affine_rows<Bits>>>>(
       qtl::qat::straight_through<affine_rows<Bits>>{});
 }
 
@@ -376,8 +360,8 @@ int main(int argc, char** argv) try {
 
   std::vector<recipe> recipes;
   const recipe float_recipe{"FP32", nullptr, nullptr};
-  using weights_fn = std::function<std::unique_ptr<weight_quantizer>(const matrix&)>;
-  using activations_fn = std::function<std::unique_ptr<activation_quantizer>()>;
+  using weights_fn = std::function<std::unique_ptr<trainable_quantizer>(const matrix&)>;
+  using activations_fn = std::function<std::unique_ptr<trainable_quantizer>()>;
   auto add = [&](std::string name, weights_fn weights, activations_fn activations = nullptr, bool relu = true) {
     recipes.push_back({std::move(name), std::move(weights), std::move(activations), relu});
   };
@@ -396,10 +380,10 @@ int main(int argc, char** argv) try {
   add("STE W2 + PACT A2", weights_fn(straight_through_rows<2>), activations_fn([] { return std::make_unique<pact_activations>(2); }), false);
   add("INQ, 5-bit powers of two", weights_fn([](const matrix&) { return std::make_unique<inq_weights>(5); }));
   add("BitNet b1.58: ternary W, int8 A", weights_fn([](const matrix&) {
-        return std::make_unique<straight_through_weights<decltype(qtl::qat::bitnet_weights())>>(qtl::qat::bitnet_weights());
+        return std::make_unique<straight_through_method<decltype(qtl::qat::bitnet_weights())>>(qtl::qat::bitnet_weights());
       }),
       activations_fn([] {
-        return std::make_unique<straight_through_activations<decltype(qtl::qat::bitnet_activations())>>(
+        return std::make_unique<straight_through_method<decltype(qtl::qat::bitnet_activations())>>(
             qtl::qat::bitnet_activations());
       }));
   add("TWN, ternary", weights_fn([](const matrix&) { return std::make_unique<output_gradient_weights<qtl::qat::twn>>(qtl::qat::twn{}); }));

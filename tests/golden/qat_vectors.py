@@ -202,6 +202,22 @@ def main():
 
     record("ttq", x, ttq_latent, params=(np.float32(0.8), np.float32(1.2)))
 
+    # LoRA on a frozen base: int8 codes times a per-row scale (exact in float32), rank 4, alpha 8.
+    codes = rng.integers(-127, 128, (24, 40)).astype(np.int8)
+    row_scale = (rng.random(24) * 0.01 + 0.001).astype(np.float32)
+    base = torch.from_numpy(codes.astype(np.float32) * row_scale[:, None])
+    bias = torch.from_numpy(tensor(24, 0.1))
+    lora_a, lora_b = tensor((4, 40), 0.1), tensor((24, 4), 0.1)
+    a = torch.from_numpy(lora_a).requires_grad_(True)
+    b = torch.from_numpy(lora_b).requires_grad_(True)
+    x = torch.from_numpy(tensor((6, 40))).requires_grad_(True)
+    y = torch.nn.functional.linear(x, base, bias) + (x @ a.T @ b.T) * (8.0 / 4)
+    dy = tensor((6, 24))
+    y.backward(torch.from_numpy(dy))
+    arrays.update({"lora/codes": codes, "lora/row_scale": row_scale, "lora/bias": bias.numpy(), "lora/a": lora_a,
+                   "lora/b": lora_b, "lora/x": x.detach().numpy(), "lora/dy": dy, "lora/y": y.detach().numpy(),
+                   "lora/dx": x.grad.numpy(), "lora/da": a.grad.numpy(), "lora/db": b.grad.numpy()})
+
     # INQ, 5 bits: portions 0.5, 0.75, 0.875, 1; between steps the free weights shrink by 0.9.
     w = tensor((16, 32), 0.1)
     arrays["inq_5/x"] = w.copy()

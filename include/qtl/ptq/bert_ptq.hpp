@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -81,8 +82,8 @@ std::vector<quantized_weights> quantize_bert(bert& model, std::span<const std::s
     for (std::size_t l = 0; l < model.config().layers; ++l) {
       std::vector<float> scales;  // AWQ's, of the attention output's input (empty: none)
       for (std::size_t part = 0; part < 4; ++part) {
-        const std::size_t hidden = static_cast<std::size_t>(linears[6 * l].weight.cols());
-        layer_inputs inputs(static_cast<std::size_t>(linears[6 * l + first[part]].weight.cols())), attended(hidden);
+        layer_inputs inputs(static_cast<std::size_t>(linears[6 * l + first[part]].weight.cols()));
+        std::optional<layer_inputs> attended;  // the attention output's inputs, for AWQ's search
         const auto gather = [&](std::size_t i, layer_inputs& into) {
           const auto w = linears[i].weight_view();
           linears[i].kernel = [&into, w](matrix_view<const float> x, matrix_view<float> y) {
@@ -91,7 +92,8 @@ std::vector<quantized_weights> quantize_bert(bert& model, std::span<const std::s
           };
         };
         gather(6 * l + first[part], inputs);
-        if (fold && part == 0) gather(6 * l + 3, attended);  // the float value's output, for the search
+        if (fold && part == 0)  // the float value's output
+          gather(6 * l + 3, attended.emplace(static_cast<std::size_t>(linears[6 * l + 3].weight.cols())));
         for (const auto& x : states) {
           row_matrix copy = x;
           model.encoder_layer(l, copy);
@@ -100,7 +102,7 @@ std::vector<quantized_weights> quantize_bert(bert& model, std::span<const std::s
           linears[6 * l + 3].kernel = {};
           auto c = cfg.awq;
           c.group_size = cfg.group_size, c.clip = false;
-          scales = awq<F>(linears[6 * l + 3].weight_view(), attended, c, scheme_policy).scales;
+          scales = awq<F>(linears[6 * l + 3].weight_view(), *attended, c, scheme_policy).scales;
         }
         for (std::size_t k = 0; k < count[part]; ++k) {
           const std::size_t i = 6 * l + first[part] + k;
