@@ -7,7 +7,7 @@
 #include "qtl/core/error.hpp"
 #include "qtl/qat/dorefa.hpp"
 
-TEST_CASE("dorefa weights take 2^k values in [-1, 1]", "[qat]") {
+TEST_CASE("dorefa weights take 2^k values from -1 to 1", "[qat]") {
   std::vector<float> x(300), y(300);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.13f * static_cast<float>(i)) * 2.0f;
   qtl::qat::dorefa_weights(2).forward(qtl::as_matrix(x), qtl::as_matrix(y));

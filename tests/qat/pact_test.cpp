@@ -24,7 +24,7 @@ TEST_CASE("pact's clipping level grows when it clips too much and shrinks on the
     if (x[i] < q.alpha()) CHECK(std::abs(y[i] - x[i]) <= 0.5f * q.alpha() / 255.0f + 1e-6f);
 }
 
-TEST_CASE("pact's gradient passes only inside [0, α) and its errors", "[qat]") {
+TEST_CASE("pact's gradient passes only for 0 <= x < α, and its errors", "[qat]") {
   const qtl::qat::pact q(4, 1.0f);
   const std::vector<float> x = {-0.5f, 0.0f, 0.5f, 1.0f, 2.0f}, dy = {1, 2, 3, 4, 5};
   std::vector<float> dx(5);

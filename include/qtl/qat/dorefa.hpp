@@ -41,9 +41,9 @@ class dorefa_weights {
       detail::for_each_element(x, [&](std::size_t r, std::size_t c) { y(r, c) = detail::binary_sign(x(r, c)) * mean; });
       return;
     }
-    const float m = tanh_absmax(x).value;
+    const float m = tanh_into(x, y).value;  // y holds tanh(x), then the output
     detail::for_each_element(x, [&](std::size_t r, std::size_t c) {
-      y(r, c) = 2.0f * detail::quantize_unit(std::tanh(x(r, c)) / m * 0.5f + 0.5f, levels_) - 1.0f;
+      y(r, c) = 2.0f * detail::quantize_unit(y(r, c) / m * 0.5f + 0.5f, levels_) - 1.0f;
     });
   }
 
@@ -54,12 +54,12 @@ class dorefa_weights {
       detail::for_each_element(x, [&](std::size_t r, std::size_t c) { dx(r, c) = dy(r, c); });
       return;
     }
-    const auto [m, ties] = tanh_absmax(x);
+    const auto [m, ties] = tanh_into(x, dx);  // dx holds tanh(x), then the gradient
     double dm = 0.0;  // dL/dm = -Σ dy · t / m²
-    detail::for_each_element(x, [&](std::size_t r, std::size_t c) { dm -= double(dy(r, c)) * std::tanh(x(r, c)); });
+    detail::for_each_element(x, [&](std::size_t r, std::size_t c) { dm -= double(dy(r, c)) * dx(r, c); });
     const float share = static_cast<float>(dm / (double(m) * m) / static_cast<double>(ties));
     detail::for_each_element(x, [&](std::size_t r, std::size_t c) {
-      const float t = std::tanh(x(r, c));
+      const float t = dx(r, c);
       float dt = dy(r, c) / m;
       if (std::abs(t) == m) dt += detail::abs_derivative(t) * share;
       dx(r, c) = dt * (1.0f - t * t);
@@ -71,10 +71,12 @@ class dorefa_weights {
     float value;
     std::size_t ties;
   };
-  static absmax tanh_absmax(matrix_view<const float> x) {
+  // out = tanh(x), computed once per element; returns max|tanh x| and how many reach it.
+  static absmax tanh_into(matrix_view<const float> x, matrix_view<float> out) {
     absmax a{0.0f, 0};
     detail::for_each_element(x, [&](std::size_t r, std::size_t c) {
-      const float t = std::abs(std::tanh(x(r, c)));
+      out(r, c) = std::tanh(x(r, c));
+      const float t = std::abs(out(r, c));
       if (t > a.value) a = {t, 1};
       else if (t == a.value) ++a.ties;
     });
