@@ -1,0 +1,9 @@
+// The bitsandbytes optimizer cases on avx2, in an object compiled with that arch's flags
+// (tests/CMakeLists.txt); optim/optim_golden_test.cpp runs them where the CPU can.
+#include "optim/bnb_cases.hpp"
+
+namespace qtl_test {
+
+std::vector<std::string> optim_failures_avx2() { return optim_cases::failures<qtl::kernel::avx2>(2); }
+
+}  // namespace qtl_test

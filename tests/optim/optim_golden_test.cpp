@@ -1,0 +1,43 @@
+// qtl's 8-bit optimizers against bitsandbytes 0.50.2's CPU optimizers (optim/bnb_cases.hpp)
+// on the compiler's default arch, on 1 and 2 threads, and on each x86 SIMD arch the CPU has.
+#include <catch2/catch_test_macros.hpp>
+
+#include <string>
+#include <vector>
+
+#include "optim/bnb_cases.hpp"
+
+#if defined(QTL_TEST_X86_SIMD)
+#include "qtl/kernel/dispatch.hpp"
+
+namespace qtl_test {
+std::vector<std::string> optim_failures_avx2();
+std::vector<std::string> optim_failures_avx512_vnni();
+}  // namespace qtl_test
+#endif
+
+namespace {
+
+void require_none(const std::vector<std::string>& failures) {
+  for (const auto& f : failures) UNSCOPED_INFO(f);
+  CHECK(failures.empty());
+}
+
+}  // namespace
+
+TEST_CASE("8-bit Adam, AdamW, Lion, SGD, RMSprop and AdaGrad keep bitsandbytes' state bytes", "[optim][golden]") {
+  require_none(optim_cases::failures<qtl::kernel::default_arch>(1));
+  require_none(optim_cases::failures<qtl::kernel::default_arch>(2));
+}
+
+#if defined(QTL_TEST_X86_SIMD)
+TEST_CASE("8-bit optimizers keep bitsandbytes' state bytes on avx2", "[optim][golden]") {
+  if (!qtl::kernel::cpu_supports(qtl::kernel::arch_id::avx2)) SKIP("this CPU has no avx2");
+  require_none(qtl_test::optim_failures_avx2());
+}
+
+TEST_CASE("8-bit optimizers keep bitsandbytes' state bytes on avx512_vnni", "[optim][golden]") {
+  if (!qtl::kernel::cpu_supports(qtl::kernel::arch_id::avx512_vnni)) SKIP("this CPU has no avx512_vnni");
+  require_none(qtl_test::optim_failures_avx512_vnni());
+}
+#endif
