@@ -36,6 +36,7 @@ def main(path: str) -> None:
     compare_composed_gemv(rows, baseline, rows.get("BM_stream_read_2_threads/real_time", {}).get("GB/s"))
     compare_observers(rows)
     compare_ptq(rows)
+    compare_optim(rows, baseline, rows.get("BM_stream_read_2_threads/real_time", {}).get("GB/s"))
 
 
 def compare_tl_with_i2_s(rows) -> None:
@@ -181,6 +182,24 @@ def compare_ptq(rows) -> None:
     print(f"\n{'PTQ linear 16x4096x4096 vs fp32 (Eigen)':<44} {'GOP/s':>9} {'x fp32':>7}")
     for kind, b in cases.items():
         print(f"{kind:<44} {b.get('GOP/s', 0.0):9.2f} {b.get('GOP/s', 0.0) / fp32:7.2f}")
+
+
+def compare_optim(rows, read, read_2):
+    """One optimizer step over 100 M parameters (optim_bench.cpp): GB/s of the bytes it
+    touches against the stream read on as many threads, and the 8-bit step's time against
+    the 32-bit step's."""
+    cases = [(n, b) for n, b in rows.items() if n.startswith("BM_optim_") and b.get("GB/s")]
+    if not cases:
+        return
+    print(f"\n{'optimizer step, 100 M parameters':<32} {'ms':>9} {'Gparam/s':>9} {'GB/s':>7} {'x stream':>9} {'x 32-bit':>9}")
+    for name, b in cases:
+        case, threads = name[len("BM_optim_"):].split("/")[:2]
+        stream = read_2 if threads == "threads:2" else read
+        full = rows.get(name.replace(case, case[:-1] + "32", 1)) if case.endswith("8") else None
+        x_stream = f"{b['GB/s'] / stream:9.3f}" if stream else f"{'-':>9}"
+        x_full = f"{full['real_time'] / b['real_time']:9.2f}" if full else f"{'-':>9}"
+        print(f"{case + ' ' + threads:<32} {b['real_time']:9.1f} {b.get('Gparams/s', 0):9.3f} {b['GB/s']:7.2f} "
+              f"{x_stream} {x_full}")
 
 
 if __name__ == "__main__":

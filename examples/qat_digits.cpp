@@ -2,11 +2,16 @@
 // "digits" (tests/golden/digits.safetensors, exported by tests/golden/digits_export.py),
 // trained in float, rounded to nearest (PTQ), and fine-tuned with each QAT method of qtl
 // at 8, 4 and 2 bits, ternary and binary. Every layer's weights are quantized (the first
-// and the last too). Prints test accuracy, mean ± std over three seeds.
+// and the last too). Then the optimizers of qtl/optim/: the float model and its uint4 QAT
+// fine-tune trained with Adam, AdamW and Lion on 32-bit and on 8-bit state. Prints test
+// accuracy, mean ± std over three seeds.
 //
 //   ./build/release/examples/qat_digits [tests/golden/digits.safetensors]
-#include <qtl/ptq/adam.hpp>
 #include <qtl/io/safetensors.hpp>
+#include <qtl/optim/adam.hpp>
+#include <qtl/optim/lion.hpp>
+#include <qtl/optim/optimizer.hpp>
+#include <qtl/ptq/adam.hpp>
 #include <qtl/qat/binary.hpp>
 #include <qtl/qat/bitnet.hpp>
 #include <qtl/qat/dorefa.hpp>
@@ -27,6 +32,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +83,41 @@ struct learned {
   qtl::ptq::adam<scalar> opt;
 };
 constexpr double scalar_rate = 1e-3;
+
+// The optimizer of one weight or bias matrix: qtl::ptq::adam for the QAT recipes, or any
+// qtl::optim optimizer (32-bit or 8-bit state) for the optimizer comparison.
+struct matrix_optimizer {
+  virtual ~matrix_optimizer() = default;
+  virtual void step(matrix& params, const matrix& grads) = 0;
+};
+using optimizer_factory = std::function<std::unique_ptr<matrix_optimizer>(Eigen::Index rows, Eigen::Index cols, double rate)>;
+
+struct ptq_adam : matrix_optimizer {
+  ptq_adam(Eigen::Index rows, Eigen::Index cols, double rate) : opt(rows, cols, rate) {}
+  void step(matrix& params, const matrix& grads) override { opt.step(params, grads); }
+  qtl::ptq::adam<matrix> opt;
+};
+
+template <class Rule>
+struct optim_optimizer : matrix_optimizer {
+  optim_optimizer(std::size_t size, Rule rule, qtl::optim::state_bits bits)
+      : opt(size, rule, {.bits = bits, .min_8bit_size = 0}) {}  // every tensor's state 8-bit, biases too
+  void step(matrix& params, const matrix& grads) override {
+    opt.step(std::span<float>(params.data(), static_cast<std::size_t>(params.size())),
+             std::span<const float>(grads.data(), static_cast<std::size_t>(grads.size())));
+  }
+  qtl::optim::optimizer<Rule> opt;
+};
+
+// A factory of Rule's optimizers with the training's learning rate scaled by lr_scale.
+template <class Rule>
+optimizer_factory optim_factory(Rule rule, double lr_scale, qtl::optim::state_bits bits) {
+  return [=](Eigen::Index rows, Eigen::Index cols, double rate) {
+    Rule r = rule;
+    r.lr = rate * lr_scale;
+    return std::make_unique<optim_optimizer<Rule>>(static_cast<std::size_t>(rows * cols), r, bits);
+  };
+}
 
 // How a layer's weights (or the activations it reads) are quantized while training:
 // fake-quantized values forward, the float values' gradient backward (which also trains
@@ -202,13 +243,17 @@ class mlp {
     }
   }
 
-  // Trains on `train` for `epochs` with the recipe's quantizers (Adam, batches of 32).
-  void train(const dataset& train, const recipe& r, int epochs, double rate, std::mt19937& rng) {
+  // Trains on `train` for `epochs` with the recipe's quantizers (Adam unless given, batches of 32).
+  void train(const dataset& train, const recipe& r, int epochs, double rate, std::mt19937& rng,
+             const optimizer_factory& make = nullptr) {
     prepare(r);
-    std::vector<qtl::ptq::adam<matrix>> w_opt, b_opt;
+    const optimizer_factory factory = make ? make : [](Eigen::Index rows, Eigen::Index cols, double lr) {
+      return std::unique_ptr<matrix_optimizer>(std::make_unique<ptq_adam>(rows, cols, lr));
+    };
+    std::vector<std::unique_ptr<matrix_optimizer>> w_opt, b_opt;
     for (const auto& l : layers) {
-      w_opt.emplace_back(l.w.rows(), l.w.cols(), rate);
-      b_opt.emplace_back(1, l.b.cols(), rate);
+      w_opt.push_back(factory(l.w.rows(), l.w.cols(), rate));
+      b_opt.push_back(factory(1, l.b.cols(), rate));
     }
     std::vector<Eigen::Index> order(static_cast<std::size_t>(train.x.rows()));
     std::iota(order.begin(), order.end(), 0);
@@ -274,8 +319,8 @@ class mlp {
     return h;
   }
 
-  void step(const matrix& x, const std::vector<int>& y, const recipe& r, std::vector<qtl::ptq::adam<matrix>>& w_opt,
-            std::vector<qtl::ptq::adam<matrix>>& b_opt) {
+  void step(const matrix& x, const std::vector<int>& y, const recipe& r,
+            std::vector<std::unique_ptr<matrix_optimizer>>& w_opt, std::vector<std::unique_ptr<matrix_optimizer>>& b_opt) {
     const matrix logits = forward(x, r);
     // softmax cross-entropy, averaged over the batch
     matrix d = logits;
@@ -298,8 +343,8 @@ class mlp {
         aq_[k]->backward(t.in, t.in_q, din, dh);
         din = dh;
       }
-      w_opt[k].step(layers[k].w, dw);
-      b_opt[k].step(layers[k].b, db);
+      w_opt[k]->step(layers[k].w, dw);
+      b_opt[k]->step(layers[k].b, db);
       if (wq_[k]) wq_[k]->after_update(layers[k].w);
       if (k > 0) {  // through the previous layer's ReLU (PACT's own clip is in its backward)
         if (r.relu_then_activation) d = din.cwiseProduct((traces_[k - 1].pre.array() > 0.0f).cast<float>().matrix());
@@ -437,6 +482,41 @@ int main(int argc, char** argv) try {
   row("PTQ ternary (TWN's threshold and scale)", rtn[3]);
   row("PTQ binary (XNOR-Net's scaled sign)", rtn[4]);
   for (std::size_t i = 0; i < recipes.size(); ++i) row("QAT " + recipes[i].name, accuracy[i]);
+
+  // The optimizers: the float model from scratch (40 epochs, lr 1e-3) and its uint4 QAT
+  // fine-tune (20 epochs, lr 5e-4), each with 32-bit and 8-bit state (Lion at a third of
+  // Adam's rate, as its paper advises).
+  using qtl::optim::state_bits;
+  struct optimizer_case {
+    std::string name;
+    optimizer_factory make;
+  };
+  std::vector<optimizer_case> optimizers;
+  for (const auto bits : {state_bits::thirty_two, state_bits::eight}) {
+    const std::string b = bits == state_bits::eight ? " 8-bit" : " 32-bit";
+    optimizers.push_back({"Adam" + b, optim_factory(qtl::optim::adam{}, 1.0, bits)});
+    optimizers.push_back({"AdamW" + b + " (decay 0.01)", optim_factory(qtl::optim::adamw{}, 1.0, bits)});
+    optimizers.push_back({"Lion" + b, optim_factory(qtl::optim::lion{}, 1.0 / 3.0, bits)});
+  }
+  const recipe uint4{"uint4", weights_fn(straight_through_rows<4>), nullptr};
+  std::vector<std::vector<double>> from_scratch(optimizers.size()), fine_tuned(optimizers.size());
+  for (int seed = 0; seed < seeds; ++seed)
+    for (std::size_t i = 0; i < optimizers.size(); ++i) {
+      std::mt19937 rng(static_cast<unsigned>(1000 + seed));
+      mlp model(sizes, rng);
+      model.train(train, float_recipe, float_epochs, 1e-3, rng, optimizers[i].make);
+      from_scratch[i].push_back(model.accuracy(test, float_recipe));
+      std::mt19937 qat_rng(static_cast<unsigned>(2000 + seed));
+      model.train(train, uint4, qat_epochs, 5e-4, qat_rng, optimizers[i].make);
+      fine_tuned[i].push_back(model.accuracy(test, uint4));
+    }
+  std::printf("\noptimizers (qtl/optim/, state of every tensor in the stated precision): test accuracy %%\n");
+  std::printf("%-40s %16s %16s\n", "optimizer", "FP32 training", "uint4 QAT");
+  for (std::size_t i = 0; i < optimizers.size(); ++i) {
+    const result a = summary(from_scratch[i]), q = summary(fine_tuned[i]);
+    std::printf("%-40s %9.2f ± %4.2f %9.2f ± %4.2f\n", optimizers[i].name.c_str(), a.mean, a.deviation, q.mean,
+                q.deviation);
+  }
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "qat_digits: %s\n", e.what());

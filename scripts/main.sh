@@ -18,7 +18,9 @@ echo "== examples/calibration (every observer on heavy-tailed data)"
 ./build/release/examples/calibration
 echo "== examples/ptq (every post-training quantization mode on one linear layer)"
 ./build/release/examples/ptq
-echo "== examples/qat_digits (QAT on scikit-learn's digits: every method, 3 seeds)"
+echo "== examples/optim (8-bit AdamW: clip, schedule, checkpoint and resume)"
+./build/release/examples/optim
+echo "== examples/qat_digits (QAT on scikit-learn's digits: every method, 3 seeds; then 8-bit vs 32-bit optimizers)"
 ./build/release/examples/qat_digits tests/golden/digits.safetensors
 
 echo "== qtl on a real model: all-MiniLM-L6-v2 (scripts/fetch_model.sh) to llama.cpp GGUF (F16, Q8_0, Q4_K_M) and nf4"
@@ -51,8 +53,9 @@ echo "== bench (short run; see docs/benchmarks.md for the full one)"
 echo "(Google Benchmark's \"Library was built as DEBUG\" is about Debian's build of the harness;"
 echo " qtl's kernels here are -O3 -march=native: docs/benchmarks.md)"
 # The stream baselines (read, write), the reference quantizers, the composed SIMD quantizer
-# (int4 g128) and the GEMV kernels at one LLaMA shape.
+# (int4 g128), the GEMV kernels at one LLaMA shape and an 8-bit / 32-bit Adam step over
+# 100 M parameters.
 ./build/release/bench/qtl_bench --benchmark_min_time=0.2 \
-  --benchmark_filter='BM_stream_|BM_(de)?quantize/|BM_composed_(de)?quantize/int4_g128_symmetric/|ggml_(de)?quantize/(q8_0|q4_0)$|gemv/.*/11008x4096/' \
+  --benchmark_filter='BM_stream_|BM_(de)?quantize/|BM_composed_(de)?quantize/int4_g128_symmetric/|ggml_(de)?quantize/(q8_0|q4_0)$|gemv/.*/11008x4096/|BM_optim_adam(8|32)/threads:2' \
   --benchmark_out=build/release/bench.json --benchmark_out_format=json >/dev/null
 python3 bench/summarize.py build/release/bench.json

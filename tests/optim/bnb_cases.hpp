@@ -1,6 +1,7 @@
 // The bitsandbytes 8-bit optimizer cases (tests/golden/optim_vectors.py), for one arch:
-// optim_golden_test.cpp runs them with the default arch, and objects compiled with each x86
-// arch's flags run them there (tests/CMakeLists.txt). Returns what differs, empty when all
+// optim_golden_test.cpp runs them with the default arch, objects compiled with each x86
+// arch's flags run them there (tests/CMakeLists.txt), and tests/neon/neon_optim_test.cpp
+// on aarch64 under qemu. Returns what differs, empty when all
 // agree: the 8-bit state byte for byte after the first and the fifth step, the parameters
 // exactly where the step has no square root, else within 2 ulp (torch's CPU sqrt, MKL's
 // vsSqrt, is not correctly rounded and differs with the CPU; qtl's is).
@@ -45,13 +46,14 @@ inline std::int64_t max_ulp(const std::vector<float>& a, const std::vector<float
 
 template <class Rule, class Arch>
 void compare(const std::string& name, Rule rule, std::int64_t params_ulp, unsigned threads,
-             std::vector<std::string>& failures) {
+             std::vector<std::string>& failures, std::size_t& checks) {
   qtl::optim::optimizer<Rule, Arch> opt(size, rule, {.threads = threads});
   auto params = golden().get<float>("params0");
   const auto grads = golden().get<float>("grads");
   for (int t = 1; t <= steps; ++t) {
     opt.step(std::span<float>(params), std::span<const float>(grads).subspan(static_cast<std::size_t>(t - 1) * size, size));
     if (t != 1 && t != steps) continue;
+    checks += 1 + 2 * static_cast<std::size_t>(Rule::states);
     const std::string at = " after step " + std::to_string(t) + " on " + std::to_string(threads) + " threads";
     for (int k = 0; k < Rule::states; ++k) {
       const std::string n = std::to_string(k + 1), suffix = "_" + std::to_string(t);
@@ -67,14 +69,14 @@ void compare(const std::string& name, Rule rule, std::int64_t params_ulp, unsign
 }
 
 template <class Arch>
-std::vector<std::string> failures(unsigned threads) {
+std::vector<std::string> failures(unsigned threads, std::size_t& checks) {
   std::vector<std::string> f;
-  compare<qtl::optim::adam, Arch>("adam8", {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.995, .eps = 1e-6}, 2, threads, f);
-  compare<qtl::optim::adamw, Arch>("adamw8", {.lr = 1e-2, .weight_decay = 0.1}, 2, threads, f);
-  compare<qtl::optim::lion, Arch>("lion8", {.lr = 1e-3, .weight_decay = 0.05}, 0, threads, f);
-  compare<qtl::optim::sgd, Arch>("sgd8", {.lr = 1e-2, .momentum = 0.9, .weight_decay = 1e-3}, 0, threads, f);
-  compare<qtl::optim::rmsprop, Arch>("rmsprop8", {.lr = 1e-3, .alpha = 0.9}, 2, threads, f);
-  compare<qtl::optim::adagrad, Arch>("adagrad8", {.lr = 1e-2}, 2, threads, f);
+  compare<qtl::optim::adam, Arch>("adam8", {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.995, .eps = 1e-6}, 2, threads, f, checks);
+  compare<qtl::optim::adamw, Arch>("adamw8", {.lr = 1e-2, .weight_decay = 0.1}, 2, threads, f, checks);
+  compare<qtl::optim::lion, Arch>("lion8", {.lr = 1e-3, .weight_decay = 0.05}, 0, threads, f, checks);
+  compare<qtl::optim::sgd, Arch>("sgd8", {.lr = 1e-2, .momentum = 0.9, .weight_decay = 1e-3}, 0, threads, f, checks);
+  compare<qtl::optim::rmsprop, Arch>("rmsprop8", {.lr = 1e-3, .alpha = 0.9}, 2, threads, f, checks);
+  compare<qtl::optim::adagrad, Arch>("adagrad8", {.lr = 1e-2}, 2, threads, f, checks);
   return f;
 }
 

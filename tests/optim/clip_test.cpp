@@ -1,5 +1,4 @@
-// qtl/optim/clip.hpp and schedule.hpp: torch's clip coefficient, and the schedule's shape.
-#include <catch2/catch_approx.hpp>
+// qtl/optim/clip.hpp: the global norm over several gradients and torch's clip coefficient.
 #include <catch2/catch_test_macros.hpp>
 
 #include <cmath>
@@ -7,7 +6,6 @@
 #include <vector>
 
 #include "qtl/optim/clip.hpp"
-#include "qtl/optim/schedule.hpp"
 
 TEST_CASE("The global norm spans every gradient and the clip scale brings it to max_norm", "[optim]") {
   const std::vector<float> a{3.0f, 0.0f}, b{4.0f};
@@ -17,16 +15,4 @@ TEST_CASE("The global norm spans every gradient and the clip scale brings it to 
   CHECK(qtl::optim::clip_scale(norm, 10.0) == 1.0f);
   CHECK_THROWS_AS(qtl::optim::clip_scale(norm, 0.0), qtl::error);
   CHECK_THROWS_AS(qtl::optim::clip_scale(std::numeric_limits<double>::infinity(), 1.0), qtl::error);
-}
-
-TEST_CASE("cosine_with_warmup rises linearly, then falls along a cosine to its floor", "[optim]") {
-  using qtl::optim::cosine_with_warmup;
-  CHECK(cosine_with_warmup(0, 10, 110, 1.0) == Catch::Approx(0.1));
-  CHECK(cosine_with_warmup(9, 10, 110, 1.0) == Catch::Approx(1.0));
-  CHECK(cosine_with_warmup(10, 10, 110, 1.0) == Catch::Approx(1.0));
-  CHECK(cosine_with_warmup(60, 10, 110, 1.0, 0.1) == Catch::Approx(0.55));
-  CHECK(cosine_with_warmup(110, 10, 110, 1.0, 0.1) == Catch::Approx(0.1));
-  CHECK(cosine_with_warmup(500, 10, 110, 1.0, 0.1) == Catch::Approx(0.1));
-  CHECK_THROWS_AS(cosine_with_warmup(0, 10, 10, 1.0), qtl::error);
-  CHECK_THROWS_AS(cosine_with_warmup(-1, 0, 10, 1.0), qtl::error);
 }

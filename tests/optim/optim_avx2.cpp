@@ -4,6 +4,8 @@
 
 namespace qtl_test {
 
-std::vector<std::string> optim_failures_avx2() { return optim_cases::failures<qtl::kernel::avx2>(2); }
+std::vector<std::string> optim_failures_avx2(std::size_t& checks) {
+  return optim_cases::failures<qtl::kernel::avx2>(2, checks);
+}
 
 }  // namespace qtl_test

@@ -4,6 +4,8 @@
 
 namespace qtl_test {
 
-std::vector<std::string> optim_failures_avx512_vnni() { return optim_cases::failures<qtl::kernel::avx512_vnni>(2); }
+std::vector<std::string> optim_failures_avx512_vnni(std::size_t& checks) {
+  return optim_cases::failures<qtl::kernel::avx512_vnni>(2, checks);
+}
 
 }  // namespace qtl_test

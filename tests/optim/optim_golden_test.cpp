@@ -11,33 +11,41 @@
 #include "qtl/kernel/dispatch.hpp"
 
 namespace qtl_test {
-std::vector<std::string> optim_failures_avx2();
-std::vector<std::string> optim_failures_avx512_vnni();
+std::vector<std::string> optim_failures_avx2(std::size_t& checks);
+std::vector<std::string> optim_failures_avx512_vnni(std::size_t& checks);
 }  // namespace qtl_test
 #endif
 
 namespace {
 
-void require_none(const std::vector<std::string>& failures) {
+void require_none(std::vector<std::string> (*cases)(std::size_t&)) {
+  std::size_t checks = 0;
+  const auto failures = cases(checks);
   for (const auto& f : failures) UNSCOPED_INFO(f);
   CHECK(failures.empty());
+  CHECK(checks == 44);  // per checked step: parameters, and codes and absmax of each state
+}
+
+template <unsigned Threads>
+std::vector<std::string> default_arch(std::size_t& checks) {
+  return optim_cases::failures<qtl::kernel::default_arch>(Threads, checks);
 }
 
 }  // namespace
 
 TEST_CASE("8-bit Adam, AdamW, Lion, SGD, RMSprop and AdaGrad keep bitsandbytes' state bytes", "[optim][golden]") {
-  require_none(optim_cases::failures<qtl::kernel::default_arch>(1));
-  require_none(optim_cases::failures<qtl::kernel::default_arch>(2));
+  require_none(default_arch<1>);
+  require_none(default_arch<2>);
 }
 
 #if defined(QTL_TEST_X86_SIMD)
 TEST_CASE("8-bit optimizers keep bitsandbytes' state bytes on avx2", "[optim][golden]") {
   if (!qtl::kernel::cpu_supports(qtl::kernel::arch_id::avx2)) SKIP("this CPU has no avx2");
-  require_none(qtl_test::optim_failures_avx2());
+  require_none(qtl_test::optim_failures_avx2);
 }
 
 TEST_CASE("8-bit optimizers keep bitsandbytes' state bytes on avx512_vnni", "[optim][golden]") {
   if (!qtl::kernel::cpu_supports(qtl::kernel::arch_id::avx512_vnni)) SKIP("this CPU has no avx512_vnni");
-  require_none(qtl_test::optim_failures_avx512_vnni());
+  require_none(qtl_test::optim_failures_avx512_vnni);
 }
 #endif

@@ -180,6 +180,20 @@ TEST_CASE("Refused steps and settings leave the optimizer as it was", "[optim][e
   CHECK(p == params);
   CHECK(opt.state(0).codes == codes);
 
+  optimizer<qtl::optim::adamw> two_threads(n, {}, {.threads = 2});  // each thread searches half
+  CHECK(two_threads.step(p, g));
+  bad[4321] = 1.0f, bad[n - 1] = std::numeric_limits<float>::infinity();
+  try {
+    two_threads.step(p, bad);
+    FAIL("an Inf gradient was accepted");
+  } catch (const qtl::error& e) {
+    CHECK(std::string(e.what()).find(std::to_string(n - 1)) != std::string::npos);
+  }
+  bad[n - 1] = 1.0f, bad[7] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(two_threads.step(p, bad), qtl::error);
+  CHECK(two_threads.steps() == 1);
+  p = params;
+
   optimizer<qtl::optim::adamw> skipping(n, {}, {.on_nonfinite = qtl::optim::nonfinite_gradient::skip});
   CHECK_FALSE(skipping.step(p, bad));
   CHECK(skipping.steps() == 0);

@@ -26,10 +26,9 @@ struct adagrad {
   }
 
   void validate() const {
-    detail::require(lr >= 0 && std::isfinite(lr), name, "lr", lr, "finite and >= 0");
-    detail::require(eps > 0 && std::isfinite(eps), name, "eps", eps, "finite and > 0");
-    detail::require(weight_decay >= 0 && std::isfinite(weight_decay), name, "weight_decay", weight_decay,
-                    "finite and >= 0");
+    detail::require_nonnegative(name, "lr", lr);
+    detail::require_positive(name, "eps", eps);
+    detail::require_nonnegative(name, "weight_decay", weight_decay);
   }
 
   struct step_constants {

@@ -26,11 +26,10 @@ struct lion {
   }
 
   void validate() const {
-    detail::require(lr >= 0 && std::isfinite(lr), name, "lr", lr, "finite and >= 0");
+    detail::require_nonnegative(name, "lr", lr);
     detail::require(beta1 >= 0 && beta1 <= 1, name, "beta1", beta1, "in [0, 1]");
     detail::require(beta2 >= 0 && beta2 <= 1, name, "beta2", beta2, "in [0, 1]");
-    detail::require(weight_decay >= 0 && std::isfinite(weight_decay), name, "weight_decay", weight_decay,
-                    "finite and >= 0");
+    detail::require_nonnegative(name, "weight_decay", weight_decay);
   }
 
   struct step_constants {

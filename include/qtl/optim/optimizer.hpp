@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "qtl/core/concepts.hpp"
@@ -75,17 +76,50 @@ void update_run(const typename Rule::step_constants& c, float* p, const float* g
   }
 }
 
-template <class T>
-void check_gradient(std::span<const T> grads, nonfinite_gradient policy, bool& finite) {
-  for (std::size_t i = 0; i < grads.size(); ++i) {
-    const float v = static_cast<float>(grads[i]);
-    if (v - v == 0.0f) continue;
-    finite = false;
-    if (policy == nonfinite_gradient::skip) return;
-    throw error(errc::non_finite, "optimizer step: gradient element " + std::to_string(i) + " of " +
-                                      std::to_string(grads.size()) + " is " + (v != v ? "NaN" : "Inf") +
-                                      "; nothing was updated");
+// The first NaN or Inf of g[begin, end), or end. Batches add up v - v (0 when finite, NaN
+// otherwise) and a run is searched element by element only when its sum is not 0.
+template <class Arch, class T>
+std::size_t first_nonfinite(const T* g, std::size_t begin, std::size_t end) noexcept {
+  std::size_t i = begin;
+#if QTL_HAS_SIMD
+  if constexpr (arith::fused_arch<Arch> && std::is_same_v<T, float>) {
+    using batch = simd::floats<Arch>;
+    constexpr std::size_t run = 64 * batch::size;
+    for (; i + run <= end; i += run) {
+      batch sum(0.0f);
+      for (std::size_t j = i; j < i + run; j += batch::size) {
+        const batch v = batch::load_unaligned(g + j);
+        sum += v - v;
+      }
+      if (xsimd::any(sum != batch(0.0f))) break;  // the element loop below finds it
+    }
   }
+#endif
+  for (; i < end; ++i) {
+    const float v = static_cast<float>(g[i]);
+    if (v - v != 0.0f) return i;
+  }
+  return end;
+}
+
+// Throws errc::non_finite naming the first NaN or Inf of grads (policy error), or returns
+// false (policy skip); true when every value is finite. Threads search runs of it.
+template <class Arch, class T>
+bool check_gradient(std::span<const T> grads, nonfinite_gradient policy, unsigned threads) {
+  const std::size_t n = grads.size(), parts = std::max(1u, threads);
+  std::vector<std::size_t> first(parts, n);
+  kernel::parallel_for(parts, parts, [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t p = p0; p < p1; ++p) {
+      const std::size_t end = n * (p + 1) / parts, i = first_nonfinite<Arch>(grads.data(), n * p / parts, end);
+      first[p] = i == end ? n : i;
+    }
+  });
+  const std::size_t i = *std::min_element(first.begin(), first.end());
+  if (i == n) return true;
+  if (policy == nonfinite_gradient::skip) return false;
+  const float v = static_cast<float>(grads[i]);
+  throw error(errc::non_finite, "optimizer step: gradient element " + std::to_string(i) + " of " + std::to_string(n) +
+                                    " is " + (v != v ? "NaN" : "Inf") + "; nothing was updated");
 }
 
 }  // namespace detail
@@ -123,9 +157,7 @@ class optimizer {
       throw error(errc::invalid_argument, what + ": gradient scale " + std::to_string(gradient_scale) +
                                               " is not finite and > 0");
     rule_.validate();
-    bool finite = true;
-    detail::check_gradient(grads, options_.on_nonfinite, finite);
-    if (!finite) return false;
+    if (!detail::check_gradient<Arch>(grads, options_.on_nonfinite, options_.threads)) return false;
 
     const auto constants = rule_.constants(++steps_);
     const std::size_t bs = block_elements(), blocks = (size_ + bs - 1) / bs;

@@ -29,11 +29,10 @@ struct sgd {
   }
 
   void validate() const {
-    detail::require(lr >= 0 && std::isfinite(lr), name, "lr", lr, "finite and >= 0");
+    detail::require_nonnegative(name, "lr", lr);
     detail::require(momentum >= 0 && momentum < 1, name, "momentum", momentum, "in [0, 1)");
     detail::require(dampening >= 0 && dampening <= 1, name, "dampening", dampening, "in [0, 1]");
-    detail::require(weight_decay >= 0 && std::isfinite(weight_decay), name, "weight_decay", weight_decay,
-                    "finite and >= 0");
+    detail::require_nonnegative(name, "weight_decay", weight_decay);
     detail::require(!nesterov || (momentum > 0 && dampening == 0), name, "nesterov with momentum", momentum,
                     "> 0 with zero dampening (as torch.optim.SGD requires)");
   }

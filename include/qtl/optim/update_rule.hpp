@@ -93,6 +93,12 @@ inline void require(bool ok, std::string_view rule, std::string_view what, doubl
     throw error(errc::invalid_argument, std::string(rule) + ": " + std::string(what) + " " + std::to_string(value) +
                                             " is not " + std::string(domain));
 }
+inline void require_nonnegative(std::string_view rule, std::string_view what, double value) {
+  require(value >= 0 && value - value == 0, rule, what, value, "finite and >= 0");
+}
+inline void require_positive(std::string_view rule, std::string_view what, double value) {
+  require(value > 0 && value - value == 0, rule, what, value, "finite and > 0");
+}
 
 }  // namespace detail
 
