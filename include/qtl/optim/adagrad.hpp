@@ -44,7 +44,7 @@ struct adagrad {
   static void update(const step_constants& c, V& p, V g, std::array<V, 1>& s) noexcept {
     g = arith::fma(V(c.weight_decay), p, g);
     s[0] = arith::fma(g, g, s[0]);
-    p = arith::product(V(c.minus_lr), g) / (arith::sqrt(s[0]) + V(c.eps)) + p;
+    p = arith::divide(arith::product(V(c.minus_lr), g), arith::sqrt(s[0]) + V(c.eps)) + p;
   }
 };
 

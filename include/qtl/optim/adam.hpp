@@ -62,10 +62,10 @@ struct basic_adam {
       if (c.weight_decay > 0.0f) g = arith::fma(V(c.weight_decay), p, g);
     s[0] = arith::fma(V(c.one_minus_beta1), g, arith::product(s[0], V(c.beta1)));
     s[1] = arith::fma(arith::product(V(c.one_minus_beta2), g), g, arith::product(s[1], V(c.beta2)));
-    const V denominator = arith::sqrt(s[1]) / V(c.correction2) + V(c.eps);
+    const V denominator = arith::divide(arith::sqrt(s[1]), V(c.correction2)) + V(c.eps);
     if constexpr (Decoupled)
       if (c.weight_decay > 0.0f) p = arith::product(p, V(c.decay));
-    p = arith::product(V(c.step_size), s[0]) / denominator + p;
+    p = arith::divide(arith::product(V(c.step_size), s[0]), denominator) + p;
   }
 };
 

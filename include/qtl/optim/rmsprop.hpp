@@ -48,7 +48,7 @@ struct rmsprop {
   static void update(const step_constants& c, V& p, V g, std::array<V, 1>& s) noexcept {
     g = arith::fma(V(c.weight_decay), p, g);
     s[0] = arith::fma(arith::product(V(c.one_minus_alpha), g), g, arith::product(s[0], V(c.alpha)));
-    p = arith::product(V(c.minus_lr), g) / (arith::sqrt(s[0]) + V(c.eps)) + p;
+    p = arith::divide(arith::product(V(c.minus_lr), g), arith::sqrt(s[0]) + V(c.eps)) + p;
   }
 };
 

@@ -40,6 +40,7 @@ namespace arith {
 // a * b + c rounded once, as torch's CPU kernels compute add(alpha=) and addcmul.
 inline float fma(float a, float b, float c) noexcept { return std::fma(a, b, c); }
 inline float sqrt(float v) noexcept { return std::sqrt(v); }
+inline float divide(float a, float b) noexcept { return a / b; }
 
 // a * b rounded on its own: never fused into the add that follows.
 inline float product(float a, float b) noexcept {
@@ -68,9 +69,21 @@ template <class A>
 simd::floats<A> fma(simd::floats<A> a, simd::floats<A> b, simd::floats<A> c) noexcept {
   return xsimd::fma(a, b, c);
 }
+// Correctly rounded, as std::sqrt and a / b: xsimd's float sqrt and division on AArch64 are
+// reciprocal-estimate approximations, so NEON takes the instructions themselves.
 template <class A>
 simd::floats<A> sqrt(simd::floats<A> v) noexcept {
+#if defined(__aarch64__)
+  if constexpr (std::is_base_of_v<xsimd::neon64, A>) return simd::floats<A>(vsqrtq_f32(v));
+#endif
   return xsimd::sqrt(v);
+}
+template <class A>
+simd::floats<A> divide(simd::floats<A> a, simd::floats<A> b) noexcept {
+#if defined(__aarch64__)
+  if constexpr (std::is_base_of_v<xsimd::neon64, A>) return simd::floats<A>(vdivq_f32(a, b));
+#endif
+  return a / b;
 }
 template <class A>
 simd::floats<A> product(simd::floats<A> a, simd::floats<A> b) noexcept {
