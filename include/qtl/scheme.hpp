@@ -23,19 +23,6 @@ namespace detail {
 
 QTL_HOST_DEVICE constexpr float clamp(float v, float lo, float hi) noexcept { return v < lo ? lo : (v > hi ? hi : v); }
 
-// a * b rounded on its own, never fused into an add that follows (as simd::rounded_product).
-QTL_HOST_DEVICE inline float rounded_product(float a, float b) noexcept {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);  // never contracted into an FMA
-#elif defined(__CUDACC__)
-  return a * b;  // nvcc's front end does not know the builtin below
-#elif QTL_HAS_BUILTIN(__builtin_assoc_barrier)
-  return __builtin_assoc_barrier(a * b);
-#else
-  return a * b;
-#endif
-}
-
 // Params for scale s with the quantize multiplier 1/s; an all-zero group keeps s = 0 and
 // multiplies by 0, so it quantizes to the zero point and dequantizes to exact zeros.
 constexpr quant_params from_scale(float scale, std::int32_t zero_point = 0) noexcept {

@@ -7,7 +7,7 @@
 #include "neon/case_program.hpp"
 
 int main() {
-  return qtl_test::run_neon_cases("optim (bitsandbytes 8-bit state)", 43, [](std::size_t& checks) {
+  return qtl_test::run_neon_cases("optim (bitsandbytes 8-bit state)", 56, [](std::size_t& checks) {
     return optim_cases::failures<qtl::kernel::neon>(2, checks);
   });
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "golden/golden.hpp"
+#include "qtl/layout/bitsandbytes.hpp"
 #include "qtl/optim/adagrad.hpp"
 #include "qtl/optim/adam.hpp"
 #include "qtl/optim/lion.hpp"
@@ -68,9 +69,79 @@ void compare(const std::string& name, Rule rule, std::int64_t params_ulp, unsign
   }
 }
 
+// The arch's encoder (AVX-512: the grid-threshold search) against bnb::quantize_blockwise
+// for values over the whole map in blocks of 256 and of 37 (tails), and against the map's
+// own encode for a block holding NaN and Inf (bnb's quantizer refuses them; the step's
+// state can hold them when an update overflows).
+template <class Arch>
+void compare_encoder(std::vector<std::string>& failures, std::size_t& checks) {
+  std::vector<float> x;
+  for (std::uint32_t bits = 0; bits <= 0x3f800000u; bits += 1021) {
+    float v;
+    std::memcpy(&v, &bits, 4);
+    x.push_back(v), x.push_back(-3.0f * v);
+  }
+  for (const bool is_signed : {true, false}) {
+    std::vector<float> special(256);
+    for (std::size_t i = 0; i < special.size(); ++i) special[i] = 0.01f * static_cast<float>(i) - 1.0f;
+    special[3] = std::nanf(""), special[40] = INFINITY, special[41] = -INFINITY;
+    auto s = qtl::optim::state_tensor::zeros(special.size(), qtl::optim::state_bits::eight, is_signed, 256);
+    qtl::optim::detail::encode_block<Arch>(special.data(), special.size(), s, 0);
+    bool same = s.absmax[0] == 1.55f;  // the largest finite magnitude: 0.01 * 255 - 1
+    for (std::size_t i = 0; i < special.size(); ++i)
+      same = same && s.codes[i] == (is_signed ? qtl::dynamic_map<true>::encode(special[i] * (1.0f / 1.55f))
+                                              : qtl::dynamic_map<false>::encode(special[i] * (1.0f / 1.55f)));
+    ++checks;
+    if (!same) failures.push_back(std::string("encoder differs on NaN and Inf, ") + (is_signed ? "signed" : "unsigned") + " map");
+  }
+  for (const bool is_signed : {true, false})
+    for (const std::int64_t blocksize : {256, 37}) {
+      ++checks;
+      auto s = qtl::optim::state_tensor::zeros(x.size(), qtl::optim::state_bits::eight, is_signed, blocksize);
+      const auto bs = static_cast<std::size_t>(blocksize);
+      for (std::size_t b = 0; b < x.size(); b += bs)
+        qtl::optim::detail::encode_block<Arch>(x.data() + b, std::min(bs, x.size() - b), s, b);
+      std::vector<std::uint8_t> codes(x.size());
+      std::vector<float> absmax(s.absmax.size());
+      qtl::bnb::quantize_blockwise(std::span<const float>(x), blocksize, codes, absmax,
+                                   is_signed ? qtl::bnb::dynamic_map_kind::signed_map : qtl::bnb::dynamic_map_kind::unsigned_map);
+      if (s.codes != codes || s.absmax != absmax)
+        failures.push_back(std::string("encoder differs from bnb::quantize_blockwise, ") + (is_signed ? "signed" : "unsigned") +
+                           " map, blocks of " + std::to_string(blocksize));
+    }
+}
+
+// The division by a step's fixed divisor (Adam's bias correction) equals a / d on every
+// mantissa of a, for bias corrections of the first steps and arbitrary divisors.
+template <class Arch>
+void compare_divide(std::vector<std::string>& failures, std::size_t& checks) {
+  using batch = qtl::simd::floats<Arch>;
+  for (const float d : {0.0316227749f, 0.0447101295f, 0.316069663f, 0.999500215f, 0.7f, 0.123456789f, 1.0f}) {
+    ++checks;
+    const qtl::optim::arith::step_divisor divisor(d);
+    std::size_t wrong = 0;
+    alignas(64) float a[batch::size], q[batch::size];
+    for (std::uint32_t m = 0; m < (1u << 23); m += 61 * batch::size) {
+      for (std::size_t j = 0; j < batch::size; ++j) {
+        const std::uint32_t bits = 0x3f800000u | ((m + static_cast<std::uint32_t>(j)) & 0x7fffffu);
+        std::memcpy(&a[j], &bits, 4);
+      }
+      qtl::optim::arith::divide(batch::load_aligned(a), divisor).store_aligned(q);
+      for (std::size_t j = 0; j < batch::size; ++j) wrong += q[j] != a[j] / d;
+    }
+    for (const float special : {0.0f, INFINITY, 1e19f, 3.7e-23f}) {
+      const float r = qtl::optim::arith::divide(batch(special), divisor).get(0);
+      wrong += !(r == special / d);
+    }
+    if (wrong != 0) failures.push_back("division by " + std::to_string(d) + ": " + std::to_string(wrong) + " quotients differ");
+  }
+}
+
 template <class Arch>
 std::vector<std::string> failures(unsigned threads, std::size_t& checks) {
   std::vector<std::string> f;
+  if constexpr (qtl::optim::arith::fused_arch<Arch>) compare_divide<Arch>(f, checks);
+  compare_encoder<Arch>(f, checks);
   compare<qtl::optim::adam, Arch>("adam8", {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.995, .eps = 1e-6}, 2, threads, f, checks);
   compare<qtl::optim::adamw, Arch>("adamw8", {.lr = 1e-2, .weight_decay = 0.1}, 2, threads, f, checks);
   compare<qtl::optim::lion, Arch>("lion8", {.lr = 1e-3, .weight_decay = 0.05}, 0, threads, f, checks);

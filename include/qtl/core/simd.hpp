@@ -13,6 +13,23 @@
 #define QTL_HAS_SIMD 0
 #endif
 
+namespace qtl::detail {
+
+// a * b rounded on its own, never fused into an add that follows (as simd::rounded_product).
+QTL_HOST_DEVICE inline float rounded_product(float a, float b) noexcept {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);  // never contracted into an FMA
+#elif defined(__CUDACC__)
+  return a * b;  // nvcc's front end does not know the builtin below
+#elif QTL_HAS_BUILTIN(__builtin_assoc_barrier)
+  return __builtin_assoc_barrier(a * b);
+#else
+  return a * b;
+#endif
+}
+
+}  // namespace qtl::detail
+
 #if QTL_HAS_SIMD
 #include <array>
 #include <cstddef>
@@ -30,14 +47,21 @@ template <class Arch>
 using ints = xsimd::batch<std::int32_t, Arch>;
 
 // a * b rounded to float on its own: never fused into an add that follows (g++ contracts
-// vector arithmetic into FMA under -mfma; the scalar step it must match may not).
+// vector arithmetic into FMA under -mfma; the scalar step it must match may not). The
+// product passes through an empty asm the optimizer cannot see into, which costs no
+// instruction; g++ 12 splits __builtin_assoc_barrier on a vector into its lanes (about 30
+// shuffles per AVX-512 product).
 template <class Arch>
 QTL_FORCEINLINE floats<Arch> rounded_product(floats<Arch> a, floats<Arch> b) noexcept {
-#if QTL_HAS_BUILTIN(__builtin_assoc_barrier)
-  return floats<Arch>(__builtin_assoc_barrier((a * b).data));
-#else
-  return a * b;
+  auto p = (a * b).data;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+v"(p));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(p));
+#elif QTL_HAS_BUILTIN(__builtin_assoc_barrier)
+  p = __builtin_assoc_barrier(p);
 #endif
+  return floats<Arch>(p);
 }
 
 // floor, ceil and trunc as IEEE has them: the result keeps the argument's sign, also when

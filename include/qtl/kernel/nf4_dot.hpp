@@ -20,6 +20,7 @@
 
 #include "qtl/core/bfloat16.hpp"
 #include "qtl/core/config.hpp"
+#include "qtl/core/simd.hpp"
 #include "qtl/kernel/arch.hpp"
 #include "qtl/kernel/for_each_index.hpp"
 
@@ -29,17 +30,6 @@ namespace qtl::kernel {
 inline int bnb_code(const std::uint8_t* packed, std::size_t element) noexcept {
   const std::uint8_t byte = packed[element / 2];
   return element % 2 == 0 ? byte >> 4 : byte & 0x0F;
-}
-
-// w * x rounded to float on its own: the compiler may not fuse it into the add that
-// follows. (Not QTL_STRICT_FP_BEGIN: g++ does not inline across its optimize pragma, and
-// the step must inline into the shared loop.)
-inline float rounded_product(float w, float x) noexcept {
-#if QTL_HAS_BUILTIN(__builtin_assoc_barrier)
-  return __builtin_assoc_barrier(w * x);
-#else
-  return w * x;
-#endif
 }
 
 // The scalar reference step, a template over Arch only so that each arch's translation
@@ -60,7 +50,7 @@ struct nf4_scalar_step {
   static vector load(const float* x) noexcept { return *x; }
   static vector load(const bfloat16* x) noexcept { return static_cast<float>(*x); }
   static vector zero() noexcept { return 0.0f; }
-  static void multiply_add(vector& acc, vector w, vector x) noexcept { acc += rounded_product(w, x); }
+  static void multiply_add(vector& acc, vector w, vector x) noexcept { acc += qtl::detail::rounded_product(w, x); }  // never fused into the add
   static float sum(vector acc) noexcept { return acc; }
 };
 

@@ -40,7 +40,9 @@ struct basic_adam {
   }
 
   struct step_constants {
-    float beta1, one_minus_beta1, beta2, one_minus_beta2, correction2, eps, weight_decay, decay, step_size;
+    float beta1, one_minus_beta1, beta2, one_minus_beta2;
+    arith::step_divisor correction2;
+    float eps, weight_decay, decay, step_size;
   };
 
   // Step t (from 1): the bias corrections in double, then each constant rounded to float
@@ -50,7 +52,7 @@ struct basic_adam {
     const double correction1 = 1.0 - std::pow(beta1, k);
     const double correction2 = std::sqrt(1.0 - std::pow(beta2, k));
     return {static_cast<float>(beta1), static_cast<float>(1.0 - beta1), static_cast<float>(beta2),
-            static_cast<float>(1.0 - beta2), static_cast<float>(correction2), static_cast<float>(eps),
+            static_cast<float>(1.0 - beta2), arith::step_divisor(static_cast<float>(correction2)), static_cast<float>(eps),
             static_cast<float>(weight_decay), static_cast<float>(1.0 - lr * weight_decay),
             static_cast<float>(-lr / correction1)};
   }
@@ -62,7 +64,7 @@ struct basic_adam {
       if (c.weight_decay > 0.0f) g = arith::fma(V(c.weight_decay), p, g);
     s[0] = arith::fma(V(c.one_minus_beta1), g, arith::product(s[0], V(c.beta1)));
     s[1] = arith::fma(arith::product(V(c.one_minus_beta2), g), g, arith::product(s[1], V(c.beta2)));
-    const V denominator = arith::divide(arith::sqrt(s[1]), V(c.correction2)) + V(c.eps);
+    const V denominator = arith::divide(arith::sqrt(s[1]), c.correction2) + V(c.eps);
     if constexpr (Decoupled)
       if (c.weight_decay > 0.0f) p = arith::product(p, V(c.decay));
     p = arith::divide(arith::product(V(c.step_size), s[0]), denominator) + p;

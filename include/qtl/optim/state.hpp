@@ -2,8 +2,8 @@
 // 8-bit optimizers, as blockwise codes of bitsandbytes' dynamic map with one float32 absmax
 // per block (bnb's state1/absmax1 layout). A step decodes one block into floats, updates
 // it and encodes it again (optim/optimizer.hpp); the codes are those of
-// bnb::quantize_blockwise, found through a table of its 65536-point grid instead of a
-// search per element.
+// bnb::quantize_blockwise, found through a table of its 65536-point grid (AVX-512: read by
+// gathers) instead of a search over the map per element.
 #pragma once
 
 #include <array>
@@ -11,11 +11,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "qtl/core/simd.hpp"
 #include "qtl/format/dynamic_map.hpp"
+#include "qtl/kernel/arch.hpp"
 #include "qtl/optim/update_rule.hpp"
+
+#if defined(QTL_KERNEL_AVX512_VNNI)
+#include <immintrin.h>
+#endif
 
 namespace qtl::optim {
 
@@ -53,22 +59,66 @@ struct state_tensor {
 
 namespace detail {
 
-// bnb's CPU encoder snaps v = x / absmax to a grid of 65536 points and takes the nearest
-// code of the grid point (format/dynamic_map.hpp): the code of every grid point, once.
+// bnb's CPU encoder snaps v = x / absmax to a grid of 65536 points, g(i) = -1 + 2i / 65535,
+// and takes the nearest code of the grid point (format/dynamic_map.hpp). Both rise, so the
+// code of grid index i is the number of codes c whose threshold, the first index with
+// midpoint(c) < g(i), is <= i: the thresholds, once per map.
 template <bool Signed>
-const std::array<std::uint8_t, 65536>& grid_codes() {
+const std::array<std::uint16_t, 255>& grid_thresholds() {
+  static const auto thresholds = [] {
+    std::array<std::uint16_t, 255> t{};
+    for (int c = 0; c < 255; ++c) {
+      const float m = dynamic_map<Signed>::midpoint(c);
+      int lo = 0, hi = 65535;  // midpoint(254) < 1 = g(65535)
+      while (lo < hi) {
+        const int i = (lo + hi) / 2;
+        if (m < -1.0f + (2.0f * static_cast<float>(i)) / 65535.0f) hi = i;
+        else lo = i + 1;
+      }
+      t[static_cast<std::size_t>(c)] = static_cast<std::uint16_t>(lo);
+    }
+    return t;
+  }();
+  return thresholds;
+}
+
+// The code of every grid index, once per map: the encoder's table. Three bytes of padding
+// let a 4-byte gather read at the last index.
+inline constexpr std::size_t grid_points = 65536;
+template <bool Signed>
+const std::array<std::uint8_t, grid_points + 3>& grid_codes() {
   static const auto table = [] {
-    std::array<std::uint8_t, 65536> t{};
-    int code = 0;  // grid points rise, so their codes do
-    for (int i = 0; i < 65536; ++i) {
-      const float g = -1.0f + (2.0f * static_cast<float>(i)) / 65535.0f;
-      while (code < 255 && dynamic_map<Signed>::midpoint(code) < g) ++code;
-      t[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(code);
+    const auto& thresholds = grid_thresholds<Signed>();
+    std::array<std::uint8_t, grid_points + 3> t{};
+    std::size_t code = 0;
+    for (std::size_t i = 0; i < grid_points; ++i) {
+      while (code < thresholds.size() && thresholds[code] <= i) ++code;
+      t[i] = static_cast<std::uint8_t>(code);
     }
     return t;
   }();
   return table;
 }
+
+#if defined(QTL_KERNEL_AVX512_VNNI)
+// The codes of x[0, n) times inverse, 16 at a time, for the largest multiple of 16 <= n
+// (returned): grid indices as grid_index() computes them (vmaxps returns its second operand
+// for NaN, so NaN becomes -1), then one gather of the table's bytes (4 bytes read at each
+// index, the low one kept). On an Ice Lake core twice as fast as a binary search over the
+// grid thresholds in registers, and four times the scalar reads.
+inline std::size_t encode_codes_avx512(const std::uint8_t* table, const float* x, std::size_t n, float inverse,
+                                       std::uint8_t* codes) noexcept {
+  const __m512 scale = _mm512_set1_ps(inverse), one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale), _mm512_set1_ps(-1.0f)), one);
+    const __m512i index =
+        _mm512_cvttps_epi32(_mm512_fmadd_ps(_mm512_mul_ps(_mm512_add_ps(v, one), half), _mm512_set1_ps(65535.0f), half));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(_mm512_i32gather_epi32(index, table, 1)));
+  }
+  return i;
+}
+#endif
 
 // The grid index of v (already x / absmax): clamp to [-1, 1], NaN as -1 (code 0, as bnb).
 inline std::int32_t grid_index(float v) noexcept {
@@ -121,9 +171,12 @@ void encode_block(const float* x, std::size_t n, state_tensor& s, std::size_t be
     for (std::size_t j = 0; j < n; ++j) codes[j] = 0;
     return;
   }
-  const auto& table = s.signed_map ? grid_codes<true>() : grid_codes<false>();
   const float inverse = 1.0f / amax;
   i = 0;
+  const std::uint8_t* table = s.signed_map ? grid_codes<true>().data() : grid_codes<false>().data();
+#if defined(QTL_KERNEL_AVX512_VNNI)
+  if constexpr (std::is_same_v<Arch, kernel::avx512_vnni>) i = encode_codes_avx512(table, x, n, inverse, codes);
+#endif
 #if QTL_HAS_SIMD
   if constexpr (arith::fused_arch<Arch>) {
     using batch = simd::floats<Arch>;
