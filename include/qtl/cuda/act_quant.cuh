@@ -1,7 +1,8 @@
 // Per-token absmax int8 quantization of activations on the GPU (BitNet's activation_quant):
 // one thread block per token, a CUB block reduction for the row's max |x|, then the CPU
 // quantizer's own per-value functions (layout/bitnet/quantize.hpp), so codes and scales
-// are bit-identical to qtl::bitnet::quantize_activations. Feeds gemv_w2a8.cuh.
+// are bit-identical to qtl::bitnet::quantize_activations. Feeds gemv_w2a8.cuh. What each
+// thread computes is cuda/lanes/act_quant.hpp, which the tests also run on the CPU.
 #pragma once
 
 #include <cstddef>
@@ -14,14 +15,15 @@
 #include "qtl/cuda/arguments.hpp"
 #include "qtl/cuda/check.cuh"
 #include "qtl/cuda/elements.cuh"
+#include "qtl/cuda/lanes/act_quant.hpp"
 #include "qtl/layout/bitnet/quantize.hpp"
 
 namespace qtl::cuda {
 
 namespace detail {
 
-// Block b quantizes token b: max |x| over the row (exact in any order), the scale
-// s = 127 / max(absmax, 1e-5) as the CPU evaluates it, then codes = clamp(rint(x * s)).
+// Block b quantizes token b (cuda/lanes/act_quant.hpp): the threads' maxima reduced by CUB
+// (a max: exact in any order), the scale from thread 0, then every thread's codes.
 template <int Threads, class T>
 __global__ void __launch_bounds__(Threads)
     quantize_activations_kernel(const T* __restrict__ x, std::size_t cols, std::int8_t* __restrict__ codes,
@@ -31,17 +33,14 @@ __global__ void __launch_bounds__(Threads)
   __shared__ float row_scale;
   const std::size_t token = blockIdx.x;
   const T* row = x + token * cols;
-  float absmax = 0.0f;
-  for (std::size_t c = threadIdx.x; c < cols; c += Threads) absmax = fmaxf(absmax, fabsf(to_float(row[c])));
+  float absmax = lanes::act_quant_thread_absmax(row, cols, threadIdx.x, Threads);
   absmax = block_reduce(temp).Reduce(absmax, ::cuda::maximum<>{});  // valid in thread 0
   if (threadIdx.x == 0) {
     row_scale = bitnet::activation_scale(absmax);
     scales[token] = row_scale;
   }
   __syncthreads();
-  const float s = row_scale;
-  std::int8_t* out = codes + token * cols;
-  for (std::size_t c = threadIdx.x; c < cols; c += Threads) out[c] = bitnet::quantize_activation(to_float(row[c]), s);
+  lanes::act_quant_thread_codes(row, cols, threadIdx.x, Threads, row_scale, codes + token * cols);
 }
 
 }  // namespace detail
@@ -57,8 +56,9 @@ void quantize_activations(const T* x, std::size_t tokens, std::size_t cols, std:
                           cudaStream_t stream = nullptr) {
   static_assert(Threads % 32 == 0 && Threads <= 1024, "a whole number of warps per block");
   check_quantize_activations(tokens, cols, x, codes, scales);
+  const launch_shape launch = lanes::act_quant_launch(tokens, Threads);
   detail::quantize_activations_kernel<Threads, T>
-      <<<static_cast<unsigned>(tokens), Threads, 0, stream>>>(x, cols, codes, scales);
+      <<<static_cast<unsigned>(launch.blocks), launch.threads_x, 0, stream>>>(x, cols, codes, scales);
   check_launch("cuda::quantize_activations");
 }
 

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "qtl/core/error.hpp"
 #include "qtl/layout/bitnet/gpu_w2.hpp"
@@ -21,6 +23,24 @@ inline constexpr std::size_t max_w2a8_cols = std::size_t{1} << 24;
 inline constexpr std::size_t gemv_rows_per_block = 4;
 // Values one NF4 thread reads per step: 4 packed bytes, 16 bytes of bf16 activations.
 inline constexpr std::size_t nf4_step = 8;
+
+constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return (a + b - 1) / b; }
+
+// f(std::integral_constant<int, B>{}) for the runtime batch B (1..max_batch, checked by
+// the caller): one kernel instantiation per batch size.
+template <class F>
+void with_batch(std::size_t batch, F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((batch == static_cast<std::size_t>(I + 1) ? f(std::integral_constant<int, I + 1>{}) : void()), ...);
+  }(std::make_integer_sequence<int, static_cast<int>(max_batch)>{});
+}
+
+// The launch a wrapper makes: thread blocks along x, and threads per block along x and y
+// (threadIdx.x varies fastest, so lane = x + threads_x * y within a 32-thread warp).
+struct launch_shape {
+  std::size_t blocks;
+  unsigned threads_x, threads_y;
+};
 
 namespace detail {
 

@@ -4,8 +4,6 @@
 
 #include <cstddef>
 #include <string>
-#include <type_traits>
-#include <utility>
 
 #include <cuda_runtime.h>
 
@@ -24,16 +22,5 @@ inline void check(cudaError_t status, const char* what) {
 // After a <<<...>>> launch: a bad configuration shows up here, a fault in the kernel at
 // the next synchronizing call.
 inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
-
-constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return (a + b - 1) / b; }
-
-// f(std::integral_constant<int, B>{}) for the runtime batch B (1..max_batch, checked by
-// the caller): one kernel instantiation per batch size.
-template <class F>
-void with_batch(std::size_t batch, F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) {
-    ((batch == static_cast<std::size_t>(I + 1) ? f(std::integral_constant<int, I + 1>{}) : void()), ...);
-  }(std::make_integer_sequence<int, static_cast<int>(max_batch)>{});
-}
 
 }  // namespace qtl::cuda

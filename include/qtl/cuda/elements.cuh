@@ -1,6 +1,6 @@
-// The element types the qtl/cuda/ kernels read and write, and their conversions to and
-// from float in device code: qtl's 16-bit storage types (core/half.hpp, core/bfloat16.hpp)
-// and CUDA's own, which convert the same way (round to nearest even; NaN payloads aside).
+// The element types the qtl/cuda/ kernels read and write: qtl's 16-bit storage types
+// (core/half.hpp, core/bfloat16.hpp) and CUDA's own, which convert the same way (round to
+// nearest even; NaN payloads aside; the conversions are lanes::to_float / from_float).
 #pragma once
 
 #include <concepts>
@@ -10,6 +10,7 @@
 
 #include "qtl/core/bfloat16.hpp"
 #include "qtl/core/half.hpp"
+#include "qtl/cuda/lanes/ops.hpp"
 
 namespace qtl::cuda {
 
@@ -21,22 +22,5 @@ concept activation_element = std::same_as<T, float> || std::same_as<T, half> || 
 // GEMV outputs.
 template <class T>
 concept output_element = std::same_as<T, float> || std::same_as<T, bfloat16> || std::same_as<T, __nv_bfloat16>;
-
-namespace detail {
-
-__device__ inline float to_float(float x) noexcept { return x; }
-__device__ inline float to_float(half x) noexcept { return static_cast<float>(x); }
-__device__ inline float to_float(bfloat16 x) noexcept { return static_cast<float>(x); }
-__device__ inline float to_float(__half x) noexcept { return __half2float(x); }
-__device__ inline float to_float(__nv_bfloat16 x) noexcept { return __bfloat162float(x); }
-
-template <output_element T>
-__device__ inline T from_float(float v) noexcept {
-  if constexpr (std::same_as<T, float>) return v;
-  else if constexpr (std::same_as<T, bfloat16>) return bfloat16(v);
-  else return __float2bfloat16_rn(v);
-}
-
-}  // namespace detail
 
 }  // namespace qtl::cuda

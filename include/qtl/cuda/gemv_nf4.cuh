@@ -3,7 +3,8 @@
 // nibble, one float absmax per block of `blocksize` values) and bf16 or float activations.
 // Each weight is level(code) * absmax rounded to float, as bnb's dequantize and the CPU
 // GEMV (kernel/nf4_dot.hpp) compute it, with the levels read from the format's own table;
-// the products are summed with FMAs in another order than the CPU's. Batch 1..8.
+// the products are summed with FMAs in another order than the CPU's. Batch 1..8. What each
+// thread computes is cuda/lanes/gemv_nf4.hpp, which the tests also run on the CPU.
 #pragma once
 
 #include <concepts>
@@ -16,6 +17,7 @@
 #include "qtl/cuda/check.cuh"
 #include "qtl/cuda/elements.cuh"
 #include "qtl/format/bnb_fp4.hpp"
+#include "qtl/cuda/lanes/gemv_nf4.hpp"
 #include "qtl/format/nf4.hpp"
 
 namespace qtl::cuda {
@@ -30,65 +32,24 @@ concept gemv_4bit_activation = std::same_as<T, float> || std::same_as<T, bfloat1
 
 namespace detail {
 
-// Values j..j + 7 of an activation row (16-byte aligned) as floats.
-template <class X>
-__device__ inline void load_8(const X* x, float (&v)[nf4_step]) noexcept {
-  if constexpr (std::same_as<X, float>) {
-    const float4 a = reinterpret_cast<const float4*>(x)[0], b = reinterpret_cast<const float4*>(x)[1];
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-  } else {
-    const uint4 u = *reinterpret_cast<const uint4*>(x);  // 8 bfloat16: a float is its bits << 16
-    const unsigned words[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      v[2 * i] = __uint_as_float(words[i] << 16);
-      v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
-    }
-  }
-}
-
-// One warp per row; lane l takes values 8 * (l + 32 i) .. + 7 of it: one 32-bit word of
-// codes (4 bytes, 8 codes, the even value of each pair in the high nibble), all in one
-// block because 8 divides blocksize.
 template <class Format, int Batch, class X, class Out>
 __global__ void __launch_bounds__(32 * gemv_rows_per_block)
     gemv_nf4_kernel(const std::uint8_t* __restrict__ packed, const float* __restrict__ absmax, std::size_t blocksize,
                     std::size_t rows, std::size_t cols, const X* __restrict__ x, Out* __restrict__ y) {
   __shared__ float levels[16];
-  const int lane = static_cast<int>(threadIdx.x);
-  if (threadIdx.y == 0 && lane < 16) levels[lane] = Format::decode(lane);
+  const unsigned lane = threadIdx.x;
+  if (threadIdx.y == 0 && lane < 16) levels[lane] = Format::decode(static_cast<int>(lane));
   __syncthreads();
   const std::size_t r = static_cast<std::size_t>(blockIdx.x) * gemv_rows_per_block + threadIdx.y;
   if (r >= rows) return;  // a whole warp
-  const std::size_t steps = cols / nf4_step;
-  const std::size_t first = r * cols;  // the row's first element of the flattened matrix
   float acc[Batch];
-#pragma unroll
-  for (int n = 0; n < Batch; ++n) acc[n] = 0.0f;
-  for (std::size_t s = static_cast<std::size_t>(lane); s < steps; s += 32) {
-    const std::size_t j = s * nf4_step;
-    const std::uint32_t codes = *reinterpret_cast<const std::uint32_t*>(packed + (first + j) / 2);
-    const float scale = absmax[(first + j) / blocksize];
-    float wv[nf4_step];
-#pragma unroll
-    for (int e = 0; e < static_cast<int>(nf4_step); ++e) {
-      const int code = static_cast<int>(codes >> (8 * (e / 2) + (e % 2 == 0 ? 4 : 0))) & 0x0F;
-      wv[e] = __fmul_rn(levels[code], scale);  // bnb's dequantized weight, rounded on its own
-    }
-#pragma unroll
-    for (int n = 0; n < Batch; ++n) {
-      float xv[nf4_step];
-      load_8(x + n * cols + j, xv);
-#pragma unroll
-      for (int e = 0; e < static_cast<int>(nf4_step); ++e) acc[n] = fmaf(wv[e], xv[e], acc[n]);
-    }
-  }
+  lanes::nf4_lane_sums<Batch>(levels, packed, absmax, blocksize, cols, x, r, lane, acc);
 #pragma unroll
   for (int n = 0; n < Batch; ++n) {
     float sum = acc[n];
 #pragma unroll
     for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-    if (lane == 0) y[n * rows + r] = from_float<Out>(sum);
+    if (lane == 0) y[n * rows + r] = lanes::from_float<Out>(sum);
   }
 }
 
@@ -106,8 +67,8 @@ template <bnb_4bit_format Format = nf4, gemv_4bit_activation X, output_element O
 void gemv_4bit(const std::uint8_t* packed, const float* absmax, std::int64_t blocksize, std::size_t rows,
                std::size_t cols, const X* x, std::size_t batch, Out* y, cudaStream_t stream = nullptr) {
   check_gemv_4bit(rows, cols, blocksize, batch, packed, absmax, x, y);
-  const dim3 grid(static_cast<unsigned>(ceil_div(rows, gemv_rows_per_block)));
-  const dim3 block(32, gemv_rows_per_block);
+  const launch_shape launch = lanes::gemv_4bit_launch(rows);
+  const dim3 grid(static_cast<unsigned>(launch.blocks)), block(launch.threads_x, launch.threads_y);
   const auto bs = static_cast<std::size_t>(blocksize);
   with_batch(batch, [&](auto b) {
     detail::gemv_nf4_kernel<Format, decltype(b)::value, X, Out><<<grid, block, 0, stream>>>(packed, absmax, bs, rows, cols, x, y);
