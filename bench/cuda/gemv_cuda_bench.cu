@@ -1,11 +1,13 @@
 // GPU GEMV timings at BitNet's shapes (the table of microsoft/BitNet gpu/README.md and the
 // other shapes its kernel dispatches): qtl's W2A8 (gemv_w2a8.cuh) against cuBLAS BF16
 // (cublasGemmEx, what torch.matmul runs for a BF16 Linear at batch 1), plus W4A8 (Q4_0 x
-// Q8_0), NF4 x BF16 and the per-token activation quantization. Each time is the median
+// Q8_0), NF4 x BF16 and the per-token activation quantization, at batch 1 and 8 (the
+// kernels' largest; cuBLAS then multiplies by an 8-column matrix). Each time is the median
 // over runs of the mean of `iters` back-to-back launches (CUDA events); the weights rotate
 // over enough copies to span twice the L2 cache, so they come from DRAM as in decoding.
-// GB/s counts the bytes each kernel must read and write; "of peak" divides by the memory
-// bandwidth cudaDeviceProp implies (2 x memory clock x bus width).
+// GB/s counts the weight bytes each kernel must read (codes and scales; the activations
+// and outputs are a few KiB); "of peak" divides by the memory bandwidth cudaDeviceProp
+// implies (2 x memory clock x bus width).
 //   gemv_cuda_bench [runs=21] [iters=50]
 #include <qtl/cuda/act_quant.cuh>
 #include <qtl/cuda/check.cuh>
@@ -103,83 +105,84 @@ int main(int argc, char** argv) try {
   const double peak_gb_per_s = 2.0 * clock_khz * 1e3 * (bus_bits / 8.0) / 1e9;
   std::printf("device: %s (sm_%d%d), peak memory bandwidth %.0f GB/s, L2 %d MiB; median of %d runs x %d launches\n\n",
               prop.name, prop.major, prop.minor, peak_gb_per_s, l2 >> 20, cfg.runs, cfg.iters);
-  std::printf("| N x K | W2A8 us | W2A8 GB/s | of peak | BF16 cuBLAS us | BF16 GB/s | of peak | speedup | act_quant us |"
-              " W4A8 us | W4A8 GB/s | NF4 us | NF4 GB/s |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("GB/s counts the weight bytes (codes and scales); x cuBLAS: cuBLAS BF16's time over the kernel's.\n\n");
+  std::printf("| N x K | batch | W2A8 us | GB/s | of peak | x cuBLAS | W4A8 us | GB/s | of peak | x cuBLAS | NF4 us | GB/s |"
+              " of peak | x cuBLAS | cuBLAS BF16 us | GB/s | of peak | act_quant us |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 
   cublasHandle_t handle{};
   check_cublas(cublasCreate(&handle), "cublasCreate");
-  for (const auto [n, k] : shapes) {
-    const auto fraction = [&](const result& r) { return r.gb_per_s / peak_gb_per_s; };
-    // W2A8: codes, int8 activations, one scale, bf16 out. The weights' values do not
-    // change the work (tests/cuda check the numbers): any byte pattern will do.
-    const std::size_t w2_bytes = qtl::bitnet::gpu_w2::bytes(n, k);
-    const std::size_t w2_copies = copies_for(w2_bytes, static_cast<std::size_t>(l2));
-    device_buffer<std::uint8_t> w2(w2_bytes * w2_copies);
-    check(cudaMemset(w2.data(), 0x9b, w2.size()), "cudaMemset");
-    device_buffer<std::int8_t> a(k);
-    check(cudaMemset(a.data(), 3, k), "cudaMemset");
-    const std::vector<float> one(1, 1.0f);
-    const device_buffer<float> a_scale(one);
-    device_buffer<__nv_bfloat16> y(n);
-    const result w2a8 = measure(cfg, static_cast<double>(w2_bytes + k + 4 + 2 * n), [&](int i) {
-      qtl::cuda::gemv_w2a8(w2.data() + (i % w2_copies) * w2_bytes, 0.5f, n, k, a.data(), a_scale.data(), 1, y.data());
-    });
+  for (const auto [n, k] : shapes)
+    for (const std::size_t batch : {std::size_t{1}, qtl::cuda::max_batch}) {
+      // The weights' values do not change the work (tests/cuda check the numbers): any
+      // byte pattern will do. Activations: batch rows of k; outputs: batch rows of n.
+      device_buffer<__nv_bfloat16> x(batch * k), y(batch * n);
+      check(cudaMemset(x.data(), 0x3c, 2 * x.size()), "cudaMemset");
 
-    // cuBLAS BF16: W (N x K row-major = K x N column-major, transposed) times x.
-    const std::size_t bf_elems = n * k;
-    const std::size_t bf_copies = copies_for(2 * bf_elems, static_cast<std::size_t>(l2));
-    device_buffer<__nv_bfloat16> wbf(bf_elems * bf_copies);
-    check(cudaMemset(wbf.data(), 0x3c, 2 * wbf.size()), "cudaMemset");
-    device_buffer<__nv_bfloat16> x(k);
-    check(cudaMemset(x.data(), 0x3c, 2 * k), "cudaMemset");
-    const float alpha = 1.0f, beta = 0.0f;
-    const result bf16 = measure(cfg, static_cast<double>(2 * bf_elems + 2 * k + 2 * n), [&](int i) {
-      check_cublas(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), 1, static_cast<int>(k), &alpha,
-                                wbf.data() + (i % bf_copies) * bf_elems, CUDA_R_16BF, static_cast<int>(k), x.data(),
-                                CUDA_R_16BF, static_cast<int>(k), &beta, y.data(), CUDA_R_16BF, static_cast<int>(n),
-                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                   "cublasGemmEx");
-    });
+      // cuBLAS BF16: W (N x K row-major = K x N column-major, transposed) times x.
+      const std::size_t bf_elems = n * k;
+      const std::size_t bf_copies = copies_for(2 * bf_elems, static_cast<std::size_t>(l2));
+      device_buffer<__nv_bfloat16> wbf(bf_elems * bf_copies);
+      check(cudaMemset(wbf.data(), 0x3c, 2 * wbf.size()), "cudaMemset");
+      const float alpha = 1.0f, beta = 0.0f;
+      const result bf16 = measure(cfg, static_cast<double>(2 * bf_elems), [&](int i) {
+        check_cublas(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(batch),
+                                  static_cast<int>(k), &alpha, wbf.data() + (i % bf_copies) * bf_elems, CUDA_R_16BF,
+                                  static_cast<int>(k), x.data(), CUDA_R_16BF, static_cast<int>(k), &beta, y.data(),
+                                  CUDA_R_16BF, static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                     "cublasGemmEx");
+      });
 
-    // The activation quantization that feeds W2A8 (one token of K bf16 values).
-    device_buffer<float> scale(1);
-    const result act = measure(cfg, static_cast<double>(2 * k + k + 4), [&](int) {
-      qtl::cuda::quantize_activations(x.data(), 1, k, a.data(), scale.data());
-    });
+      // The activation quantization that feeds W2A8 (batch tokens of K bf16 values).
+      device_buffer<std::int8_t> a(batch * k);
+      device_buffer<float> a_scale(batch);
+      const result act = measure(cfg, static_cast<double>(3 * batch * k), [&](int) {
+        qtl::cuda::quantize_activations(x.data(), batch, k, a.data(), a_scale.data());
+      });
 
-    // W4A8: Q4_0 weight blocks against Q8_0 activation blocks.
-    const std::size_t q4_blocks = n * k / 32;
-    const std::size_t q4_copies = copies_for(q4_blocks * sizeof(qtl::ggml::block_q4_0), static_cast<std::size_t>(l2));
-    device_buffer<qtl::ggml::block_q4_0> wq4(q4_blocks * q4_copies);
-    check(cudaMemset(wq4.data(), 0x11, wq4.size() * sizeof(qtl::ggml::block_q4_0)), "cudaMemset");
-    device_buffer<qtl::ggml::block_q8_0> aq8(k / 32);
-    check(cudaMemset(aq8.data(), 0x11, aq8.size() * sizeof(qtl::ggml::block_q8_0)), "cudaMemset");
-    const double q4_bytes = static_cast<double>(q4_blocks * sizeof(qtl::ggml::block_q4_0) +
-                                                aq8.size() * sizeof(qtl::ggml::block_q8_0) + 2 * n);
-    const result w4a8 = measure(cfg, q4_bytes, [&](int i) {
-      qtl::cuda::gemv_w4a8(wq4.data() + (i % q4_copies) * q4_blocks, n, k, aq8.data(), 1, y.data());
-    });
+      // W2A8: codes and one scale against the int8 activations.
+      const std::size_t w2_bytes = qtl::bitnet::gpu_w2::bytes(n, k);
+      const std::size_t w2_copies = copies_for(w2_bytes, static_cast<std::size_t>(l2));
+      device_buffer<std::uint8_t> w2(w2_bytes * w2_copies);
+      check(cudaMemset(w2.data(), 0x9b, w2.size()), "cudaMemset");
+      const result w2a8 = measure(cfg, static_cast<double>(w2_bytes + 4), [&](int i) {
+        qtl::cuda::gemv_w2a8(w2.data() + (i % w2_copies) * w2_bytes, 0.5f, n, k, a.data(), a_scale.data(), batch,
+                             y.data());
+      });
 
-    // NF4 x BF16, bnb's default block of 64.
-    constexpr std::int64_t blocksize = 64;
-    const std::size_t nf4_bytes = n * k / 2, absmax_count = n * k / blocksize;
-    const std::size_t nf4_copies = copies_for(nf4_bytes + 4 * absmax_count, static_cast<std::size_t>(l2));
-    device_buffer<std::uint8_t> wnf4(nf4_bytes * nf4_copies);
-    check(cudaMemset(wnf4.data(), 0x5a, wnf4.size()), "cudaMemset");
-    device_buffer<float> absmax(absmax_count * nf4_copies);
-    check(cudaMemset(absmax.data(), 0x3c, 4 * absmax.size()), "cudaMemset");
-    const result nf4 = measure(cfg, static_cast<double>(nf4_bytes + 4 * absmax_count + 2 * k + 2 * n), [&](int i) {
-      const std::size_t c = i % nf4_copies;
-      qtl::cuda::gemv_4bit(wnf4.data() + c * nf4_bytes, absmax.data() + c * absmax_count, blocksize, n, k, x.data(), 1,
-                           y.data());
-    });
+      // W4A8: Q4_0 weight blocks against Q8_0 activation blocks.
+      const std::size_t q4_blocks = n * k / 32;
+      const std::size_t q4_copies = copies_for(q4_blocks * sizeof(qtl::ggml::block_q4_0), static_cast<std::size_t>(l2));
+      device_buffer<qtl::ggml::block_q4_0> wq4(q4_blocks * q4_copies);
+      check(cudaMemset(wq4.data(), 0x11, wq4.size() * sizeof(qtl::ggml::block_q4_0)), "cudaMemset");
+      device_buffer<qtl::ggml::block_q8_0> aq8(batch * k / 32);
+      check(cudaMemset(aq8.data(), 0x11, aq8.size() * sizeof(qtl::ggml::block_q8_0)), "cudaMemset");
+      const result w4a8 = measure(cfg, static_cast<double>(q4_blocks * sizeof(qtl::ggml::block_q4_0)), [&](int i) {
+        qtl::cuda::gemv_w4a8(wq4.data() + (i % q4_copies) * q4_blocks, n, k, aq8.data(), batch, y.data());
+      });
 
-    std::printf("| %zu x %zu | %.2f | %.0f | %.0f%% | %.2f | %.0f | %.0f%% | %.2fx | %.2f | %.2f | %.0f | %.2f | %.0f |\n", n,
-                k, w2a8.us, w2a8.gb_per_s, 100 * fraction(w2a8), bf16.us, bf16.gb_per_s, 100 * fraction(bf16),
-                bf16.us / w2a8.us, act.us, w4a8.us, w4a8.gb_per_s, nf4.us, nf4.gb_per_s);
-    std::fflush(stdout);
-  }
+      // NF4 x BF16, bnb's default block of 64.
+      constexpr std::int64_t blocksize = 64;
+      const std::size_t nf4_bytes = n * k / 2, absmax_count = n * k / blocksize;
+      const std::size_t nf4_copies = copies_for(nf4_bytes + 4 * absmax_count, static_cast<std::size_t>(l2));
+      device_buffer<std::uint8_t> wnf4(nf4_bytes * nf4_copies);
+      check(cudaMemset(wnf4.data(), 0x5a, wnf4.size()), "cudaMemset");
+      device_buffer<float> absmax(absmax_count * nf4_copies);
+      check(cudaMemset(absmax.data(), 0x3c, 4 * absmax.size()), "cudaMemset");
+      const result nf4 = measure(cfg, static_cast<double>(nf4_bytes + 4 * absmax_count), [&](int i) {
+        const std::size_t c = i % nf4_copies;
+        qtl::cuda::gemv_4bit(wnf4.data() + c * nf4_bytes, absmax.data() + c * absmax_count, blocksize, n, k, x.data(),
+                             batch, y.data());
+      });
+
+      const auto row = [&](const result& r) {
+        std::printf(" %.2f | %.0f | %.0f%% | %.2fx |", r.us, r.gb_per_s, 100 * r.gb_per_s / peak_gb_per_s, bf16.us / r.us);
+      };
+      std::printf("| %zu x %zu | %zu |", n, k, batch);
+      row(w2a8), row(w4a8), row(nf4);
+      std::printf(" %.2f | %.0f | %.0f%% | %.2f |\n", bf16.us, bf16.gb_per_s, 100 * bf16.gb_per_s / peak_gb_per_s, act.us);
+      std::fflush(stdout);
+    }
   cublasDestroy(handle);
   return 0;
 } catch (const std::exception& e) {
