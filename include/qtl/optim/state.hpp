@@ -100,26 +100,6 @@ const std::array<std::uint8_t, grid_points + 3>& grid_codes() {
   return table;
 }
 
-#if defined(QTL_KERNEL_AVX512_VNNI)
-// The codes of x[0, n) times inverse, 16 at a time, for the largest multiple of 16 <= n
-// (returned): grid indices as grid_index() computes them (vmaxps returns its second operand
-// for NaN, so NaN becomes -1), then one gather of the table's bytes (4 bytes read at each
-// index, the low one kept). On an Ice Lake core twice as fast as a binary search over the
-// grid thresholds in registers, and four times the scalar reads.
-inline std::size_t encode_codes_avx512(const std::uint8_t* table, const float* x, std::size_t n, float inverse,
-                                       std::uint8_t* codes) noexcept {
-  const __m512 scale = _mm512_set1_ps(inverse), one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
-  std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale), _mm512_set1_ps(-1.0f)), one);
-    const __m512i index =
-        _mm512_cvttps_epi32(_mm512_fmadd_ps(_mm512_mul_ps(_mm512_add_ps(v, one), half), _mm512_set1_ps(65535.0f), half));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(_mm512_i32gather_epi32(index, table, 1)));
-  }
-  return i;
-}
-#endif
-
 // The grid index of v (already x / absmax): clamp to [-1, 1], NaN as -1 (code 0, as bnb).
 inline std::int32_t grid_index(float v) noexcept {
   v = v != v ? -1.0f : (v < -1.0f ? -1.0f : (v > 1.0f ? 1.0f : v));
@@ -174,9 +154,6 @@ void encode_block(const float* x, std::size_t n, state_tensor& s, std::size_t be
   const float inverse = 1.0f / amax;
   i = 0;
   const std::uint8_t* table = s.signed_map ? grid_codes<true>().data() : grid_codes<false>().data();
-#if defined(QTL_KERNEL_AVX512_VNNI)
-  if constexpr (std::is_same_v<Arch, kernel::avx512_vnni>) i = encode_codes_avx512(table, x, n, inverse, codes);
-#endif
 #if QTL_HAS_SIMD
   if constexpr (arith::fused_arch<Arch>) {
     using batch = simd::floats<Arch>;
@@ -187,6 +164,14 @@ void encode_block(const float* x, std::size_t n, state_tensor& s, std::size_t be
       batch v = batch::load_unaligned(x + i) * batch(inverse);
       v = xsimd::select(v != v, batch(-1.0f), xsimd::clip(v, batch(-1.0f), batch(1.0f)));
       const ints k = xsimd::batch_cast<std::int32_t>(xsimd::fma((v + batch(1.0f)) * batch(0.5f), batch(65535.0f), batch(0.5f)));
+#if defined(QTL_KERNEL_AVX512_VNNI)
+      if constexpr (std::is_same_v<Arch, kernel::avx512_vnni>) {
+        // One gather of the table's bytes (4 read at each index, the low one kept): on an
+        // Ice Lake core four times the scalar reads below.
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(_mm512_i32gather_epi32(k, table, 1)));
+        continue;
+      }
+#endif
       k.store_aligned(index);
       for (std::size_t j = 0; j < width; ++j) codes[i + j] = table[static_cast<std::size_t>(index[j])];
     }
