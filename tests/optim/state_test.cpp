@@ -3,6 +3,7 @@
 // the SIMD path; decode inverts it.
 #include <catch2/catch_test_macros.hpp>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -74,4 +75,30 @@ TEST_CASE("An all-zero block is code 0 with absmax 0; NaN encodes as code 0", "[
   CHECK(s.codes[290] == 255);
   CHECK(s.codes[291] == 0);
   CHECK(s.bytes() == 300 + 2 * sizeof(float));
+}
+
+// Every code at every position of the 64-code runs and in the tail, at lengths around the
+// run size; where the CPU has AVX-512 VBMI decode_block takes the byte-permute decoder for
+// the runs, so its result must equal the map's value times the absmax bit for bit.
+TEST_CASE("decode_block gives each code's map value times the absmax at every position and length", "[optim]") {
+#if defined(__x86_64__) && defined(__GNUC__)
+  INFO("byte-permute (VBMI) decoder " << (qtl::optim::detail::cpu_has_vbmi() ? "in use" : "not available on this CPU"));
+#endif
+  for (const bool signed_map : {true, false}) {
+    const auto& values = signed_map ? qtl::optim::detail::map_values<true>() : qtl::optim::detail::map_values<false>();
+    for (const std::size_t n : {std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{65}, std::size_t{256}, std::size_t{300}}) {
+      for (std::size_t shift = 0; shift < 256; shift += 37) {
+        auto s = state_tensor::zeros(n, state_bits::eight, signed_map, 512);
+        for (std::size_t i = 0; i < n; ++i) s.codes[i] = static_cast<std::uint8_t>((i * 7 + shift) % 256);
+        s.absmax[0] = -0.3125f - static_cast<float>(shift);
+        std::vector<float> out(n);
+        qtl::optim::detail::decode_block(s, 0, n, out.data());
+        std::size_t wrong = 0;
+        for (std::size_t i = 0; i < n; ++i)
+          wrong += std::bit_cast<std::uint32_t>(out[i]) != std::bit_cast<std::uint32_t>(values[s.codes[i]] * s.absmax[0]);
+        INFO((signed_map ? "signed" : "unsigned") << " map, " << n << " codes, shift " << shift);
+        CHECK(wrong == 0);
+      }
+    }
+  }
 }
