@@ -40,5 +40,8 @@ int main() {
   // A composition of your own: 3-bit codes, groups of 64, stochastic rounding.
   using int3_g64 = qtl::quantizer<qtl::int_format<3, true>, qtl::symmetric, qtl::per_group<64>, qtl::stochastic<>>;
   report("int3 g64 stochastic", int3_g64{}, w);
+  // Non-uniform levels: powers of two (a shift per value) and a 4-bit mu-law compander.
+  report("pow2 4-bit g32 (log2)", qtl::quantizer<qtl::pow2<4>, qtl::codebook, qtl::per_group<32>>{}, w);
+  report("mu-law 4-bit g32", qtl::quantizer<qtl::mu_law<4>, qtl::codebook, qtl::per_group<32>>{}, w);
   return 0;
 }

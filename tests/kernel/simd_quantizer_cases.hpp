@@ -8,8 +8,10 @@
 #pragma once
 
 #include <qtl/format/bnb_fp4.hpp>
+#include <qtl/format/compander.hpp>
 #include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
+#include <qtl/format/pow2.hpp>
 #include <qtl/kernel/simd_quantizer.hpp>
 
 #include <cmath>
@@ -58,7 +60,7 @@ struct half_down {  // round to nearest, ties toward -inf
 // of compile time for no path the steps and the walk do not already cover.
 using formats = std::tuple<qtl::int8, qtl::uint8, qtl::int4, qtl::uint4, qtl::int_format<3, true>,
                            qtl::int_format<3, false>, qtl::int2, qtl::int_format<1, false>, qtl::ternary, qtl::nf4,
-                           qtl::bnb_fp4, qtl::fp8_e4m3, odd_format>;
+                           qtl::bnb_fp4, qtl::fp8_e4m3, qtl::pow2<4>, qtl::mu_law<5>, odd_format>;
 using schemes = std::tuple<qtl::symmetric, qtl::affine, qtl::absmax, qtl::absmean, qtl::mid_rise, qtl::dead_zone,
                            qtl::codebook, half_range>;
 using roundings = std::tuple<qtl::nearest_even, qtl::nearest_away, qtl::floor, qtl::ceil, qtl::toward_zero,
