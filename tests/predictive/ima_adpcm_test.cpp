@@ -4,6 +4,7 @@
 // length, in one call and continued over two; bad states and sizes refused.
 #include <catch2/catch_test_macros.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -12,6 +13,7 @@
 
 #include "golden/golden.hpp"
 #include "qtl/core/error.hpp"
+#include "qtl/core/view.hpp"
 #include "qtl/predictive/ima_adpcm.hpp"
 
 namespace {
@@ -84,4 +86,30 @@ TEST_CASE("IMA ADPCM refuses a bad state and a sample count the bytes cannot hol
   CHECK_THROWS_AS(adpcm::decode(bytes, 6, s), qtl::error);
   CHECK(adpcm::decode(bytes, 7, s).size() == 7);
   CHECK(pair(bad_index) == std::vector<std::int32_t>{0, 89});  // a refused call changes nothing
+}
+
+TEST_CASE("IMA ADPCM along rows: each row its own stream from a fresh state", "[predictive][adpcm]") {
+  const std::size_t rows = 3, cols = 301;  // odd: each row ends in a half-used byte
+  std::vector<std::int16_t> x(rows * cols);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<std::int16_t>(9000 * std::sin(0.05 * static_cast<double>(i)) + static_cast<double>(i % 7) * 300);
+  const auto packed = adpcm::encode_rows(qtl::matrix_view<const std::int16_t>(x.data(), rows, cols));
+  const std::size_t row_bytes = (cols + 1) / 2;
+  REQUIRE(packed.size() == rows * row_bytes);
+  std::vector<std::int16_t> expected_back;
+  for (std::size_t r = 0; r < rows; ++r) {
+    adpcm::state s;
+    const auto row = adpcm::encode(std::span(x).subspan(r * cols, cols), s);
+    CHECK(std::equal(row.begin(), row.end(), packed.begin() + static_cast<std::ptrdiff_t>(r * row_bytes)));
+    adpcm::state d;
+    const auto back = adpcm::decode(row, cols, d);
+    expected_back.insert(expected_back.end(), back.begin(), back.end());
+  }
+  CHECK(adpcm::decode_rows(packed, rows, cols) == expected_back);
+  try {
+    (void)adpcm::decode_rows(packed, rows, cols + 2);
+    FAIL("no error");
+  } catch (const qtl::error& e) {
+    CHECK(e.code() == qtl::errc::shape_mismatch);
+  }
 }

@@ -4,6 +4,7 @@
 // IMA table), small ones lower it. Encoder and decoder run the same reconstruction, so the
 // decoder ends where the encoder's state does. Codes are packed two per byte, the first
 // sample in the high nibble: the bytes and states of Python's audioop lin2adpcm/adpcm2lin.
+// encode_rows/decode_rows code each row of a matrix as its own stream.
 #pragma once
 
 #include <array>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "qtl/core/error.hpp"
+#include "qtl/core/view.hpp"
 
 namespace qtl::ima_adpcm {
 
@@ -96,6 +98,35 @@ inline std::vector<std::int16_t> decode(std::span<const std::uint8_t> packed, st
 }
 inline std::vector<std::int16_t> decode(std::span<const std::uint8_t> packed, state& s) {
   return decode(packed, 2 * packed.size(), s);
+}
+
+// Each row of a matrix coded on its own from a fresh state: ceil(cols / 2) bytes per row,
+// rows one after another.
+inline std::vector<std::uint8_t> encode_rows(matrix_view<const std::int16_t> samples) {
+  std::vector<std::uint8_t> packed;
+  packed.reserve(samples.rows() * ((samples.cols() + 1) / 2));
+  for (std::size_t r = 0; r < samples.rows(); ++r) {
+    state s;
+    const auto row = encode(std::span(&samples(r, 0), samples.cols()), s);
+    packed.insert(packed.end(), row.begin(), row.end());
+  }
+  return packed;
+}
+inline std::vector<std::int16_t> decode_rows(std::span<const std::uint8_t> packed, std::size_t rows,
+                                             std::size_t cols) {
+  const std::size_t row_bytes = (cols + 1) / 2;
+  if (packed.size() != rows * row_bytes)
+    throw error(errc::shape_mismatch, "ima_adpcm::decode_rows: " + std::to_string(packed.size()) + " bytes for " +
+                                          std::to_string(rows) + "x" + std::to_string(cols) + " samples (" +
+                                          std::to_string(row_bytes) + " bytes a row)");
+  std::vector<std::int16_t> out;
+  out.reserve(rows * cols);
+  for (std::size_t r = 0; r < rows; ++r) {
+    state s;
+    const auto row = decode(packed.subspan(r * row_bytes, row_bytes), cols, s);
+    out.insert(out.end(), row.begin(), row.end());
+  }
+  return out;
 }
 
 }  // namespace qtl::ima_adpcm
