@@ -3,11 +3,14 @@
 // fp32 reference product qtl/ptq/linear_reference.hpp, the BERT forward qtl/ptq/bert.hpp
 // and the weight-rounding algorithms (ptq/gptq, awq, adaround, low_rank, bias_correction,
 // weight_ptq, bert_ptq; ptq/cross_layer_equalization.hpp is Eigen-free and included),
+// predictive/least_squares_predictor.hpp, core/eigen_view.hpp, vq/,
 // and the headers that read files (io/, ptq/wordpiece.hpp), and qat/bitnet.hpp (it runs
 // on the SIMD kernels, kernel/, which the umbrella leaves out too). Include the area headers
 // instead when compile time matters.
 #pragma once
 
+#include "qtl/codebook/lloyd_max.hpp"
+#include "qtl/codebook/scalar_codebook.hpp"
 #include "qtl/core/bfloat16.hpp"
 #include "qtl/core/bit_cast.hpp"
 #include "qtl/core/concepts.hpp"
@@ -53,6 +56,7 @@
 #include "qtl/observer/streaming_percentile.hpp"
 #include "qtl/pack/bit_pack.hpp"
 #include "qtl/pack/packed_tensor.hpp"
+#include "qtl/predictive/dpcm.hpp"
 #include "qtl/predictive/ima_adpcm.hpp"
 #include "qtl/ptq/calibrate.hpp"
 #include "qtl/ptq/cross_layer_equalization.hpp"

@@ -116,7 +116,7 @@ std::vector<quantized_weights> quantize_bert(bert& model, std::span<const std::s
           linears[i].kernel = [q, weights](matrix_view<const float> x, matrix_view<float> y) {
             linear_reference(x, weights, y);
             if (!q->bias_shift.empty())
-              detail::as_eigen(y).rowwise() += Eigen::Map<const Eigen::RowVectorXf>(q->bias_shift.data(),
+              as_eigen(y).rowwise() += Eigen::Map<const Eigen::RowVectorXf>(q->bias_shift.data(),
                                                                                      static_cast<Eigen::Index>(q->bias_shift.size()));
           };
         }

@@ -145,9 +145,9 @@ quantized_weights quantize_weights(matrix_view<const float> w, const layer_input
   const matrix_view<const float> q(out.weights.data(), w.rows(), w.cols());
   if (cfg.low_rank > 0) {
     const auto r = low_rank_correction(w, q, cfg.low_rank, &inputs);
-    const auto a = detail::as_eigen(matrix_view<const float>(r.a.data(), r.rows, r.rank));
-    const auto b = detail::as_eigen(matrix_view<const float>(r.b.data(), r.rank, r.cols));
-    detail::as_eigen(matrix_view<float>(out.weights.data(), w.rows(), w.cols())) += a * b;
+    const auto a = as_eigen(matrix_view<const float>(r.a.data(), r.rows, r.rank));
+    const auto b = as_eigen(matrix_view<const float>(r.b.data(), r.rank, r.cols));
+    as_eigen(matrix_view<float>(out.weights.data(), w.rows(), w.cols())) += a * b;
     out.error = layer_error(detail::finite_weights(w, "quantize_weights") - detail::finite_weights(q, "quantize_weights"), H);
   }
   if (cfg.bias_correction) {

@@ -1,0 +1,87 @@
+// qtl_vq_compare: qtl's side of bench/vq_faiss.py. Trains k-means or a product quantizer
+// on raw float32 rows, encodes them, searches held-out queries by ADC and prints one JSON
+// line: train and encode seconds, the reconstruction's mean squared error per component,
+// and the share of queries whose exact nearest neighbour is among the first 1 and 10 found.
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans K iterations threads
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq M nbits threads
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "qtl/vq/product_quantizer.hpp"
+
+namespace {
+
+template <class T>
+std::vector<T> read_raw(const char* path, std::size_t count) {
+  std::vector<T> v(count);
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
+    std::fprintf(stderr, "qtl_vq_compare: %s holds fewer than %zu values\n", path, count);
+    std::exit(2);
+  }
+  return v;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 11) {
+    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|pq K|M iterations|nbits threads\n", argv[0]);
+    return 2;
+  }
+  const std::size_t n = std::stoul(argv[2]), d = std::stoul(argv[3]), nq = std::stoul(argv[5]);
+  const auto base = read_raw<float>(argv[1], n * d);
+  const auto queries = read_raw<float>(argv[4], nq * d);
+  const auto truth = read_raw<std::int32_t>(argv[6], nq);
+  const std::string method = argv[7];
+  const std::size_t a = std::stoul(argv[8]);
+  const int b = std::stoi(argv[9]);
+  const auto threads = static_cast<unsigned>(std::stoul(argv[10]));
+  const qtl::matrix_view<const float> x(base.data(), n, d), q(queries.data(), nq, d);
+  qtl::vq::kmeans_options opt;
+  opt.threads = threads;
+
+  if (method == "kmeans") {
+    opt.iterations = b;
+    auto t = std::chrono::steady_clock::now();
+    const auto r = qtl::vq::kmeans(x, a, opt);
+    const double train = seconds_since(t);
+    t = std::chrono::steady_clock::now();
+    const auto assigned = qtl::vq::nearest(x, r.centroids, threads);
+    const double encode = seconds_since(t);
+    double total = 0;
+    for (const float e : assigned.distances) total += e;
+    std::printf("{\"library\": \"qtl\", \"method\": \"kmeans\", \"k\": %zu, \"train_s\": %.4f, \"encode_s\": %.4f, "
+                "\"mse\": %.6g}\n",
+                a, train, encode, total / static_cast<double>(n * d));
+    return 0;
+  }
+  auto t = std::chrono::steady_clock::now();
+  const auto pq = qtl::vq::product_quantizer::train(x, a, b, opt);
+  const double train = seconds_since(t);
+  t = std::chrono::steady_clock::now();
+  const auto codes = pq.encode(x, threads);
+  const double encode = seconds_since(t);
+  const qtl::vq::matrix back = pq.decode(codes, n);
+  const double mse = (qtl::as_eigen(x) - back).squaredNorm() / static_cast<double>(n * d);
+  t = std::chrono::steady_clock::now();
+  const auto found = pq.search(q, codes, n, 10, threads);
+  const double search = seconds_since(t);
+  std::size_t at1 = 0, at10 = 0;
+  for (std::size_t i = 0; i < nq; ++i)
+    for (std::size_t r = 0; r < 10; ++r)
+      if (found.labels[i * 10 + r] == static_cast<std::size_t>(truth[i])) at1 += r == 0, ++at10;
+  std::printf("{\"library\": \"qtl\", \"method\": \"pq\", \"m\": %zu, \"nbits\": %d, \"train_s\": %.4f, "
+              "\"encode_s\": %.4f, \"search_s\": %.4f, \"mse\": %.6g, \"recall1\": %.4f, \"recall10\": %.4f}\n",
+              a, b, train, encode, search, mse, double(at1) / double(nq), double(at10) / double(nq));
+  return 0;
+}

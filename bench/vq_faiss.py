@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""k-means and product quantization, qtl against faiss-cpu, on the demo model's token
+embeddings (all-MiniLM-L6-v2: 30,522 x 384 float32; scripts/fetch_model.sh). 1,000 rows
+drawn with a fixed seed are held out as queries, the rest are trained on, encoded and
+searched. Both libraries run in this one process tree, one after the other, for each
+thread count. Prints a markdown table: train and encode seconds, the reconstruction's
+mean squared error per component, and 1-recall@1 / @10 (the share of queries whose exact
+nearest neighbour, by brute force, is the first / among the first 10 found by ADC).
+
+    python bench/vq_faiss.py [--model build/models/all-MiniLM-L6-v2/model.safetensors]
+                             [--qtl build/release/bench/qtl_vq_compare] [--threads 1 2]
+
+Needs numpy and faiss-cpu (pip install faiss-cpu==1.15.1); never run in CI.
+"""
+import argparse
+import json
+import pathlib
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def read_tensor(path, name):
+    """One float32 tensor of a safetensors file (header: u64 length, JSON)."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+        entry = header[name]
+        if entry["dtype"] != "F32":
+            sys.exit(f"vq_faiss: {name} is {entry['dtype']}, expected F32")
+        begin, end = entry["data_offsets"]
+        f.seek(8 + length + begin)
+        return np.frombuffer(f.read(end - begin), dtype=np.float32).reshape(entry["shape"]).copy()
+
+
+def nearest(queries, base):
+    scores = (base * base).sum(1)[None, :] - 2 * queries @ base.T
+    return scores.argmin(1).astype(np.int32)
+
+
+def faiss_kmeans(faiss, base, k, iterations):
+    km = faiss.Kmeans(base.shape[1], k, niter=iterations, seed=1234)
+    t = time.perf_counter()
+    km.train(base)
+    train = time.perf_counter() - t
+    t = time.perf_counter()
+    distances, _ = km.index.search(base, 1)
+    encode = time.perf_counter() - t
+    return dict(train_s=train, encode_s=encode, mse=float(distances.sum() / base.size))
+
+
+def faiss_pq(faiss, base, queries, truth, m, nbits):
+    index = faiss.IndexPQ(base.shape[1], m, nbits)
+    t = time.perf_counter()
+    index.train(base)
+    train = time.perf_counter() - t
+    t = time.perf_counter()
+    codes = index.pq.compute_codes(base)
+    encode = time.perf_counter() - t
+    index.add(base)
+    mse = float(((index.pq.decode(codes) - base) ** 2).sum() / base.size)
+    t = time.perf_counter()
+    _, labels = index.search(queries, 10)
+    search = time.perf_counter() - t
+    return dict(train_s=train, encode_s=encode, search_s=search, mse=mse,
+                recall1=float((labels[:, 0] == truth).mean()),
+                recall10=float((labels == truth[:, None]).any(1).mean()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="build/models/all-MiniLM-L6-v2/model.safetensors")
+    ap.add_argument("--qtl", default="build/release/bench/qtl_vq_compare")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--kmeans", type=int, nargs="*", default=[256, 1024])
+    ap.add_argument("--pq", type=int, nargs="*", default=[8, 16, 48])
+    args = ap.parse_args()
+    import faiss
+
+    x = read_tensor(args.model, "embeddings.word_embeddings.weight")
+    held = np.random.default_rng(0).permutation(len(x))[:1000]
+    mask = np.ones(len(x), bool)
+    mask[held] = False
+    queries, base = np.ascontiguousarray(x[held]), np.ascontiguousarray(x[mask])
+    truth = nearest(queries, base)
+    n, d = base.shape
+    print(f"faiss {faiss.__version__}; {n} base rows, {len(queries)} queries, dimension {d}\n")
+    print("| method | threads | library | train s | encode s | MSE | recall@1 | recall@10 |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        base.tofile(tmp / "base.f32")
+        queries.tofile(tmp / "queries.f32")
+        truth.tofile(tmp / "truth.i32")
+
+        def qtl(method, a, b, threads):
+            out = subprocess.run([args.qtl, str(tmp / "base.f32"), str(n), str(d), str(tmp / "queries.f32"),
+                                  str(len(queries)), str(tmp / "truth.i32"), method, str(a), str(b), str(threads)],
+                                 check=True, capture_output=True, text=True).stdout
+            return json.loads(out)
+
+        def row(name, threads, lib, r):
+            recall = (f"{r['recall1']:.3f} | {r['recall10']:.3f}" if "recall1" in r else "— | —")
+            print(f"| {name} | {threads} | {lib} | {r['train_s']:.2f} | {r['encode_s']:.3f} | {r['mse']:.3e} | {recall} |",
+                  flush=True)
+
+        for threads in args.threads:
+            faiss.omp_set_num_threads(threads)
+            for k in args.kmeans:
+                row(f"k-means k={k}, 20 it.", threads, "faiss", faiss_kmeans(faiss, base, k, 20))
+                row(f"k-means k={k}, 20 it.", threads, "qtl", qtl("kmeans", k, 20, threads))
+            for m in args.pq:
+                row(f"PQ{m}x8", threads, "faiss", faiss_pq(faiss, base, queries, truth, m, 8))
+                row(f"PQ{m}x8", threads, "qtl", qtl("pq", m, 8, threads))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+// qtl::vq::kmeans: k-means clustering of row vectors (k-means++ start, Lloyd iterations,
+// an empty cluster split off the largest), threaded, with the distances as Eigen matrix
+// products. The first stage of vector quantization: product_quantizer.hpp trains one per
+// sub-space.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "qtl/core/eigen_view.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/core/view.hpp"
+#include "qtl/kernel/parallel_for.hpp"
+
+namespace qtl::vq {
+
+using matrix = eigen_rows<float>;
+
+struct kmeans_options {
+  int iterations = 25;
+  std::uint64_t seed = 1234;
+  unsigned threads = 1;  // 0: every hardware thread
+  // Train on a random sample of at most k times this many rows (faiss's default); 0: all rows.
+  std::size_t max_points_per_centroid = 256;
+};
+
+struct kmeans_result {
+  matrix centroids;         // k x dim
+  std::vector<double> mse;  // mean squared distance to the nearest centroid: at the start, then after each iteration
+  std::size_t splits = 0;   // empty clusters refilled by splitting a large one
+};
+
+// Each row's nearest centroid (squared L2, the lower index on a tie) and that distance.
+struct assignment {
+  std::vector<std::uint32_t> labels;
+  std::vector<float> distances;
+};
+
+namespace detail {
+
+inline unsigned thread_count(unsigned threads) { return threads == 0 ? kernel::hardware_threads() : threads; }
+
+inline void check_points(matrix_view<const float> x, const char* what) {
+  if (x.rows() == 0 || x.cols() == 0)
+    throw error(errc::invalid_argument, std::string(what) + ": no data (" + std::to_string(x.rows()) + "x" +
+                                            std::to_string(x.cols()) + ")");
+  for (std::size_t r = 0; r < x.rows(); ++r)
+    for (std::size_t c = 0; c < x.cols(); ++c)
+      if (!std::isfinite(x(r, c)))
+        throw error(errc::non_finite, std::string(what) + ": value (" + std::to_string(r) + ", " + std::to_string(c) +
+                                          ") is not finite");
+}
+
+// Index of the smallest of n floats, the first on a tie: SIMD lanes keep their own minimum
+// and its index, then the lanes are compared.
+inline std::size_t argmin(const float* v, std::size_t n) noexcept {
+  using floats = xsimd::batch<float>;
+  using ints = xsimd::batch<std::int32_t>;
+  constexpr std::size_t width = floats::size;
+  std::size_t best = 0, i = 0;
+  float best_value = std::numeric_limits<float>::infinity();
+  if (n >= width) {
+    alignas(64) std::array<std::int32_t, width> lane{};
+    for (std::size_t l = 0; l < width; ++l) lane[l] = static_cast<std::int32_t>(l);
+    ints index = ints::load_aligned(lane.data()), at = index;
+    floats low = floats::load_unaligned(v);
+    for (i = width; i + width <= n; i += width) {
+      at += ints(static_cast<std::int32_t>(width));
+      const floats x = floats::load_unaligned(v + i);
+      const auto less = x < low;
+      low = xsimd::select(less, x, low);
+      index = xsimd::select(xsimd::batch_bool_cast<std::int32_t>(less), at, index);
+    }
+    alignas(64) std::array<float, width> values{};
+    low.store_aligned(values.data());
+    index.store_aligned(lane.data());
+    best = static_cast<std::size_t>(lane[0]), best_value = values[0];
+    for (std::size_t l = 1; l < width; ++l)
+      if (values[l] < best_value || (values[l] == best_value && static_cast<std::size_t>(lane[l]) < best))
+        best = static_cast<std::size_t>(lane[l]), best_value = values[l];
+  }
+  for (; i < n; ++i)
+    if (v[i] < best_value) best = i, best_value = v[i];
+  return best;
+}
+
+// The project's own uniform draws, so a seed gives the same clustering with any standard library.
+inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+inline std::size_t uniform_index(std::mt19937_64& rng, std::size_t n) { return static_cast<std::size_t>(rng() % n); }
+
+}  // namespace detail
+
+// Each row's nearest centroid: |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
+// rounding), the x.c by a matrix product per block of rows (Eigen's SIMD kernels), the
+// minimum by detail::argmin.
+inline assignment nearest(matrix_view<const float> x, const matrix& centroids, unsigned threads = 1) {
+  if (static_cast<std::size_t>(centroids.cols()) != x.cols() || centroids.rows() == 0)
+    throw error(errc::shape_mismatch, "vq::nearest: " + std::to_string(centroids.rows()) + " centroids of dimension " +
+                                          std::to_string(centroids.cols()) + " for rows of " +
+                                          std::to_string(x.cols()));
+  assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
+  const Eigen::RowVectorXf c_norms = centroids.rowwise().squaredNorm().transpose();
+  const auto rows = as_eigen(x);
+  // Blocks of about 2^18 scores (1 MiB), so packing the centroids for each product is paid rarely.
+  const std::size_t block = std::max<std::size_t>(64, (std::size_t{1} << 18) / static_cast<std::size_t>(centroids.rows()));
+  const std::size_t blocks = (x.rows() + block - 1) / block;
+  kernel::parallel_for(blocks, detail::thread_count(threads), [&](std::size_t first, std::size_t last) {
+    matrix scores;
+    for (std::size_t b = first; b < last; ++b) {
+      const auto r0 = static_cast<Eigen::Index>(b * block);
+      const auto n = std::min<Eigen::Index>(static_cast<Eigen::Index>(block), rows.rows() - r0);
+      scores.noalias() = rows.middleRows(r0, n) * centroids.transpose();
+      scores = (scores * -2.0f).rowwise() + c_norms;  // |x|^2 is the same for every centroid
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const std::size_t best = detail::argmin(&scores(i, 0), static_cast<std::size_t>(scores.cols()));
+        const auto r = static_cast<std::size_t>(r0 + i);
+        a.labels[r] = static_cast<std::uint32_t>(best);
+        a.distances[r] =
+            std::max(0.0f, rows.row(r0 + i).squaredNorm() + scores(i, static_cast<Eigen::Index>(best)));
+      }
+    }
+  });
+  return a;
+}
+
+// Greedy k-means++ (Arthur and Vassilvitskii 2007; the greedy form scikit-learn uses): the
+// first centre a uniform row; then, each time, 2 + floor(ln k) candidate rows drawn with
+// probability proportional to their squared distance to the nearest centre so far, and the
+// candidate that lowers the summed distance most is kept. The distances to the candidates
+// are one matrix product per thread. Deterministic for a seed and thread count.
+inline matrix kmeans_plus_plus(matrix_view<const float> x, std::size_t k, std::uint64_t seed = 1234,
+                               unsigned threads = 1) {
+  detail::check_points(x, "vq::kmeans_plus_plus");
+  if (k < 1 || k > x.rows())
+    throw error(errc::invalid_argument, "vq::kmeans_plus_plus: k = " + std::to_string(k) + " for " +
+                                            std::to_string(x.rows()) + " points (need 1..points)");
+  const auto rows = as_eigen(x);
+  const std::size_t n = x.rows();
+  const auto trials = static_cast<Eigen::Index>(2 + std::floor(std::log(static_cast<double>(k))));
+  const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(detail::thread_count(threads), n));
+  const Eigen::VectorXf x_norms = rows.rowwise().squaredNorm();
+  std::mt19937_64 rng(seed);
+  matrix centres(static_cast<Eigen::Index>(k), rows.cols());
+  Eigen::VectorXf d2 = Eigen::VectorXf::Constant(static_cast<Eigen::Index>(n), std::numeric_limits<float>::infinity());
+  // Each row's distance to each candidate, capped by d2 (column-major: a column is kept whole).
+  Eigen::MatrixXf candidate_d2(static_cast<Eigen::Index>(n), trials);
+
+  // Rows' distances to the candidates (capped by d2); returns each candidate's summed distance.
+  const auto try_candidates = [&](const std::vector<std::size_t>& picks) {
+    const auto L = static_cast<Eigen::Index>(picks.size());
+    matrix c(L, rows.cols());
+    for (Eigen::Index l = 0; l < L; ++l) c.row(l) = rows.row(static_cast<Eigen::Index>(picks[static_cast<std::size_t>(l)]));
+    const Eigen::RowVectorXf c_norms = c.rowwise().squaredNorm().transpose();
+    std::vector<Eigen::RowVectorXd> sums(parts, Eigen::RowVectorXd::Zero(L));
+    kernel::parallel_for(parts, parts, [&](std::size_t first, std::size_t last) {
+      for (std::size_t p = first; p < last; ++p) {
+        const auto r = static_cast<Eigen::Index>(n * p / parts), b = static_cast<Eigen::Index>(n * (p + 1) / parts) - r;
+        candidate_d2.block(r, 0, b, L).noalias() = rows.middleRows(r, b) * c.transpose();
+        for (Eigen::Index l = 0; l < L; ++l) {  // one contiguous column at a time, in SIMD
+          float* d = &candidate_d2(r, l);
+          const float* xn = &x_norms[r];
+          const float* cap = &d2[r];
+          for (Eigen::Index i = 0; i < b; ++i) d[i] = std::min(std::max(0.0f, xn[i] - 2 * d[i] + c_norms[l]), cap[i]);
+          sums[p][l] = double(candidate_d2.col(l).segment(r, b).sum());
+        }
+      }
+    });
+    for (unsigned p = 1; p < parts; ++p) sums[0] += sums[p];
+    return sums[0];
+  };
+  const auto keep = [&](std::size_t c, std::size_t pick, Eigen::Index l) {
+    centres.row(static_cast<Eigen::Index>(c)) = rows.row(static_cast<Eigen::Index>(pick));
+    d2 = candidate_d2.col(l);
+  };
+
+  const std::size_t first = detail::uniform_index(rng, n);
+  try_candidates({first});
+  keep(0, first, 0);
+  std::vector<std::size_t> picks(static_cast<std::size_t>(trials));
+  std::vector<double> running(n);  // running[i]: the distances of rows 0..i summed
+  for (std::size_t c = 1; c < k; ++c) {
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) running[i] = total += d2[static_cast<Eigen::Index>(i)];
+    for (auto& pick : picks) {
+      if (!(total > 0)) {  // every row sits on a centre: any row will do
+        pick = detail::uniform_index(rng, n);
+        continue;
+      }
+      const double target = detail::uniform01(rng) * total;  // the first row whose running sum passes it
+      pick = std::min<std::size_t>(
+          static_cast<std::size_t>(std::upper_bound(running.begin(), running.end(), target) - running.begin()), n - 1);
+      while (d2[static_cast<Eigen::Index>(pick)] == 0) --pick;  // only the last rows can: they sit on centres
+    }
+    const Eigen::VectorXd potential = try_candidates(picks);
+    Eigen::Index best = 0;
+    potential.minCoeff(&best);
+    keep(c, picks[static_cast<std::size_t>(best)], best);
+  }
+  return centres;
+}
+
+// Lloyd's iterations from the given centres: assign every row to its nearest centre, move
+// each centre to its rows' mean (summed in double, per thread, in a fixed order). A centre
+// left without rows takes half of a large cluster: a copy of that cluster's centre with
+// both moved apart by a relative 1/1024 (as faiss does), the cluster drawn with probability
+// proportional to its size minus one. Deterministic for a seed and thread count.
+inline kmeans_result lloyd(matrix_view<const float> x, matrix centres, const kmeans_options& opt = {}) {
+  detail::check_points(x, "vq::lloyd");
+  if (static_cast<std::size_t>(centres.cols()) != x.cols() || centres.rows() < 1 ||
+      static_cast<std::size_t>(centres.rows()) > x.rows())
+    throw error(errc::shape_mismatch, "vq::lloyd: " + std::to_string(centres.rows()) + " centres of dimension " +
+                                          std::to_string(centres.cols()) + " for " + std::to_string(x.rows()) +
+                                          " rows of " + std::to_string(x.cols()));
+  if (opt.iterations < 0) throw error(errc::invalid_argument, "vq::lloyd: a negative iteration count");
+  if (!centres.allFinite()) throw error(errc::non_finite, "vq::lloyd: a starting centre is not finite");
+  const auto rows = as_eigen(x);
+  const auto k = static_cast<std::size_t>(centres.rows());
+  const unsigned threads = detail::thread_count(opt.threads);
+  std::mt19937_64 rng(opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  kmeans_result r;
+  for (int it = 0;; ++it) {
+    const assignment a = nearest(x, centres, threads);
+    double total = 0;
+    for (const float d : a.distances) total += d;
+    r.mse.push_back(total / static_cast<double>(x.rows()));
+    if (it == opt.iterations) break;
+
+    // Per-thread sums over fixed row ranges, added in range order.
+    const std::size_t parts = std::min<std::size_t>(threads, x.rows());
+    std::vector<eigen_rows<double>> sums(parts, eigen_rows<double>::Zero(static_cast<Eigen::Index>(k), rows.cols()));
+    std::vector<std::vector<std::size_t>> counts(parts, std::vector<std::size_t>(k, 0));
+    kernel::parallel_for(parts, static_cast<unsigned>(parts), [&](std::size_t first, std::size_t last) {
+      for (std::size_t p = first; p < last; ++p)
+        for (std::size_t i = x.rows() * p / parts; i < x.rows() * (p + 1) / parts; ++i) {
+          sums[p].row(a.labels[i]) += rows.row(static_cast<Eigen::Index>(i)).cast<double>();
+          ++counts[p][a.labels[i]];
+        }
+    });
+    std::vector<std::size_t> count(k, 0);
+    for (std::size_t p = 1; p < parts; ++p) sums[0] += sums[p];
+    for (std::size_t p = 0; p < parts; ++p)
+      for (std::size_t j = 0; j < k; ++j) count[j] += counts[p][j];
+    for (std::size_t j = 0; j < k; ++j)
+      if (count[j] > 0)
+        centres.row(static_cast<Eigen::Index>(j)) =
+            (sums[0].row(static_cast<Eigen::Index>(j)) / static_cast<double>(count[j])).cast<float>();
+    for (std::size_t j = 0; j < k; ++j) {
+      if (count[j] > 0) continue;
+      std::size_t spare = 0;
+      for (const std::size_t c : count) spare += c > 1 ? c - 1 : 0;
+      double target = detail::uniform01(rng) * static_cast<double>(spare);
+      std::size_t m = 0;
+      for (; m + 1 < k; ++m)
+        if (count[m] > 1 && (target -= static_cast<double>(count[m] - 1)) < 0) break;
+      while (count[m] <= 1) --m;
+      constexpr float eps = 1.0f / 1024;
+      for (Eigen::Index d = 0; d < centres.cols(); ++d) {
+        const float sign = d % 2 == 0 ? 1.0f : -1.0f, c = centres(static_cast<Eigen::Index>(m), d);
+        centres(static_cast<Eigen::Index>(j), d) = c * (1 + sign * eps);
+        centres(static_cast<Eigen::Index>(m), d) = c * (1 - sign * eps);
+      }
+      count[j] = count[m] / 2;
+      count[m] -= count[j];
+      ++r.splits;
+    }
+  }
+  r.centroids = std::move(centres);
+  return r;
+}
+
+// k centroids of the rows of x: a sample of at most k * max_points_per_centroid rows,
+// k-means++ on it, then opt.iterations Lloyd iterations. Errors: no rows, non-finite
+// values (non_finite), k outside 1..rows (invalid_argument).
+inline kmeans_result kmeans(matrix_view<const float> x, std::size_t k, const kmeans_options& opt = {}) {
+  detail::check_points(x, "vq::kmeans");
+  if (k < 1 || k > x.rows())
+    throw error(errc::invalid_argument, "vq::kmeans: k = " + std::to_string(k) + " for " + std::to_string(x.rows()) +
+                                            " points (need 1..points)");
+  const std::size_t limit = opt.max_points_per_centroid == 0 ? x.rows() : k * opt.max_points_per_centroid;
+  if (x.rows() <= limit) return lloyd(x, kmeans_plus_plus(x, k, opt.seed, opt.threads), opt);
+  std::mt19937_64 rng(opt.seed + 1);
+  std::vector<std::size_t> order(x.rows());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (std::size_t i = 0; i < limit; ++i) std::swap(order[i], order[i + detail::uniform_index(rng, order.size() - i)]);
+  std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit));
+  matrix sample(static_cast<Eigen::Index>(limit), static_cast<Eigen::Index>(x.cols()));
+  const auto rows = as_eigen(x);
+  for (std::size_t i = 0; i < limit; ++i) sample.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(order[i]));
+  const matrix_view<const float> s(sample.data(), limit, x.cols());
+  return lloyd(s, kmeans_plus_plus(s, k, opt.seed, opt.threads), opt);
+}
+
+}  // namespace qtl::vq

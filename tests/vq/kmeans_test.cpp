@@ -1,0 +1,141 @@
+// qtl/vq/kmeans.hpp: nearest() against brute force; Lloyd's iterations against a plain
+// implementation from the same start; clusters of separated blobs found; the error never
+// rises; empty clusters refilled; the same result for a seed and thread count; bad input.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_floating_point.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "error_code.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/vq/kmeans.hpp"
+
+namespace {
+
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+using qtl::vq::matrix;
+
+// n points around `centres` true centres 10 apart, dimension d.
+matrix blobs(std::size_t n, std::size_t centres, Eigen::Index d, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 0.5f);
+  matrix x(static_cast<Eigen::Index>(n), d);
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    for (Eigen::Index j = 0; j < d; ++j)
+      x(i, j) = noise(rng) + (j == static_cast<Eigen::Index>(static_cast<std::size_t>(i) % centres) % d ? 10.0f : 0.0f) +
+                static_cast<float>(static_cast<std::size_t>(i) % centres / static_cast<std::size_t>(d)) * 10.0f;
+  return x;
+}
+
+qtl::matrix_view<const float> view(const matrix& m) {
+  return {m.data(), static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
+}
+
+}  // namespace
+
+TEST_CASE("vq::nearest finds each row's nearest centroid", "[vq][kmeans]") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  matrix x(700, 12), c(37, 12);  // 700 rows: two full blocks of 256 and a partial one
+  for (auto* m : {&x, &c})
+    for (Eigen::Index i = 0; i < m->size(); ++i) m->data()[i] = normal(rng);
+  for (const unsigned threads : {1u, 3u}) {
+    const auto a = qtl::vq::nearest(view(x), c, threads);
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      double best = std::numeric_limits<double>::infinity();
+      for (Eigen::Index j = 0; j < c.rows(); ++j) best = std::min(best, double((x.row(i) - c.row(j)).squaredNorm()));
+      const double chosen = (x.row(i) - c.row(a.labels[static_cast<std::size_t>(i)])).squaredNorm();
+      REQUIRE_THAT(chosen, WithinAbs(best, 1e-4));  // the nearest, up to rounding in the expansion
+      CHECK_THAT(a.distances[static_cast<std::size_t>(i)], WithinAbs(chosen, 1e-4));
+    }
+  }
+}
+
+TEST_CASE("Lloyd's iterations match a plain implementation from the same start", "[vq][kmeans]") {
+  const matrix x = blobs(600, 6, 5, 2);
+  const matrix start = qtl::vq::kmeans_plus_plus(view(x), 8, 99);
+  qtl::vq::kmeans_options opt;
+  opt.iterations = 6;
+  const auto r = qtl::vq::lloyd(view(x), start, opt);
+  // Plain Lloyd: brute-force assignment, means in double (no cluster empties on this data).
+  matrix c = start;
+  for (int it = 0; it < opt.iterations; ++it) {
+    Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(c.rows(), c.cols());
+    std::vector<int> count(static_cast<std::size_t>(c.rows()), 0);
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      Eigen::Index best = 0;
+      for (Eigen::Index j = 1; j < c.rows(); ++j)
+        if ((x.row(i) - c.row(j)).squaredNorm() < (x.row(i) - c.row(best)).squaredNorm()) best = j;
+      sum.row(best) += x.row(i).cast<double>();
+      ++count[static_cast<std::size_t>(best)];
+    }
+    for (Eigen::Index j = 0; j < c.rows(); ++j) {
+      REQUIRE(count[static_cast<std::size_t>(j)] > 0);
+      c.row(j) = (sum.row(j) / count[static_cast<std::size_t>(j)]).cast<float>();
+    }
+  }
+  CHECK(r.splits == 0);
+  CHECK((r.centroids - c).cwiseAbs().maxCoeff() < 1e-5f);
+  REQUIRE(r.mse.size() == 7);
+  for (std::size_t i = 1; i < r.mse.size(); ++i) CHECK(r.mse[i] <= r.mse[i - 1] * (1 + 1e-6));
+}
+
+TEST_CASE("k-means finds separated clusters, the same for a seed and thread count", "[vq][kmeans]") {
+  const matrix x = blobs(2000, 10, 8, 3);
+  qtl::vq::kmeans_options opt;
+  opt.threads = 2;
+  const auto r = qtl::vq::kmeans(view(x), 10, opt);
+  // Every point within noise of its centroid: each blob has its own.
+  CHECK(r.mse.back() < 8 * 0.25 * 1.2);
+  const auto again = qtl::vq::kmeans(view(x), 10, opt);
+  CHECK(r.centroids == again.centroids);
+  CHECK(r.mse == again.mse);
+  opt.threads = 1;
+  const auto one = qtl::vq::kmeans(view(x), 10, opt);
+  CHECK((one.centroids - r.centroids).cwiseAbs().maxCoeff() < 1e-4f);
+  opt.seed = 7;
+  CHECK(qtl::vq::kmeans_plus_plus(view(x), 10, 7) != qtl::vq::kmeans_plus_plus(view(x), 10, 1234));
+  // Subsampled training (at most k * 20 rows) still finds them.
+  opt.max_points_per_centroid = 20;
+  CHECK(qtl::vq::kmeans(view(x), 10, opt).mse.back() < 8 * 0.25 * 1.3);
+}
+
+TEST_CASE("k-means refills empty clusters and copes with repeated points", "[vq][kmeans]") {
+  // Three distinct points repeated, eight clusters: k-means++ must reuse points, Lloyd
+  // empties clusters and splits large ones; nothing may become NaN.
+  matrix x(60, 2);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) x.row(i) << static_cast<float>(i % 3), static_cast<float>(i % 3 * 2);
+  const auto r = qtl::vq::kmeans(view(x), 8);
+  CHECK(r.centroids.allFinite());
+  CHECK(r.mse.back() < 1e-3);
+  // A start with every centre on one point: the other points' clusters are split off.
+  matrix start(4, 2);
+  start.setZero();
+  qtl::vq::kmeans_options opt;
+  opt.iterations = 10;
+  const auto s = qtl::vq::lloyd(view(x), start, opt);
+  CHECK(s.splits > 0);
+  CHECK(s.centroids.allFinite());
+}
+
+TEST_CASE("k-means refuses bad input", "[vq][kmeans][errors]") {
+  matrix x(10, 3);
+  x.setRandom();
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::kmeans(view(x), 11); }) == qtl::errc::invalid_argument);  // k > points
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::kmeans(view(x), 0); }) == qtl::errc::invalid_argument);
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::kmeans(qtl::matrix_view<const float>(x.data(), 0, 3), 1); }) ==
+        qtl::errc::invalid_argument);
+  matrix bad = x;
+  bad(4, 1) = std::numeric_limits<float>::quiet_NaN();
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::kmeans(view(bad), 2); }) == qtl::errc::non_finite);
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::lloyd(view(x), matrix(2, 4)); }) == qtl::errc::shape_mismatch);
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::nearest(view(x), matrix(2, 2)); }) == qtl::errc::shape_mismatch);
+  qtl::vq::kmeans_options negative;
+  negative.iterations = -1;
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::lloyd(view(x), matrix::Zero(2, 3), negative); }) == qtl::errc::invalid_argument);
+}
