@@ -1,9 +1,12 @@
-// qtl_vq_compare: qtl's side of bench/vq_faiss.py. Trains k-means or a product quantizer
-// on raw float32 rows, encodes them, searches held-out queries by ADC and prints one JSON
-// line: train and encode seconds, the reconstruction's mean squared error per component,
-// and the share of queries whose exact nearest neighbour is among the first 1 and 10 found.
+// qtl_vq_compare: qtl's side of bench/vq_faiss.py. Trains k-means or a vector quantizer
+// (PQ, OPQ, RQ) on raw float32 rows, encodes them, searches held-out queries and prints one
+// JSON line: train and encode seconds, the reconstruction's mean squared error per
+// component, and the share of queries whose exact nearest neighbour is among the first 1
+// and 10 found (PQ and OPQ by ADC; RQ by exact distances to the decoded rows).
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans K iterations threads
-//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq M nbits threads
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq|opq M nbits threads
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq M nbits threads  (trained on the first 10,000 rows)
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -12,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "qtl/vq/optimized_product_quantizer.hpp"
 #include "qtl/vq/product_quantizer.hpp"
+#include "qtl/vq/residual_quantizer.hpp"
 
 namespace {
 
@@ -35,7 +40,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 int main(int argc, char** argv) {
   if (argc != 11) {
-    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|pq K|M iterations|nbits threads\n", argv[0]);
+    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|pq|opq|rq K|M iterations|nbits threads\n", argv[0]);
     return 2;
   }
   const std::size_t n = std::stoul(argv[2]), d = std::stoul(argv[3]), nq = std::stoul(argv[5]);
@@ -65,23 +70,59 @@ int main(int argc, char** argv) {
                 a, train, encode, total / static_cast<double>(n * d));
     return 0;
   }
-  auto t = std::chrono::steady_clock::now();
-  const auto pq = qtl::vq::product_quantizer::train(x, a, b, opt);
-  const double train = seconds_since(t);
-  t = std::chrono::steady_clock::now();
-  const auto codes = pq.encode(x, threads);
-  const double encode = seconds_since(t);
-  const qtl::vq::matrix back = pq.decode(codes, n);
-  const double mse = (qtl::as_eigen(x) - back).squaredNorm() / static_cast<double>(n * d);
-  t = std::chrono::steady_clock::now();
-  const auto found = pq.search(q, codes, n, 10, threads);
-  const double search = seconds_since(t);
-  std::size_t at1 = 0, at10 = 0;
-  for (std::size_t i = 0; i < nq; ++i)
-    for (std::size_t r = 0; r < 10; ++r)
-      if (found.labels[i * 10 + r] == static_cast<std::size_t>(truth[i])) at1 += r == 0, ++at10;
-  std::printf("{\"library\": \"qtl\", \"method\": \"pq\", \"m\": %zu, \"nbits\": %d, \"train_s\": %.4f, "
-              "\"encode_s\": %.4f, \"search_s\": %.4f, \"mse\": %.6g, \"recall1\": %.4f, \"recall10\": %.4f}\n",
-              a, b, train, encode, search, mse, double(at1) / double(nq), double(at10) / double(nq));
+  // Train, encode, decode and search with quantizer Q; `search` gives the 10 found per query.
+  const auto run = [&](const auto& train_fn, const auto& search_fn) {
+    auto t = std::chrono::steady_clock::now();
+    const auto vq = train_fn();
+    const double train = seconds_since(t);
+    t = std::chrono::steady_clock::now();
+    const auto codes = vq.encode(x, threads);
+    const double encode = seconds_since(t);
+    const qtl::vq::matrix back = vq.decode(codes, n);
+    const double mse = (qtl::as_eigen(x) - back).squaredNorm() / static_cast<double>(n * d);
+    t = std::chrono::steady_clock::now();
+    const std::vector<std::size_t> found = search_fn(vq, codes, back);
+    const double search = seconds_since(t);
+    std::size_t at1 = 0, at10 = 0;
+    for (std::size_t i = 0; i < nq; ++i)
+      for (std::size_t r = 0; r < 10; ++r)
+        if (found[i * 10 + r] == static_cast<std::size_t>(truth[i])) at1 += r == 0, ++at10;
+    std::printf("{\"library\": \"qtl\", \"method\": \"%s\", \"m\": %zu, \"nbits\": %d, \"train_s\": %.4f, "
+                "\"encode_s\": %.4f, \"search_s\": %.4f, \"mse\": %.6g, \"recall1\": %.4f, \"recall10\": %.4f}\n",
+                method.c_str(), a, b, train, encode, search, mse, double(at1) / double(nq), double(at10) / double(nq));
+  };
+  const auto by_adc = [&](const auto& vq, const std::vector<std::uint8_t>& codes, const qtl::vq::matrix&) {
+    return vq.search(q, codes, n, 10, threads).labels;
+  };
+  if (method == "pq") {
+    run([&] { return qtl::vq::product_quantizer::train(x, a, b, opt); }, by_adc);
+  } else if (method == "opq") {
+    qtl::vq::opq_options o;  // faiss's defaults: 50 alternations, 40 then 4 PQ iterations
+    o.kmeans = opt;
+    run([&] { return qtl::vq::optimized_product_quantizer::train(x, a, b, o); }, by_adc);
+  } else if (method == "rq") {
+    qtl::vq::rq_options o;  // beam 5 and 10 progressive steps, as faiss's defaults
+    o.kmeans.threads = threads;
+    const qtl::matrix_view<const float> sample(base.data(), std::min<std::size_t>(n, 10000), d);
+    run([&] { return qtl::vq::residual_quantizer::train(sample, a, b, o); },
+        [&](const auto&, const std::vector<std::uint8_t>&, const qtl::vq::matrix& back) {
+          // Exact distances to the decoded rows: |q|^2 is the same for every row.
+          const Eigen::RowVectorXf norms = back.rowwise().squaredNorm().transpose();
+          const qtl::vq::matrix scores = (-2.0f * (qtl::as_eigen(q) * back.transpose())).rowwise() + norms;
+          std::vector<std::size_t> found(nq * 10), order(n);
+          for (std::size_t i = 0; i < nq; ++i) {
+            for (std::size_t r = 0; r < n; ++r) order[r] = r;
+            const auto row = static_cast<Eigen::Index>(i);
+            std::partial_sort(order.begin(), order.begin() + 10, order.end(), [&](std::size_t u, std::size_t v) {
+              return scores(row, static_cast<Eigen::Index>(u)) < scores(row, static_cast<Eigen::Index>(v));
+            });
+            std::copy_n(order.begin(), 10, found.begin() + static_cast<std::ptrdiff_t>(i * 10));
+          }
+          return found;
+        });
+  } else {
+    std::fprintf(stderr, "qtl_vq_compare: unknown method %s\n", method.c_str());
+    return 2;
+  }
   return 0;
 }

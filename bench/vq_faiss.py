@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""k-means and product quantization, qtl against faiss-cpu, on the demo model's token
+"""k-means, product quantization (PQ, OPQ) and residual quantization, qtl against faiss-cpu, on the demo model's token
 embeddings (all-MiniLM-L6-v2: 30,522 x 384 float32; scripts/fetch_model.sh). 1,000 rows
 drawn with a fixed seed are held out as queries, the rest are trained on, encoded and
 searched. Both libraries run in this one process tree, one after the other, for each
@@ -9,6 +9,7 @@ nearest neighbour, by brute force, is the first / among the first 10 found by AD
 
     python bench/vq_faiss.py [--model build/models/all-MiniLM-L6-v2/model.safetensors]
                              [--qtl build/release/bench/qtl_vq_compare] [--threads 1 2]
+                             [--kmeans 256 1024] [--pq 8 16 48] [--opq 16] [--rq 8]
 
 Needs numpy and faiss-cpu (pip install faiss-cpu==1.15.1); never run in CI.
 """
@@ -71,6 +72,42 @@ def faiss_pq(faiss, base, queries, truth, m, nbits):
                 recall10=float((labels == truth[:, None]).any(1).mean()))
 
 
+def faiss_opq(faiss, base, queries, truth, m, nbits):
+    """OPQ with faiss's defaults (50 alternations, PQ 40 then 4 iterations), then a PQ."""
+    index = faiss.index_factory(base.shape[1], f"OPQ{m},PQ{m}x{nbits}")
+    t = time.perf_counter()
+    index.train(base)
+    train = time.perf_counter() - t
+    t = time.perf_counter()
+    codes = index.sa_encode(base)
+    encode = time.perf_counter() - t
+    mse = float(((index.sa_decode(codes) - base) ** 2).sum() / base.size)
+    index.add(base)
+    _, labels = index.search(queries, 10)
+    return dict(train_s=train, encode_s=encode, mse=mse,
+                recall1=float((labels[:, 0] == truth).mean()),
+                recall10=float((labels == truth[:, None]).any(1).mean()))
+
+
+def faiss_rq(faiss, base, queries, truth, m, nbits):
+    """RQ trained on the first 10,000 rows (beam 5, faiss's default); search by exact
+    distances to the decoded rows, as qtl_vq_compare does."""
+    rq = faiss.ResidualQuantizer(base.shape[1], m, nbits)
+    t = time.perf_counter()
+    rq.train(base[:10000])
+    train = time.perf_counter() - t
+    t = time.perf_counter()
+    codes = rq.compute_codes(base)
+    encode = time.perf_counter() - t
+    decoded = rq.decode(codes)
+    mse = float(((decoded - base) ** 2).sum() / base.size)
+    scores = (decoded * decoded).sum(1)[None, :] - 2 * queries @ decoded.T
+    labels = np.argsort(scores, axis=1, kind="stable")[:, :10]
+    return dict(train_s=train, encode_s=encode, mse=mse,
+                recall1=float((labels[:, 0] == truth).mean()),
+                recall10=float((labels == truth[:, None]).any(1).mean()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="build/models/all-MiniLM-L6-v2/model.safetensors")
@@ -78,6 +115,8 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--kmeans", type=int, nargs="*", default=[256, 1024])
     ap.add_argument("--pq", type=int, nargs="*", default=[8, 16, 48])
+    ap.add_argument("--opq", type=int, nargs="*", default=[16])
+    ap.add_argument("--rq", type=int, nargs="*", default=[8])
     args = ap.parse_args()
     import faiss
 
@@ -116,6 +155,12 @@ def main():
             for m in args.pq:
                 row(f"PQ{m}x8", threads, "faiss", faiss_pq(faiss, base, queries, truth, m, 8))
                 row(f"PQ{m}x8", threads, "qtl", qtl("pq", m, 8, threads))
+            for m in args.opq:
+                row(f"OPQ{m}x8", threads, "faiss", faiss_opq(faiss, base, queries, truth, m, 8))
+                row(f"OPQ{m}x8", threads, "qtl", qtl("opq", m, 8, threads))
+            for m in args.rq:
+                row(f"RQ{m}x8 (10k train)", threads, "faiss", faiss_rq(faiss, base, queries, truth, m, 8))
+                row(f"RQ{m}x8 (10k train)", threads, "qtl", qtl("rq", m, 8, threads))
 
 
 if __name__ == "__main__":

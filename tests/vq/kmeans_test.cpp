@@ -135,6 +135,7 @@ TEST_CASE("k-means refuses bad input", "[vq][kmeans][errors]") {
   CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::kmeans(view(bad), 2); }) == qtl::errc::non_finite);
   CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::lloyd(view(x), matrix(2, 4)); }) == qtl::errc::shape_mismatch);
   CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::nearest(view(x), matrix(2, 2)); }) == qtl::errc::shape_mismatch);
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::nearest(view(bad), x.topRows(2)); }) == qtl::errc::non_finite);
   qtl::vq::kmeans_options negative;
   negative.iterations = -1;
   CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::lloyd(view(x), matrix::Zero(2, 3), negative); }) == qtl::errc::invalid_argument);

@@ -25,6 +25,11 @@ namespace qtl::vq {
 
 using matrix = eigen_rows<float>;
 
+// A matrix's rows as the matrix_view the functions here take.
+inline matrix_view<const float> view(const matrix& m) noexcept {
+  return {m.data(), static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
+}
+
 struct kmeans_options {
   int iterations = 25;
   std::uint64_t seed = 1234;
@@ -49,15 +54,19 @@ namespace detail {
 
 inline unsigned thread_count(unsigned threads) { return threads == 0 ? kernel::hardware_threads() : threads; }
 
-inline void check_points(matrix_view<const float> x, const char* what) {
-  if (x.rows() == 0 || x.cols() == 0)
-    throw error(errc::invalid_argument, std::string(what) + ": no data (" + std::to_string(x.rows()) + "x" +
-                                            std::to_string(x.cols()) + ")");
+inline void check_finite(matrix_view<const float> x, const char* what) {
   for (std::size_t r = 0; r < x.rows(); ++r)
     for (std::size_t c = 0; c < x.cols(); ++c)
       if (!std::isfinite(x(r, c)))
         throw error(errc::non_finite, std::string(what) + ": value (" + std::to_string(r) + ", " + std::to_string(c) +
                                           ") is not finite");
+}
+
+inline void check_points(matrix_view<const float> x, const char* what) {
+  if (x.rows() == 0 || x.cols() == 0)
+    throw error(errc::invalid_argument, std::string(what) + ": no data (" + std::to_string(x.rows()) + "x" +
+                                            std::to_string(x.cols()) + ")");
+  check_finite(x, what);
 }
 
 // Index of the smallest of n floats, the first on a tie: SIMD lanes keep their own minimum
@@ -97,16 +106,36 @@ inline std::size_t argmin(const float* v, std::size_t n) noexcept {
 inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 inline std::size_t uniform_index(std::mt19937_64& rng, std::size_t n) { return static_cast<std::size_t>(rng() % n); }
 
+// How many rows k-means trains on: all, or k * max_points_per_centroid.
+inline std::size_t sample_limit(std::size_t rows, std::size_t k, const kmeans_options& opt) noexcept {
+  return opt.max_points_per_centroid == 0 ? rows : std::min(rows, k * opt.max_points_per_centroid);
+}
+
+// `limit` rows drawn without replacement (a partial Fisher-Yates shuffle), kept in order.
+inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::uint64_t seed) {
+  std::mt19937_64 rng(seed + 1);
+  std::vector<std::size_t> order(x.rows());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (std::size_t i = 0; i < limit; ++i) std::swap(order[i], order[i + uniform_index(rng, order.size() - i)]);
+  std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit));
+  matrix sample(static_cast<Eigen::Index>(limit), static_cast<Eigen::Index>(x.cols()));
+  const auto rows = as_eigen(x);
+  for (std::size_t i = 0; i < limit; ++i) sample.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(order[i]));
+  return sample;
+}
+
 }  // namespace detail
 
 // Each row's nearest centroid: |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
 // rounding), the x.c by a matrix product per block of rows (Eigen's SIMD kernels), the
-// minimum by detail::argmin.
+// minimum by detail::argmin. Errors: centroids of another dimension (shape_mismatch),
+// non-finite rows (non_finite).
 inline assignment nearest(matrix_view<const float> x, const matrix& centroids, unsigned threads = 1) {
   if (static_cast<std::size_t>(centroids.cols()) != x.cols() || centroids.rows() == 0)
     throw error(errc::shape_mismatch, "vq::nearest: " + std::to_string(centroids.rows()) + " centroids of dimension " +
                                           std::to_string(centroids.cols()) + " for rows of " +
                                           std::to_string(x.cols()));
+  detail::check_finite(x, "vq::nearest");
   assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
   const Eigen::RowVectorXf c_norms = centroids.rowwise().squaredNorm().transpose();
   const auto rows = as_eigen(x);
@@ -285,18 +314,9 @@ inline kmeans_result kmeans(matrix_view<const float> x, std::size_t k, const kme
   if (k < 1 || k > x.rows())
     throw error(errc::invalid_argument, "vq::kmeans: k = " + std::to_string(k) + " for " + std::to_string(x.rows()) +
                                             " points (need 1..points)");
-  const std::size_t limit = opt.max_points_per_centroid == 0 ? x.rows() : k * opt.max_points_per_centroid;
-  if (x.rows() <= limit) return lloyd(x, kmeans_plus_plus(x, k, opt.seed, opt.threads), opt);
-  std::mt19937_64 rng(opt.seed + 1);
-  std::vector<std::size_t> order(x.rows());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (std::size_t i = 0; i < limit; ++i) std::swap(order[i], order[i + detail::uniform_index(rng, order.size() - i)]);
-  std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit));
-  matrix sample(static_cast<Eigen::Index>(limit), static_cast<Eigen::Index>(x.cols()));
-  const auto rows = as_eigen(x);
-  for (std::size_t i = 0; i < limit; ++i) sample.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(order[i]));
-  const matrix_view<const float> s(sample.data(), limit, x.cols());
-  return lloyd(s, kmeans_plus_plus(s, k, opt.seed, opt.threads), opt);
+  if (x.rows() <= detail::sample_limit(x.rows(), k, opt)) return lloyd(x, kmeans_plus_plus(x, k, opt.seed, opt.threads), opt);
+  const matrix sample = detail::sample_rows(x, detail::sample_limit(x.rows(), k, opt), opt.seed);
+  return lloyd(view(sample), kmeans_plus_plus(view(sample), k, opt.seed, opt.threads), opt);
 }
 
 }  // namespace qtl::vq

@@ -20,6 +20,31 @@
 
 namespace qtl::vq {
 
+namespace detail {
+
+// Columns [j * sub, (j + 1) * sub) of every row.
+inline matrix_view<const float> sub_space(matrix_view<const float> x, std::size_t j, std::size_t sub) {
+  return {x.data() + j * sub, x.rows(), sub, x.rows() > 1 ? x.row_stride() : x.cols()};
+}
+
+// Code j of a vector's bytes: bits [j * nbits, (j + 1) * nbits), least significant first.
+inline void write_code(std::uint8_t* bytes, std::size_t j, int nbits, std::uint32_t code) noexcept {
+  for (int b = 0; b < nbits; ++b) {
+    const std::size_t bit = j * static_cast<std::size_t>(nbits) + static_cast<std::size_t>(b);
+    bytes[bit / 8] = static_cast<std::uint8_t>(bytes[bit / 8] | (((code >> b) & 1u) << (bit % 8)));
+  }
+}
+[[nodiscard]] inline std::uint32_t read_code(const std::uint8_t* bytes, std::size_t j, int nbits) noexcept {
+  std::uint32_t code = 0;
+  for (int b = 0; b < nbits; ++b) {
+    const std::size_t bit = j * static_cast<std::size_t>(nbits) + static_cast<std::size_t>(b);
+    code |= static_cast<std::uint32_t>((bytes[bit / 8] >> (bit % 8)) & 1u) << b;
+  }
+  return code;
+}
+
+}  // namespace detail
+
 // The k nearest coded vectors of each query: row q of labels and distances (squared L2
 // by ADC), nearest first, the lower index on a tie.
 struct search_result {
@@ -70,7 +95,7 @@ class product_quantizer {
       for (std::size_t j = first; j < last; ++j) {
         kmeans_options o = one;
         o.seed = opt.seed + j;
-        books[j] = kmeans(sub_space(x, j, sub), k, o).centroids;
+        books[j] = kmeans(detail::sub_space(x, j, sub), k, o).centroids;
       }
     });
     return product_quantizer(x.cols(), m, nbits, std::move(books));
@@ -90,8 +115,8 @@ class product_quantizer {
     check_rows(x, "vq::product_quantizer::encode");
     std::vector<std::uint8_t> codes(x.rows() * code_size(), 0);
     for (std::size_t j = 0; j < m_; ++j) {
-      const assignment a = nearest(sub_space(x, j, sub_dim()), codebooks_[j], threads);
-      for (std::size_t i = 0; i < x.rows(); ++i) write_code(&codes[i * code_size()], j, a.labels[i]);
+      const assignment a = nearest(detail::sub_space(x, j, sub_dim()), codebooks_[j], threads);
+      for (std::size_t i = 0; i < x.rows(); ++i) detail::write_code(&codes[i * code_size()], j, nbits_, a.labels[i]);
     }
     return codes;
   }
@@ -104,7 +129,7 @@ class product_quantizer {
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < m_; ++j)
         out.row(static_cast<Eigen::Index>(i)).segment(static_cast<Eigen::Index>(j) * sub, sub) =
-            codebooks_[j].row(static_cast<Eigen::Index>(read_code(&codes[i * code_size()], j)));
+            codebooks_[j].row(static_cast<Eigen::Index>(detail::read_code(&codes[i * code_size()], j, nbits_)));
     return out;
   }
 
@@ -142,7 +167,7 @@ class product_quantizer {
     } else {
       for (std::size_t i = 0; i < n; ++i) {
         float d = 0;
-        for (std::size_t j = 0; j < m_; ++j) d += t[j * stride + read_code(&codes[i * size], j)];
+        for (std::size_t j = 0; j < m_; ++j) d += t[j * stride + detail::read_code(&codes[i * size], j, nbits_)];
         out[i] = d;
       }
     }
@@ -190,25 +215,6 @@ class product_quantizer {
       throw error(errc::shape_mismatch, std::string(what) + ": " + std::to_string(codes.size()) + " bytes for " +
                                             std::to_string(n) + " vectors of " + std::to_string(code_size()) + " bytes");
   }
-  static matrix_view<const float> sub_space(matrix_view<const float> x, std::size_t j, std::size_t sub) {
-    return {x.data() + j * sub, x.rows(), sub, x.rows() > 1 ? x.row_stride() : x.cols()};
-  }
-  // Code j of a vector: bits [j * nbits, (j + 1) * nbits) of its bytes, least significant first.
-  void write_code(std::uint8_t* bytes, std::size_t j, std::uint32_t code) const {
-    for (int b = 0; b < nbits_; ++b) {
-      const std::size_t bit = j * static_cast<std::size_t>(nbits_) + static_cast<std::size_t>(b);
-      bytes[bit / 8] = static_cast<std::uint8_t>(bytes[bit / 8] | (((code >> b) & 1u) << (bit % 8)));
-    }
-  }
-  [[nodiscard]] std::uint32_t read_code(const std::uint8_t* bytes, std::size_t j) const {
-    std::uint32_t code = 0;
-    for (int b = 0; b < nbits_; ++b) {
-      const std::size_t bit = j * static_cast<std::size_t>(nbits_) + static_cast<std::size_t>(b);
-      code |= static_cast<std::uint32_t>((bytes[bit / 8] >> (bit % 8)) & 1u) << b;
-    }
-    return code;
-  }
-
   std::size_t dim_, m_;
   int nbits_;
   std::vector<matrix> codebooks_;

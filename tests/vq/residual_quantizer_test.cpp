@@ -1,0 +1,132 @@
+// qtl/vq/residual_quantizer.hpp: a beam as wide as every partial code reaches the best code
+// found by trying all of them; a beam of one is greedy (each stage the nearest codeword to
+// what is left); wider beams and more stages lower the error; decode sums the codewords;
+// refitting the codebooks lowers the training error; the same codes on any thread count;
+// bad input refused.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_floating_point.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "error_code.hpp"
+#include "qtl/core/error.hpp"
+#include "qtl/vq/residual_quantizer.hpp"
+
+namespace {
+
+using Catch::Matchers::WithinAbs;
+using qtl::vq::matrix;
+using qtl::vq::view;
+
+matrix gaussian(Eigen::Index n, Eigen::Index d, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  matrix x(n, d);
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    for (Eigen::Index j = 0; j < d; ++j) x(i, j) = normal(rng) / static_cast<float>(1 + j % 3);
+  return x;
+}
+
+double mse(const matrix& x, const matrix& y) { return (x - y).rowwise().squaredNorm().mean(); }
+
+std::uint32_t code(const std::vector<std::uint8_t>& codes, std::size_t row, std::size_t stage, int nbits, std::size_t size) {
+  std::uint32_t c = 0;
+  for (int b = 0; b < nbits; ++b) {
+    const std::size_t bit = stage * static_cast<std::size_t>(nbits) + static_cast<std::size_t>(b);
+    c |= static_cast<std::uint32_t>((codes[row * size + bit / 8] >> (bit % 8)) & 1u) << b;
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("RQ beam search as wide as every partial code finds the best code", "[vq][rq]") {
+  const matrix x = gaussian(400, 6, 1);
+  qtl::vq::rq_options opt;
+  opt.kmeans.iterations = 6;
+  auto rq = qtl::vq::residual_quantizer::train(view(x), 3, 2, opt);  // 4 codewords a stage, 64 codes
+  rq.set_beam(16);                                                   // every partial code of two stages
+  const auto codes = rq.encode(view(x), 2);
+  const matrix back = rq.decode(codes, 400);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    float best = std::numeric_limits<float>::infinity();
+    for (Eigen::Index a = 0; a < 4; ++a)
+      for (Eigen::Index b = 0; b < 4; ++b)
+        for (Eigen::Index c = 0; c < 4; ++c)
+          best = std::min(best, (x.row(i) - rq.codebook(0).row(a) - rq.codebook(1).row(b) - rq.codebook(2).row(c))
+                                    .squaredNorm());
+    REQUIRE_THAT((x.row(i) - back.row(i)).squaredNorm(), WithinAbs(best, 1e-4));
+  }
+}
+
+TEST_CASE("RQ with a beam of one is greedy; wider beams and more stages lower the error", "[vq][rq]") {
+  const matrix x = gaussian(2000, 12, 2);
+  qtl::vq::rq_options opt;
+  opt.kmeans.iterations = 8;
+  opt.kmeans.threads = 2;
+  auto rq = qtl::vq::residual_quantizer::train(view(x), 4, 4, opt);
+  REQUIRE(rq.code_size() == 2);
+  rq.set_beam(1);
+  const auto greedy = rq.encode(view(x), 3);
+  // Greedy: each stage codes the residual by its nearest codeword.
+  matrix residual = x;
+  for (std::size_t s = 0; s < 4; ++s) {
+    const auto a = qtl::vq::nearest(view(residual), rq.codebook(s));
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      const std::uint32_t c = code(greedy, static_cast<std::size_t>(i), s, 4, 2);
+      REQUIRE(c == a.labels[static_cast<std::size_t>(i)]);
+      residual.row(i) -= rq.codebook(s).row(static_cast<Eigen::Index>(c));
+    }
+  }
+  // Decode is the sum of the codewords.
+  const matrix back = rq.decode(greedy, 2000);
+  CHECK((back - (x - residual)).cwiseAbs().maxCoeff() < 1e-5f);
+
+  rq.set_beam(8);
+  const auto wide = rq.encode(view(x), 1);
+  CHECK(rq.encode(view(x), 3) == wide);  // threads do not change the codes
+  CHECK(mse(x, rq.decode(wide, 2000)) < mse(x, back));
+
+  // Refitting every codebook at once for the training codes lowers the training error.
+  qtl::vq::rq_options plain = opt;
+  plain.refine_iterations = 0;
+  const auto unrefined = qtl::vq::residual_quantizer::train(view(x), 4, 4, plain);
+  rq.set_beam(5);  // the beam both were trained with
+  CHECK(mse(x, rq.decode(rq.encode(view(x)), 2000)) < mse(x, unrefined.decode(unrefined.encode(view(x)), 2000)));
+
+  // Fewer stages code with more error.
+  const auto two = qtl::vq::residual_quantizer::train(view(x), 2, 4, opt);
+  CHECK(mse(x, rq.decode(wide, 2000)) < mse(x, two.decode(two.encode(view(x)), 2000)));
+  CHECK(mse(x, two.decode(two.encode(view(x)), 2000)) < x.rowwise().squaredNorm().mean());
+}
+
+TEST_CASE("RQ refuses bad input", "[vq][rq][errors]") {
+  using qtl::test::error_code_of;
+  const matrix x = gaussian(100, 4, 3);
+  CHECK(error_code_of([&] { (void)qtl::vq::residual_quantizer::train(view(x), 2, 9); }) == qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { (void)qtl::vq::residual_quantizer::train(view(x), 0, 4); }) == qtl::errc::invalid_argument);
+  qtl::vq::rq_options negative;
+  negative.refine_iterations = -1;
+  CHECK(error_code_of([&] { (void)qtl::vq::residual_quantizer::train(view(x), 2, 4, negative); }) ==
+        qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { (void)qtl::vq::residual_quantizer::train(view(x), 2, 7); }) ==
+        qtl::errc::invalid_argument);  // 128 codewords, 100 rows
+  matrix bad = x;
+  bad(1, 1) = INFINITY;
+  CHECK(error_code_of([&] { (void)qtl::vq::residual_quantizer::train(view(bad), 2, 3); }) == qtl::errc::non_finite);
+  qtl::vq::rq_options opt;
+  opt.kmeans.iterations = 2;
+  auto rq = qtl::vq::residual_quantizer::train(view(x), 2, 3, opt);
+  CHECK(error_code_of([&] { (void)rq.encode(view(bad)); }) == qtl::errc::non_finite);
+  CHECK(error_code_of([&] { (void)rq.encode(view(matrix(x.leftCols(3)))); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { (void)rq.decode(rq.encode(view(x)), 99); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { rq.set_beam(0); }) == qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { qtl::vq::residual_quantizer(4, 3, {matrix::Zero(8, 4), matrix::Zero(8, 3)}); }) ==
+        qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { qtl::vq::residual_quantizer(4, 3, {}); }) == qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { qtl::vq::residual_quantizer(4, 1, {matrix::Constant(2, 4, NAN)}); }) == qtl::errc::non_finite);
+}
