@@ -2,7 +2,7 @@
 // (PQ, OPQ, RQ) on raw float32 rows, encodes them, searches held-out queries and prints one
 // JSON line: train and encode seconds, the reconstruction's mean squared error per
 // component, and the share of queries whose exact nearest neighbour is among the first 1
-// and 10 found (PQ and OPQ by ADC; RQ by exact distances to the decoded rows).
+// and 10 found, by ADC (RQ's norms are computed from the codes inside the search time).
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans K iterations threads
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq|opq M nbits threads
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq M nbits threads  (trained on the first 10,000 rows)
@@ -105,20 +105,8 @@ int main(int argc, char** argv) {
     o.kmeans.threads = threads;
     const qtl::matrix_view<const float> sample(base.data(), std::min<std::size_t>(n, 10000), d);
     run([&] { return qtl::vq::residual_quantizer::train(sample, a, b, o); },
-        [&](const auto&, const std::vector<std::uint8_t>&, const qtl::vq::matrix& back) {
-          // Exact distances to the decoded rows: |q|^2 is the same for every row.
-          const Eigen::RowVectorXf norms = back.rowwise().squaredNorm().transpose();
-          const qtl::vq::matrix scores = (-2.0f * (qtl::as_eigen(q) * back.transpose())).rowwise() + norms;
-          std::vector<std::size_t> found(nq * 10), order(n);
-          for (std::size_t i = 0; i < nq; ++i) {
-            for (std::size_t r = 0; r < n; ++r) order[r] = r;
-            const auto row = static_cast<Eigen::Index>(i);
-            std::partial_sort(order.begin(), order.begin() + 10, order.end(), [&](std::size_t u, std::size_t v) {
-              return scores(row, static_cast<Eigen::Index>(u)) < scores(row, static_cast<Eigen::Index>(v));
-            });
-            std::copy_n(order.begin(), 10, found.begin() + static_cast<std::ptrdiff_t>(i * 10));
-          }
-          return found;
+        [&](const auto& rq, const std::vector<std::uint8_t>& codes, const qtl::vq::matrix&) {
+          return rq.search(q, codes, rq.norms(codes, n), n, 10, threads).labels;
         });
   } else {
     std::fprintf(stderr, "qtl_vq_compare: unknown method %s\n", method.c_str());

@@ -91,7 +91,8 @@ def faiss_opq(faiss, base, queries, truth, m, nbits):
 
 def faiss_rq(faiss, base, queries, truth, m, nbits):
     """RQ trained on the first 10,000 rows (beam 5, faiss's default); search by exact
-    distances to the decoded rows, as qtl_vq_compare does."""
+    distances to the decoded rows (qtl_vq_compare searches by ADC, which gives the same
+    distances up to float rounding)."""
     rq = faiss.ResidualQuantizer(base.shape[1], m, nbits)
     t = time.perf_counter()
     rq.train(base[:10000])

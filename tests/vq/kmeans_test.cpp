@@ -1,4 +1,5 @@
-// qtl/vq/kmeans.hpp: nearest() against brute force; Lloyd's iterations against a plain
+// qtl/vq/kmeans.hpp: nearest() against brute force, on both its paths (the fused kernel
+// for rows of up to 16 values, Eigen's product beyond), the lower index on a tie; Lloyd's iterations against a plain
 // implementation from the same start; clusters of separated blobs found; the error never
 // rises; empty clusters refilled; the same result for a seed and thread count; bad input.
 #include <catch2/catch_test_macros.hpp>
@@ -41,17 +42,39 @@ qtl::matrix_view<const float> view(const matrix& m) {
 TEST_CASE("vq::nearest finds each row's nearest centroid", "[vq][kmeans]") {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  matrix x(700, 12), c(37, 12);  // 700 rows: two full blocks of 256 and a partial one
-  for (auto* m : {&x, &c})
-    for (Eigen::Index i = 0; i < m->size(); ++i) m->data()[i] = normal(rng);
-  for (const unsigned threads : {1u, 3u}) {
-    const auto a = qtl::vq::nearest(view(x), c, threads);
+  // Dimensions on both sides of the fused kernel's limit of 16; 37 centroids is no whole
+  // number of SIMD batches; 703 rows: full blocks, a partial one and rows outside groups of 4.
+  for (const Eigen::Index dim : {1, 3, 8, 16, 17, 40}) {
+    INFO("dimension " << dim);
+    matrix x(703, dim), c(37, dim);
+    for (auto* m : {&x, &c})
+      for (Eigen::Index i = 0; i < m->size(); ++i) m->data()[i] = normal(rng);
+    const auto one = qtl::vq::nearest(view(x), c, 1);
+    for (const unsigned threads : {1u, 3u}) {
+      const auto a = qtl::vq::nearest(view(x), c, threads);
+      CHECK(a.labels == one.labels);  // no dependence on the thread count
+      for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        double best = std::numeric_limits<double>::infinity();
+        for (Eigen::Index j = 0; j < c.rows(); ++j) best = std::min(best, double((x.row(i) - c.row(j)).squaredNorm()));
+        const double chosen = (x.row(i) - c.row(a.labels[static_cast<std::size_t>(i)])).squaredNorm();
+        REQUIRE_THAT(chosen, WithinAbs(best, 1e-4));  // the nearest, up to rounding in the expansion
+        CHECK_THAT(a.distances[static_cast<std::size_t>(i)], WithinAbs(chosen, 1e-4));
+      }
+    }
+  }
+}
+
+TEST_CASE("vq::nearest takes the lower index among equal centroids", "[vq][kmeans]") {
+  for (const Eigen::Index dim : {4, 24}) {  // the fused kernel and the matrix product
+    INFO("dimension " << dim);
+    matrix c = matrix::Zero(40, dim);
+    for (Eigen::Index i = 0; i < c.rows(); ++i) c(i, 0) = static_cast<float>(i % 20);  // centroid i equals i + 20
+    matrix x = matrix::Zero(50, dim);
+    for (Eigen::Index i = 0; i < x.rows(); ++i) x(i, 0) = static_cast<float>(i % 20);
+    const auto a = qtl::vq::nearest(view(x), c, 2);
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      double best = std::numeric_limits<double>::infinity();
-      for (Eigen::Index j = 0; j < c.rows(); ++j) best = std::min(best, double((x.row(i) - c.row(j)).squaredNorm()));
-      const double chosen = (x.row(i) - c.row(a.labels[static_cast<std::size_t>(i)])).squaredNorm();
-      REQUIRE_THAT(chosen, WithinAbs(best, 1e-4));  // the nearest, up to rounding in the expansion
-      CHECK_THAT(a.distances[static_cast<std::size_t>(i)], WithinAbs(chosen, 1e-4));
+      CHECK(a.labels[static_cast<std::size_t>(i)] == static_cast<std::uint32_t>(i % 20));
+      CHECK(a.distances[static_cast<std::size_t>(i)] == 0.0f);
     }
   }
 }

@@ -2,13 +2,17 @@
 // found by trying all of them; a beam of one is greedy (each stage the nearest codeword to
 // what is left); wider beams and more stages lower the error; decode sums the codewords;
 // refitting the codebooks lowers the training error; the same codes on any thread count;
-// bad input refused.
+// ADC distances (table sums plus stored norms) equal the distances to the decoded vectors
+// and search returns the smallest of them; bad input refused.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
+#include <span>
 #include <random>
 #include <vector>
 
@@ -68,6 +72,7 @@ TEST_CASE("RQ with a beam of one is greedy; wider beams and more stages lower th
   qtl::vq::rq_options opt;
   opt.kmeans.iterations = 8;
   opt.kmeans.threads = 2;
+  opt.refine_iterations = 4;
   auto rq = qtl::vq::residual_quantizer::train(view(x), 4, 4, opt);
   REQUIRE(rq.code_size() == 2);
   rq.set_beam(1);
@@ -104,6 +109,41 @@ TEST_CASE("RQ with a beam of one is greedy; wider beams and more stages lower th
   CHECK(mse(x, two.decode(two.encode(view(x)), 2000)) < x.rowwise().squaredNorm().mean());
 }
 
+TEST_CASE("RQ ADC distances and search agree with the decoded vectors", "[vq][rq]") {
+  const matrix x = gaussian(1200, 8, 4), queries = gaussian(15, 8, 5);
+  for (const int nbits : {8, 3}) {  // a byte per code, and codes across bytes
+    INFO(nbits << " bits");
+    qtl::vq::rq_options opt;
+    opt.kmeans.iterations = 4;
+    const auto rq = qtl::vq::residual_quantizer::train(view(x), 3, nbits, opt);
+    const auto codes = rq.encode(view(x), 2);
+    const matrix back = rq.decode(codes, 1200);
+    const std::vector<float> norms = rq.norms(codes, 1200);
+    REQUIRE(norms.size() == 1200);
+    for (Eigen::Index i = 0; i < x.rows(); ++i)
+      REQUIRE_THAT(norms[static_cast<std::size_t>(i)], WithinAbs(back.row(i).squaredNorm(), 1e-4));
+    std::vector<float> d(1200);
+    for (Eigen::Index q = 0; q < queries.rows(); ++q) {
+      rq.adc(rq.distance_table(std::span(queries.row(q).data(), 8)), codes, 1200, norms, d);
+      for (Eigen::Index i = 0; i < x.rows(); ++i)
+        REQUIRE_THAT(d[static_cast<std::size_t>(i)], WithinAbs((queries.row(q) - back.row(i)).squaredNorm(), 1e-3));
+    }
+    // Search: the 10 smallest ADC distances, in order, on any thread count.
+    const auto found = rq.search(view(queries), codes, norms, 1200, 10, 3);
+    CHECK(rq.search(view(queries), codes, norms, 1200, 10, 1).labels == found.labels);
+    for (Eigen::Index q = 0; q < queries.rows(); ++q) {
+      rq.adc(rq.distance_table(std::span(queries.row(q).data(), 8)), codes, 1200, norms, d);
+      std::vector<std::size_t> order(1200);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return d[a] < d[b]; });
+      for (std::size_t r = 0; r < 10; ++r) {
+        CHECK(found.labels[static_cast<std::size_t>(q) * 10 + r] == order[r]);
+        CHECK(found.distances[static_cast<std::size_t>(q) * 10 + r] == d[order[r]]);
+      }
+    }
+  }
+}
+
 TEST_CASE("RQ refuses bad input", "[vq][rq][errors]") {
   using qtl::test::error_code_of;
   const matrix x = gaussian(100, 4, 3);
@@ -125,6 +165,23 @@ TEST_CASE("RQ refuses bad input", "[vq][rq][errors]") {
   CHECK(error_code_of([&] { (void)rq.encode(view(matrix(x.leftCols(3)))); }) == qtl::errc::shape_mismatch);
   CHECK(error_code_of([&] { (void)rq.decode(rq.encode(view(x)), 99); }) == qtl::errc::shape_mismatch);
   CHECK(error_code_of([&] { rq.set_beam(0); }) == qtl::errc::invalid_argument);
+  // ADC: norms, tables, outputs and queries of the wrong size; k outside 1..n; NaN queries.
+  const auto codes = rq.encode(view(x));
+  const auto norms = rq.norms(codes, 100);
+  std::vector<float> d(100);
+  const matrix table = rq.distance_table(std::span(x.row(0).data(), 4));
+  CHECK(error_code_of([&] { (void)rq.norms(codes, 99); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { (void)rq.distance_table(std::span(x.row(0).data(), 3)); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { rq.adc(table, codes, 100, std::span(norms).first(99), d); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { rq.adc(table.topRows(1), codes, 100, norms, d); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { rq.adc(table, codes, 100, norms, std::span(d).first(50)); }) == qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { (void)rq.search(view(x), codes, std::span(norms).first(99), 100, 5); }) ==
+        qtl::errc::shape_mismatch);
+  CHECK(error_code_of([&] { (void)rq.search(view(x), codes, norms, 100, 0); }) == qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { (void)rq.search(view(x), codes, norms, 100, 101); }) == qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { (void)rq.search(view(bad), codes, norms, 100, 5); }) == qtl::errc::non_finite);
+  CHECK(error_code_of([&] { (void)rq.search(view(matrix(x.leftCols(3))), codes, norms, 100, 5); }) ==
+        qtl::errc::shape_mismatch);
   CHECK(error_code_of([&] { qtl::vq::residual_quantizer(4, 3, {matrix::Zero(8, 4), matrix::Zero(8, 3)}); }) ==
         qtl::errc::shape_mismatch);
   CHECK(error_code_of([&] { qtl::vq::residual_quantizer(4, 3, {}); }) == qtl::errc::invalid_argument);

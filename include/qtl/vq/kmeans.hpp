@@ -1,11 +1,10 @@
 // qtl::vq::kmeans: k-means clustering of row vectors (k-means++ start, Lloyd iterations,
 // an empty cluster split off the largest), threaded, with the distances as Eigen matrix
-// products. The first stage of vector quantization: product_quantizer.hpp trains one per
+// products (or, for rows of up to 16 values, simd_nearest.hpp's fused kernel). The first stage of vector quantization: product_quantizer.hpp trains one per
 // sub-space.
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -14,12 +13,11 @@
 #include <string>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
-
 #include "qtl/core/eigen_view.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/kernel/parallel_for.hpp"
+#include "qtl/vq/simd_nearest.hpp"
 
 namespace qtl::vq {
 
@@ -69,39 +67,6 @@ inline void check_points(matrix_view<const float> x, const char* what) {
   check_finite(x, what);
 }
 
-// Index of the smallest of n floats, the first on a tie: SIMD lanes keep their own minimum
-// and its index, then the lanes are compared.
-inline std::size_t argmin(const float* v, std::size_t n) noexcept {
-  using floats = xsimd::batch<float>;
-  using ints = xsimd::batch<std::int32_t>;
-  constexpr std::size_t width = floats::size;
-  std::size_t best = 0, i = 0;
-  float best_value = std::numeric_limits<float>::infinity();
-  if (n >= width) {
-    alignas(64) std::array<std::int32_t, width> lane{};
-    for (std::size_t l = 0; l < width; ++l) lane[l] = static_cast<std::int32_t>(l);
-    ints index = ints::load_aligned(lane.data()), at = index;
-    floats low = floats::load_unaligned(v);
-    for (i = width; i + width <= n; i += width) {
-      at += ints(static_cast<std::int32_t>(width));
-      const floats x = floats::load_unaligned(v + i);
-      const auto less = x < low;
-      low = xsimd::select(less, x, low);
-      index = xsimd::select(xsimd::batch_bool_cast<std::int32_t>(less), at, index);
-    }
-    alignas(64) std::array<float, width> values{};
-    low.store_aligned(values.data());
-    index.store_aligned(lane.data());
-    best = static_cast<std::size_t>(lane[0]), best_value = values[0];
-    for (std::size_t l = 1; l < width; ++l)
-      if (values[l] < best_value || (values[l] == best_value && static_cast<std::size_t>(lane[l]) < best))
-        best = static_cast<std::size_t>(lane[l]), best_value = values[l];
-  }
-  for (; i < n; ++i)
-    if (v[i] < best_value) best = i, best_value = v[i];
-  return best;
-}
-
 // The project's own uniform draws, so a seed gives the same clustering with any standard library.
 inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 inline std::size_t uniform_index(std::mt19937_64& rng, std::size_t n) { return static_cast<std::size_t>(rng() % n); }
@@ -127,8 +92,8 @@ inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::ui
 }  // namespace detail
 
 // Each row's nearest centroid: |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
-// rounding), the x.c by a matrix product per block of rows (Eigen's SIMD kernels), the
-// minimum by detail::argmin. Errors: centroids of another dimension (shape_mismatch),
+// rounding). Rows of up to 16 values by the fused kernel of simd_nearest.hpp; longer ones
+// by a matrix product per block of rows (Eigen's SIMD kernels) and detail::argmin. Errors: centroids of another dimension (shape_mismatch),
 // non-finite rows (non_finite).
 inline assignment nearest(matrix_view<const float> x, const matrix& centroids, unsigned threads = 1) {
   if (static_cast<std::size_t>(centroids.cols()) != x.cols() || centroids.rows() == 0)
@@ -137,6 +102,16 @@ inline assignment nearest(matrix_view<const float> x, const matrix& centroids, u
                                           std::to_string(x.cols()));
   detail::check_finite(x, "vq::nearest");
   assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
+  if (x.cols() <= detail::short_row_limit) {
+    const detail::short_centroids c(centroids);
+    constexpr std::size_t block = 256;
+    kernel::parallel_for((x.rows() + block - 1) / block, detail::thread_count(threads),
+                         [&](std::size_t first, std::size_t last) {
+                           detail::short_nearest(x, c, first * block, std::min(last * block, x.rows()),
+                                                 a.labels.data(), a.distances.data());
+                         });
+    return a;
+  }
   const Eigen::RowVectorXf c_norms = centroids.rowwise().squaredNorm().transpose();
   const auto rows = as_eigen(x);
   // Blocks of about 2^18 scores (1 MiB), so packing the centroids for each product is paid rarely.

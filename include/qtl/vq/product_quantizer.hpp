@@ -43,6 +43,42 @@ inline void write_code(std::uint8_t* bytes, std::size_t j, int nbits, std::uint3
   return code;
 }
 
+// A code buffer must hold n vectors of code_size bytes each.
+inline void check_code_bytes(std::size_t bytes, std::size_t n, std::size_t code_size, const char* what) {
+  if (bytes != n * code_size)
+    throw error(errc::shape_mismatch, std::string(what) + ": " + std::to_string(bytes) + " bytes for " +
+                                          std::to_string(n) + " vectors of " + std::to_string(code_size) + " bytes");
+}
+
+// out[i] = the sum over j of table(j, code j of vector i), for n vectors of m codes: the
+// ADC step that PQ and RQ share. Errors: a table other than m x 2^nbits, or out shorter
+// than n (shape_mismatch).
+inline void table_sums(const matrix& table, std::size_t m, int nbits, std::span<const std::uint8_t> codes,
+                       std::size_t n, std::span<float> out, const char* what) {
+  const std::size_t stride = std::size_t{1} << nbits;
+  if (static_cast<std::size_t>(table.rows()) != m || static_cast<std::size_t>(table.cols()) != stride)
+    throw error(errc::shape_mismatch, std::string(what) + ": a " + std::to_string(table.rows()) + "x" +
+                                          std::to_string(table.cols()) + " table, need " + std::to_string(m) + "x" +
+                                          std::to_string(stride));
+  check_room(out.size(), n, what, "out", "distances");
+  const float* t = table.data();
+  const std::size_t size = codes.size() / std::max<std::size_t>(n, 1);
+  if (nbits == 8) {  // one byte per code: a table read per byte
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint8_t* c = &codes[i * size];
+      float d = 0;
+      for (std::size_t j = 0; j < m; ++j) d += t[j * stride + c[j]];
+      out[i] = d;
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      float d = 0;
+      for (std::size_t j = 0; j < m; ++j) d += t[j * stride + read_code(&codes[i * size], j, nbits)];
+      out[i] = d;
+    }
+  }
+}
+
 }  // namespace detail
 
 // The k nearest coded vectors of each query: row q of labels and distances (squared L2
@@ -52,6 +88,33 @@ struct search_result {
   std::vector<std::size_t> labels;
   std::vector<float> distances;
 };
+
+namespace detail {
+
+// The k nearest of n vectors for each of `queries` queries: distances(q, d) fills d with
+// query q's n distances; queries are split over threads. The shape of every ADC search.
+template <class Distances>
+search_result search_by(std::size_t queries, std::size_t n, std::size_t k, unsigned threads, const char* what,
+                        Distances distances) {
+  if (k < 1 || k > n)
+    throw error(errc::invalid_argument,
+                std::string(what) + ": k = " + std::to_string(k) + " of " + std::to_string(n) + " vectors");
+  search_result r{k, std::vector<std::size_t>(queries * k), std::vector<float>(queries * k)};
+  kernel::parallel_for(queries, thread_count(threads), [&](std::size_t first, std::size_t last) {
+    std::vector<float> d(n);
+    std::vector<std::size_t> order(n);
+    for (std::size_t q = first; q < last; ++q) {
+      distances(q, std::span<float>(d));
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                        [&](std::size_t a, std::size_t b) { return d[a] < d[b] || (d[a] == d[b] && a < b); });
+      for (std::size_t i = 0; i < k; ++i) r.labels[q * k + i] = order[i], r.distances[q * k + i] = d[order[i]];
+    }
+  });
+  return r;
+}
+
+}  // namespace detail
 
 class product_quantizer {
  public:
@@ -95,7 +158,8 @@ class product_quantizer {
       for (std::size_t j = first; j < last; ++j) {
         kmeans_options o = one;
         o.seed = opt.seed + j;
-        books[j] = kmeans(detail::sub_space(x, j, sub), k, o).centroids;
+        const matrix part = as_eigen(detail::sub_space(x, j, sub));  // contiguous: every Lloyd pass reads it from cache
+        books[j] = kmeans(view(part), k, o).centroids;
       }
     });
     return product_quantizer(x.cols(), m, nbits, std::move(books));
@@ -114,10 +178,21 @@ class product_quantizer {
   [[nodiscard]] std::vector<std::uint8_t> encode(matrix_view<const float> x, unsigned threads = 1) const {
     check_rows(x, "vq::product_quantizer::encode");
     std::vector<std::uint8_t> codes(x.rows() * code_size(), 0);
-    for (std::size_t j = 0; j < m_; ++j) {
-      const assignment a = nearest(detail::sub_space(x, j, sub_dim()), codebooks_[j], threads);
-      for (std::size_t i = 0; i < x.rows(); ++i) detail::write_code(&codes[i * code_size()], j, nbits_, a.labels[i]);
-    }
+    // Blocks of rows, each through every sub-space in turn, so a block is read from memory
+    // once rather than once per sub-space; blocks are split over the threads.
+    constexpr std::size_t block = 256;
+    kernel::parallel_for((x.rows() + block - 1) / block, detail::thread_count(threads),
+                         [&](std::size_t first, std::size_t last) {
+                           for (std::size_t b = first; b < last; ++b) {
+                             const std::size_t r0 = b * block, n = std::min(block, x.rows() - r0);
+                             const matrix_view<const float> rows(&x(r0, 0), n, dim_, n > 1 ? x.row_stride() : dim_);
+                             for (std::size_t j = 0; j < m_; ++j) {
+                               const assignment a = nearest(detail::sub_space(rows, j, sub_dim()), codebooks_[j]);
+                               for (std::size_t i = 0; i < n; ++i)
+                                 detail::write_code(&codes[(r0 + i) * code_size()], j, nbits_, a.labels[i]);
+                             }
+                           }
+                         });
     return codes;
   }
 
@@ -150,27 +225,7 @@ class product_quantizer {
   // Squared distances by ADC: out[i] = sum over j of table(j, code j of vector i).
   void adc(const matrix& table, std::span<const std::uint8_t> codes, std::size_t n, std::span<float> out) const {
     check_codes(codes, n, "vq::product_quantizer::adc");
-    if (static_cast<std::size_t>(table.rows()) != m_ || static_cast<std::size_t>(table.cols()) != ksub())
-      throw error(errc::shape_mismatch, "vq::product_quantizer::adc: a " + std::to_string(table.rows()) + "x" +
-                                            std::to_string(table.cols()) + " table, need " + std::to_string(m_) + "x" +
-                                            std::to_string(ksub()));
-    check_room(out.size(), n, "vq::product_quantizer::adc", "out", "distances");
-    const float* t = table.data();
-    const std::size_t stride = ksub(), size = code_size();
-    if (nbits_ == 8) {  // one byte per code: a table read per byte
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t* c = &codes[i * size];
-        float d = 0;
-        for (std::size_t j = 0; j < m_; ++j) d += t[j * stride + c[j]];
-        out[i] = d;
-      }
-    } else {
-      for (std::size_t i = 0; i < n; ++i) {
-        float d = 0;
-        for (std::size_t j = 0; j < m_; ++j) d += t[j * stride + detail::read_code(&codes[i * size], j, nbits_)];
-        out[i] = d;
-      }
-    }
+    detail::table_sums(table, m_, nbits_, codes, n, out, "vq::product_quantizer::adc");
   }
 
   // The k nearest of n coded vectors for each query row, by ADC; queries split over threads.
@@ -178,22 +233,10 @@ class product_quantizer {
                                      std::size_t n, std::size_t k, unsigned threads = 1) const {
     check_rows(queries, "vq::product_quantizer::search");
     check_codes(codes, n, "vq::product_quantizer::search");
-    if (k < 1 || k > n)
-      throw error(errc::invalid_argument, "vq::product_quantizer::search: k = " + std::to_string(k) + " of " +
-                                              std::to_string(n) + " vectors");
-    search_result r{k, std::vector<std::size_t>(queries.rows() * k), std::vector<float>(queries.rows() * k)};
-    kernel::parallel_for(queries.rows(), detail::thread_count(threads), [&](std::size_t first, std::size_t last) {
-      std::vector<float> d(n);
-      std::vector<std::size_t> order(n);
-      for (std::size_t q = first; q < last; ++q) {
-        adc(distance_table(std::span(&queries(q, 0), dim_)), codes, n, d);
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                          [&](std::size_t a, std::size_t b) { return d[a] < d[b] || (d[a] == d[b] && a < b); });
-        for (std::size_t i = 0; i < k; ++i) r.labels[q * k + i] = order[i], r.distances[q * k + i] = d[order[i]];
-      }
-    });
-    return r;
+    return detail::search_by(queries.rows(), n, k, threads, "vq::product_quantizer::search",
+                             [&](std::size_t q, std::span<float> d) {
+                               adc(distance_table(std::span(&queries(q, 0), dim_)), codes, n, d);
+                             });
   }
 
  private:
@@ -211,9 +254,7 @@ class product_quantizer {
     detail::check_points(x, what);
   }
   void check_codes(std::span<const std::uint8_t> codes, std::size_t n, const char* what) const {
-    if (codes.size() != n * code_size())
-      throw error(errc::shape_mismatch, std::string(what) + ": " + std::to_string(codes.size()) + " bytes for " +
-                                            std::to_string(n) + " vectors of " + std::to_string(code_size()) + " bytes");
+    detail::check_code_bytes(codes.size(), n, code_size(), what);
   }
   std::size_t dim_, m_;
   int nbits_;

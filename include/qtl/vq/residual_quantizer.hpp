@@ -4,6 +4,8 @@
 // `beam` best partial sums are kept at each stage, each extended by every codeword. Stage
 // s's codebook is trained by k-means on the residuals of the beams of stages before it,
 // on progressively more principal components, then all codebooks are refitted together.
+// Distances to coded vectors come by ADC from one m x 2^nbits table of inner products per
+// query, plus each vector's norm, kept beside its codes.
 #pragma once
 
 #include <Eigen/Cholesky>
@@ -29,7 +31,9 @@ namespace qtl::vq {
 struct rq_options {
   std::size_t beam = 5;             // partial codes kept per vector while training (faiss's default)
   std::size_t progressive_steps = 10;  // each stage's k-means over 1/10, 2/10, ... of the principal components
-  int refine_iterations = 4;        // rounds of encoding the training rows and refitting every codebook at once
+  // Rounds of encoding the training rows and refitting every codebook at once. Off by
+  // default: it lowers the error on the training rows but raised it on others (docs/vq.md).
+  int refine_iterations = 0;
   kmeans_options kmeans{.iterations = 10};  // each stage's k-means, per step (stage s with seed + s)
 };
 
@@ -69,6 +73,7 @@ inline beams extend_beams(const beams& in, std::size_t rows, const matrix& book,
   const std::size_t block = std::max<std::size_t>(1, (std::size_t{1} << 18) / candidates);
   kernel::parallel_for((rows + block - 1) / block, thread_count(threads), [&](std::size_t first, std::size_t last) {
     matrix scores;
+    std::vector<float> error(candidates);  // |r - c|^2 of every path and codeword of one row
     std::vector<std::size_t> order(candidates);
     for (std::size_t blk = first; blk < last; ++blk) {
       const std::size_t r0 = blk * block, n = std::min(block, rows - r0);
@@ -76,16 +81,17 @@ inline beams extend_beams(const beams& in, std::size_t rows, const matrix& book,
                          book.transpose();
       for (std::size_t i = 0; i < n; ++i) {
         const std::size_t row = r0 + i;
-        const auto score = [&](std::size_t c) {
-          const std::size_t path = c / k, word = c % k;
-          return in.errors[row * w + path] + norms(static_cast<Eigen::Index>(word)) -
-                 2.0f * scores(static_cast<Eigen::Index>(i * w + path), static_cast<Eigen::Index>(word));
-        };
+        for (std::size_t path = 0; path < w; ++path) {
+          const auto p = static_cast<Eigen::Index>(i * w + path);
+          for (std::size_t word = 0; word < k; ++word) {
+            const auto c = static_cast<Eigen::Index>(word);
+            error[path * k + word] = in.errors[row * w + path] + norms(c) - 2.0f * scores(p, c);
+          }
+        }
         std::iota(order.begin(), order.end(), std::size_t{0});
         std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(width), order.end(),
                           [&](std::size_t a, std::size_t b) {
-                            const float sa = score(a), sb = score(b);
-                            return sa < sb || (sa == sb && a < b);
+                            return error[a] < error[b] || (error[a] == error[b] && a < b);
                           });
         for (std::size_t p = 0; p < width; ++p) {
           const std::size_t path = order[p] / k, word = order[p] % k, to = row * width + p, from = row * w + path;
@@ -183,10 +189,7 @@ class residual_quantizer {
   // The n vectors the codes stand for: each the sum of its m codewords. Errors: a byte
   // count other than n * code_size.
   [[nodiscard]] matrix decode(std::span<const std::uint8_t> codes, std::size_t n) const {
-    if (codes.size() != n * code_size())
-      throw error(errc::shape_mismatch, "vq::residual_quantizer::decode: " + std::to_string(codes.size()) +
-                                            " bytes for " + std::to_string(n) + " vectors of " +
-                                            std::to_string(code_size()) + " bytes");
+    check_codes(codes, n, "vq::residual_quantizer::decode");
     matrix out = matrix::Zero(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(dim_));
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t s = 0; s < m(); ++s)
@@ -195,7 +198,73 @@ class residual_quantizer {
     return out;
   }
 
+  // |decoded vector|^2 of each of n coded vectors: what the ADC search adds to a query's
+  // table sums. Compute them once, after encode, and keep them with the codes.
+  [[nodiscard]] std::vector<float> norms(std::span<const std::uint8_t> codes, std::size_t n) const {
+    check_codes(codes, n, "vq::residual_quantizer::norms");
+    std::vector<float> out(n);
+    Eigen::RowVectorXf sum(static_cast<Eigen::Index>(dim_));
+    for (std::size_t i = 0; i < n; ++i) {
+      sum.setZero();
+      for (std::size_t s = 0; s < m(); ++s)
+        sum += codebooks_[s].row(static_cast<Eigen::Index>(detail::read_code(&codes[i * code_size()], s, nbits_)));
+      out[i] = sum.squaredNorm();
+    }
+    return out;
+  }
+
+  // The ADC table of a query: entry (s, c) is -2 query . (codeword c of stage s), and stage
+  // 0's entries also hold |query|^2, so that |query - decoded|^2 is the sum of a vector's m
+  // entries plus its norm (|q - x|^2 = |q|^2 - 2 q.x + |x|^2, x the sum of its codewords).
+  [[nodiscard]] matrix distance_table(std::span<const float> query) const {
+    if (query.size() != dim_)
+      throw error(errc::shape_mismatch, "vq::residual_quantizer::distance_table: a query of " +
+                                            std::to_string(query.size()) + " values, dim is " + std::to_string(dim_));
+    const Eigen::Map<const Eigen::VectorXf> q(query.data(), static_cast<Eigen::Index>(dim_));
+    matrix table(static_cast<Eigen::Index>(m()), static_cast<Eigen::Index>(ksub()));
+    for (std::size_t s = 0; s < m(); ++s) table.row(static_cast<Eigen::Index>(s)) = -2.0f * (codebooks_[s] * q).transpose();
+    table.row(0).array() += q.squaredNorm();
+    return table;
+  }
+
+  // Squared distances by ADC: out[i] = norms[i] + the sum over stages s of table(s, code s
+  // of vector i). Errors: a table, norms or out of the wrong size (shape_mismatch).
+  void adc(const matrix& table, std::span<const std::uint8_t> codes, std::size_t n, std::span<const float> norms,
+           std::span<float> out) const {
+    check_codes(codes, n, "vq::residual_quantizer::adc");
+    check_norms(norms, n, "vq::residual_quantizer::adc");
+    detail::table_sums(table, m(), nbits_, codes, n, out, "vq::residual_quantizer::adc");
+    for (std::size_t i = 0; i < n; ++i) out[i] += norms[i];
+  }
+
+  // The k nearest of n coded vectors (with their norms()) for each query row, by ADC;
+  // queries split over threads. Errors: query rows of another length or not finite, codes
+  // or norms of the wrong size, k outside 1..n.
+  [[nodiscard]] search_result search(matrix_view<const float> queries, std::span<const std::uint8_t> codes,
+                                     std::span<const float> norms, std::size_t n, std::size_t k,
+                                     unsigned threads = 1) const {
+    if (queries.cols() != dim_)
+      throw error(errc::shape_mismatch, "vq::residual_quantizer::search: rows of " + std::to_string(queries.cols()) +
+                                            " values, dim is " + std::to_string(dim_));
+    detail::check_points(queries, "vq::residual_quantizer::search");
+    check_codes(codes, n, "vq::residual_quantizer::search");
+    check_norms(norms, n, "vq::residual_quantizer::search");
+    return detail::search_by(queries.rows(), n, k, threads, "vq::residual_quantizer::search",
+                             [&](std::size_t q, std::span<float> d) {
+                               adc(distance_table(std::span(&queries(q, 0), dim_)), codes, n, norms, d);
+                             });
+  }
+
  private:
+  void check_codes(std::span<const std::uint8_t> codes, std::size_t n, const char* what) const {
+    detail::check_code_bytes(codes.size(), n, code_size(), what);
+  }
+  static void check_norms(std::span<const float> norms, std::size_t n, const char* what) {
+    if (norms.size() != n)
+      throw error(errc::shape_mismatch,
+                  std::string(what) + ": " + std::to_string(norms.size()) + " norms for " + std::to_string(n) + " vectors");
+  }
+
   // The codebooks that minimise |x - B C|^2 for the given codes, all at once (the codebook
   // step of LSQ++, Martinez et al. 2018): B is the rows x (m 2^nbits) matrix of one-hot
   // codes, C the stacked codewords, solved from (B^T B + l I) C = B^T x + l C_old by a
