@@ -1,7 +1,7 @@
 // qtl::vq::kmeans: k-means clustering of row vectors (k-means++ start, Lloyd iterations,
 // an empty cluster split off the largest), threaded, with the distances as Eigen matrix
-// products (or, for rows of up to 16 values, simd_nearest.hpp's fused kernel). The first stage of vector quantization: product_quantizer.hpp trains one per
-// sub-space.
+// products (or, for rows of up to 16 values, simd_nearest.hpp's fused kernel). The first
+// stage of vector quantization: product_quantizer.hpp trains one per sub-space.
 #pragma once
 
 #include <algorithm>
@@ -93,8 +93,8 @@ inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::ui
 
 // Each row's nearest centroid: |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
 // rounding). Rows of up to 16 values by the fused kernel of simd_nearest.hpp; longer ones
-// by a matrix product per block of rows (Eigen's SIMD kernels) and detail::argmin. Errors: centroids of another dimension (shape_mismatch),
-// non-finite rows (non_finite).
+// by a matrix product per block of rows (Eigen's SIMD kernels) and detail::argmin.
+// Errors: centroids of another dimension (shape_mismatch), non-finite rows (non_finite).
 inline assignment nearest(matrix_view<const float> x, const matrix& centroids, unsigned threads = 1) {
   if (static_cast<std::size_t>(centroids.cols()) != x.cols() || centroids.rows() == 0)
     throw error(errc::shape_mismatch, "vq::nearest: " + std::to_string(centroids.rows()) + " centroids of dimension " +
