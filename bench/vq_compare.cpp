@@ -1,11 +1,12 @@
 // qtl_vq_compare: qtl's side of bench/vq_faiss.py. Trains k-means or a vector quantizer
-// (PQ, OPQ, RQ) on raw float32 rows, encodes them, searches held-out queries and prints one
+// (PQ, OPQ, RQ, LSQ) on raw float32 rows, encodes them, searches held-out queries and prints one
 // JSON line: train and encode seconds, the reconstruction's mean squared error per
 // component, and the share of queries whose exact nearest neighbour is among the first 1
-// and 10 found, by ADC (RQ's norms are computed from the codes inside the search time).
+// and 10 found, by ADC (RQ's and LSQ's norms are computed from the codes inside the search time).
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans K iterations threads
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq|opq M nbits threads
-//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq M nbits threads  (trained on the first 10,000 rows)
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq|lsq M nbits threads  (trained on the first 10,000 rows)
+// An optional last argument sets the k-means seed (kmeans_options::seed, 1234 unless given).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "qtl/vq/local_search_quantizer.hpp"
 #include "qtl/vq/optimized_product_quantizer.hpp"
 #include "qtl/vq/product_quantizer.hpp"
 #include "qtl/vq/residual_quantizer.hpp"
@@ -39,8 +41,9 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 11) {
-    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|pq|opq|rq K|M iterations|nbits threads\n", argv[0]);
+  if (argc != 11 && argc != 12) {
+    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|pq|opq|rq|lsq K|M iterations|nbits threads [seed]\n",
+                 argv[0]);
     return 2;
   }
   const std::size_t n = std::stoul(argv[2]), d = std::stoul(argv[3]), nq = std::stoul(argv[5]);
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   const qtl::matrix_view<const float> x(base.data(), n, d), q(queries.data(), nq, d);
   qtl::vq::kmeans_options opt;
   opt.threads = threads;
+  if (argc == 12) opt.seed = std::stoull(argv[11]);
 
   if (method == "kmeans") {
     opt.iterations = b;
@@ -100,14 +104,22 @@ int main(int argc, char** argv) {
     qtl::vq::opq_options o;  // faiss's defaults: 50 alternations, 40 then 4 PQ iterations
     o.kmeans = opt;
     run([&] { return qtl::vq::optimized_product_quantizer::train(x, a, b, o); }, by_adc);
-  } else if (method == "rq") {
-    qtl::vq::rq_options o;  // beam 5 and 10 progressive steps, as faiss's defaults
-    o.kmeans.threads = threads;
+  } else if (method == "rq" || method == "lsq") {
     const qtl::matrix_view<const float> sample(base.data(), std::min<std::size_t>(n, 10000), d);
-    run([&] { return qtl::vq::residual_quantizer::train(sample, a, b, o); },
-        [&](const auto& rq, const std::vector<std::uint8_t>& codes, const qtl::vq::matrix&) {
-          return rq.search(q, codes, rq.norms(codes, n), n, 10, threads).labels;
-        });
+    const auto by_adc_with_norms = [&](const auto& aq, const std::vector<std::uint8_t>& codes, const qtl::vq::matrix&) {
+      return aq.search(q, codes, aq.norms(codes, n), n, 10, threads).labels;
+    };
+    if (method == "rq") {
+      qtl::vq::rq_options o;  // beam 5 and 10 progressive steps, as faiss's defaults
+      o.kmeans.threads = threads;
+      o.kmeans.seed = opt.seed;
+      run([&] { return qtl::vq::residual_quantizer::train(sample, a, b, o); }, by_adc_with_norms);
+    } else {
+      qtl::vq::lsq_options o;  // 25 iterations, 8 and 16 local search rounds of 4 ICM sweeps, as faiss's defaults
+      o.threads = threads;
+      o.encode.seed = opt.seed;
+      run([&] { return qtl::vq::local_search_quantizer::train(sample, a, b, o); }, by_adc_with_norms);
+    }
   } else {
     std::fprintf(stderr, "qtl_vq_compare: unknown method %s\n", method.c_str());
     return 2;

@@ -9,7 +9,13 @@ nearest neighbour, by brute force, is the first / among the first 10 found by AD
 
     python bench/vq_faiss.py [--model build/models/all-MiniLM-L6-v2/model.safetensors]
                              [--qtl build/release/bench/qtl_vq_compare] [--threads 1 2]
-                             [--kmeans 256 1024] [--pq 8 16 48] [--opq 16] [--rq 8]
+                             [--kmeans 256 1024] [--pq 8 16 48] [--opq 16] [--rq 8] [--seed S]
+
+--seed (1234 unless given, both libraries' default) sets the k-means seed on both sides:
+qtl's kmeans_options::seed for every method; faiss's Kmeans seed, ProductQuantizer.cp.seed,
+ResidualQuantizer.cp.seed and, for OPQ, the seed of the final PQ (faiss's OPQ training keeps
+its own seeds). Recall at 1,000 queries moves by about 0.01-0.02 between seeds, so compare
+over several.
 
 Needs numpy and faiss-cpu (pip install faiss-cpu==1.15.1); never run in CI.
 """
@@ -43,8 +49,8 @@ def nearest(queries, base):
     return scores.argmin(1).astype(np.int32)
 
 
-def faiss_kmeans(faiss, base, k, iterations):
-    km = faiss.Kmeans(base.shape[1], k, niter=iterations, seed=1234)
+def faiss_kmeans(faiss, base, k, iterations, seed):
+    km = faiss.Kmeans(base.shape[1], k, niter=iterations, seed=seed)
     t = time.perf_counter()
     km.train(base)
     train = time.perf_counter() - t
@@ -54,8 +60,9 @@ def faiss_kmeans(faiss, base, k, iterations):
     return dict(train_s=train, encode_s=encode, mse=float(distances.sum() / base.size))
 
 
-def faiss_pq(faiss, base, queries, truth, m, nbits):
+def faiss_pq(faiss, base, queries, truth, m, nbits, seed):
     index = faiss.IndexPQ(base.shape[1], m, nbits)
+    index.pq.cp.seed = seed
     t = time.perf_counter()
     index.train(base)
     train = time.perf_counter() - t
@@ -72,9 +79,10 @@ def faiss_pq(faiss, base, queries, truth, m, nbits):
                 recall10=float((labels == truth[:, None]).any(1).mean()))
 
 
-def faiss_opq(faiss, base, queries, truth, m, nbits):
+def faiss_opq(faiss, base, queries, truth, m, nbits, seed):
     """OPQ with faiss's defaults (50 alternations, PQ 40 then 4 iterations), then a PQ."""
     index = faiss.index_factory(base.shape[1], f"OPQ{m},PQ{m}x{nbits}")
+    faiss.downcast_index(index.index).pq.cp.seed = seed
     t = time.perf_counter()
     index.train(base)
     train = time.perf_counter() - t
@@ -89,24 +97,37 @@ def faiss_opq(faiss, base, queries, truth, m, nbits):
                 recall10=float((labels == truth[:, None]).any(1).mean()))
 
 
-def faiss_rq(faiss, base, queries, truth, m, nbits):
-    """RQ trained on the first 10,000 rows (beam 5, faiss's default); search by exact
+def faiss_rq(faiss, base, queries, truth, m, nbits, seed):
+    """RQ with beam 5, faiss's default."""
+    rq = faiss.ResidualQuantizer(base.shape[1], m, nbits)
+    rq.cp.seed = seed
+    return additive(rq, base, queries, truth)
+
+
+def additive(aq, base, queries, truth):
+    """An additive quantizer (RQ, LSQ) trained on the first 10,000 rows; search by exact
     distances to the decoded rows (qtl_vq_compare searches by ADC, which gives the same
     distances up to float rounding)."""
-    rq = faiss.ResidualQuantizer(base.shape[1], m, nbits)
     t = time.perf_counter()
-    rq.train(base[:10000])
+    aq.train(base[:10000])
     train = time.perf_counter() - t
     t = time.perf_counter()
-    codes = rq.compute_codes(base)
+    codes = aq.compute_codes(base)
     encode = time.perf_counter() - t
-    decoded = rq.decode(codes)
+    decoded = aq.decode(codes)
     mse = float(((decoded - base) ** 2).sum() / base.size)
     scores = (decoded * decoded).sum(1)[None, :] - 2 * queries @ decoded.T
     labels = np.argsort(scores, axis=1, kind="stable")[:, :10]
     return dict(train_s=train, encode_s=encode, mse=mse,
                 recall1=float((labels[:, 0] == truth).mean()),
                 recall10=float((labels == truth[:, None]).any(1).mean()))
+
+
+def faiss_lsq(faiss, base, queries, truth, m, nbits, seed):
+    """LSQ with faiss's defaults (25 iterations; 8 and 16 local search rounds of 4 ICM sweeps)."""
+    lsq = faiss.LocalSearchQuantizer(base.shape[1], m, nbits)
+    lsq.random_seed = seed
+    return additive(lsq, base, queries, truth)
 
 
 def main():
@@ -118,6 +139,8 @@ def main():
     ap.add_argument("--pq", type=int, nargs="*", default=[8, 16, 48])
     ap.add_argument("--opq", type=int, nargs="*", default=[16])
     ap.add_argument("--rq", type=int, nargs="*", default=[8])
+    ap.add_argument("--lsq", type=int, nargs="*", default=[])
+    ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
     import faiss
 
@@ -139,7 +162,8 @@ def main():
 
         def qtl(method, a, b, threads):
             out = subprocess.run([args.qtl, str(tmp / "base.f32"), str(n), str(d), str(tmp / "queries.f32"),
-                                  str(len(queries)), str(tmp / "truth.i32"), method, str(a), str(b), str(threads)],
+                                  str(len(queries)), str(tmp / "truth.i32"), method, str(a), str(b), str(threads),
+                                  str(args.seed)],
                                  check=True, capture_output=True, text=True).stdout
             return json.loads(out)
 
@@ -151,17 +175,20 @@ def main():
         for threads in args.threads:
             faiss.omp_set_num_threads(threads)
             for k in args.kmeans:
-                row(f"k-means k={k}, 20 it.", threads, "faiss", faiss_kmeans(faiss, base, k, 20))
+                row(f"k-means k={k}, 20 it.", threads, "faiss", faiss_kmeans(faiss, base, k, 20, args.seed))
                 row(f"k-means k={k}, 20 it.", threads, "qtl", qtl("kmeans", k, 20, threads))
             for m in args.pq:
-                row(f"PQ{m}x8", threads, "faiss", faiss_pq(faiss, base, queries, truth, m, 8))
+                row(f"PQ{m}x8", threads, "faiss", faiss_pq(faiss, base, queries, truth, m, 8, args.seed))
                 row(f"PQ{m}x8", threads, "qtl", qtl("pq", m, 8, threads))
             for m in args.opq:
-                row(f"OPQ{m}x8", threads, "faiss", faiss_opq(faiss, base, queries, truth, m, 8))
+                row(f"OPQ{m}x8", threads, "faiss", faiss_opq(faiss, base, queries, truth, m, 8, args.seed))
                 row(f"OPQ{m}x8", threads, "qtl", qtl("opq", m, 8, threads))
             for m in args.rq:
-                row(f"RQ{m}x8 (10k train)", threads, "faiss", faiss_rq(faiss, base, queries, truth, m, 8))
+                row(f"RQ{m}x8 (10k train)", threads, "faiss", faiss_rq(faiss, base, queries, truth, m, 8, args.seed))
                 row(f"RQ{m}x8 (10k train)", threads, "qtl", qtl("rq", m, 8, threads))
+            for m in args.lsq:
+                row(f"LSQ{m}x8 (10k train)", threads, "faiss", faiss_lsq(faiss, base, queries, truth, m, 8, args.seed))
+                row(f"LSQ{m}x8 (10k train)", threads, "qtl", qtl("lsq", m, 8, threads))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,22 @@ TEST_CASE("vector quantizers and their codes survive save and load", "[vq][stora
   CHECK(rq_back.quantizer.m() == 3);
   CHECK(rq_back.codes == rq_codes);
   CHECK(rq_back.quantizer.decode(rq_back.codes, rq_back.n) == rq.decode(rq_codes, 600));
+
+  qtl::vq::lsq_options l;
+  l.iterations = 2;
+  l.encode = {.ils_iterations = 3, .icm_iterations = 2, .perturbations = 1, .seed = 77};
+  const auto lsq = qtl::vq::local_search_quantizer::train(view(x), 2, 3, l);
+  const auto lsq_codes = lsq.encode(view(x));
+  qtl::vq::save(scratch("lsq.safetensors"), lsq, lsq_codes);
+  const auto lsq_back = qtl::vq::load<qtl::vq::local_search_quantizer>(scratch("lsq.safetensors"));
+  CHECK(lsq_back.quantizer.encode_options().ils_iterations == 3);
+  CHECK(lsq_back.quantizer.encode_options().icm_iterations == 2);
+  CHECK(lsq_back.quantizer.encode_options().perturbations == 1);
+  CHECK(lsq_back.quantizer.encode_options().seed == 77);
+  CHECK(lsq_back.codes == lsq_codes);
+  CHECK(lsq_back.quantizer.encode(view(x)) == lsq_codes);  // the same options give the same codes
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::load<qtl::vq::residual_quantizer>(scratch("lsq.safetensors")); }) ==
+        qtl::errc::invalid_argument);
 }
 
 TEST_CASE("vq files of the wrong kind or shape are refused", "[vq][storage][errors]") {

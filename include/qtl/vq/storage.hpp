@@ -1,7 +1,9 @@
 // qtl::vq::save and load: vector quantizers, and the codes they made, as safetensors files.
 // Codebooks are one F32 tensor "codebooks" [m, 2^nbits, width] (width d/m for PQ, d for
-// RQ), OPQ's rotation an F32 "rotation" [d, d], codes an optional U8 "codes" [n, code_size];
-// the kind and nbits (and RQ's beam) are metadata, "qtl.vq", "qtl.vq.nbits", "qtl.vq.beam".
+// RQ and LSQ), OPQ's rotation an F32 "rotation" [d, d], codes an optional U8 "codes"
+// [n, code_size]; the kind and nbits are metadata, "qtl.vq", "qtl.vq.nbits", and so are
+// RQ's beam ("qtl.vq.beam") and LSQ's encode options ("qtl.vq.ils_iterations",
+// "qtl.vq.icm_iterations", "qtl.vq.perturbations", "qtl.vq.seed").
 #pragma once
 
 #include <charconv>
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +21,7 @@
 
 #include "qtl/core/error.hpp"
 #include "qtl/io/safetensors.hpp"
+#include "qtl/vq/local_search_quantizer.hpp"
 #include "qtl/vq/optimized_product_quantizer.hpp"
 #include "qtl/vq/product_quantizer.hpp"
 #include "qtl/vq/residual_quantizer.hpp"
@@ -40,8 +44,14 @@ template <class Q>
 constexpr std::string_view kind_of() {
   if constexpr (std::is_same_v<Q, product_quantizer>) return "product_quantizer";
   else if constexpr (std::is_same_v<Q, optimized_product_quantizer>) return "optimized_product_quantizer";
-  else return "residual_quantizer";
+  else if constexpr (std::is_same_v<Q, residual_quantizer>) return "residual_quantizer";
+  else return "local_search_quantizer";
 }
+
+// The quantizers save and load know.
+template <class Q>
+concept storable = std::is_same_v<Q, product_quantizer> || std::is_same_v<Q, optimized_product_quantizer> ||
+                   std::is_same_v<Q, residual_quantizer> || std::is_same_v<Q, local_search_quantizer>;
 
 struct float_tensor {
   std::string name;
@@ -133,16 +143,22 @@ inline std::vector<matrix> read_codebooks(const st::file& f, int nbits) {
 // Writes the quantizer, and the codes of n vectors when given (n * code_size bytes), to
 // `path`, all or nothing. Errors: a byte count that is not a whole number of codes
 // (shape_mismatch); the file errors of io::safetensors::write.
-template <class Q>
-  requires std::is_same_v<Q, product_quantizer> || std::is_same_v<Q, optimized_product_quantizer> ||
-           std::is_same_v<Q, residual_quantizer>
+template <detail::storable Q>
 void save(const std::filesystem::path& path, const Q& q, std::span<const std::uint8_t> codes = {}) {
   io::safetensors::metadata_map metadata{{"qtl.vq", std::string(detail::kind_of<Q>())},
                                          {"qtl.vq.nbits", std::to_string(q.nbits())}};
   std::vector<matrix> books;
   std::vector<detail::float_tensor> tensors;
-  if constexpr (std::is_same_v<Q, residual_quantizer>) {
-    metadata["qtl.vq.beam"] = std::to_string(q.beam());
+  if constexpr (std::is_base_of_v<additive_quantizer, Q>) {
+    if constexpr (std::is_same_v<Q, residual_quantizer>) {
+      metadata["qtl.vq.beam"] = std::to_string(q.beam());
+    } else {
+      const lsq_encode_options& e = q.encode_options();
+      metadata["qtl.vq.ils_iterations"] = std::to_string(e.ils_iterations);
+      metadata["qtl.vq.icm_iterations"] = std::to_string(e.icm_iterations);
+      metadata["qtl.vq.perturbations"] = std::to_string(e.perturbations);
+      metadata["qtl.vq.seed"] = std::to_string(e.seed);
+    }
     for (std::size_t s = 0; s < q.m(); ++s) books.push_back(q.codebook(s));
   } else {
     const product_quantizer& pq = [&]() -> const product_quantizer& {
@@ -163,9 +179,7 @@ void save(const std::filesystem::path& path, const Q& q, std::span<const std::ui
 // kind of quantizer in the file (invalid_argument); missing or ill-shaped tensors or
 // metadata (corrupt_file); what the quantizer's constructor refuses (non-finite codewords,
 // a rotation that is not orthogonal); the file errors of io::safetensors::file.
-template <class Q>
-  requires std::is_same_v<Q, product_quantizer> || std::is_same_v<Q, optimized_product_quantizer> ||
-           std::is_same_v<Q, residual_quantizer>
+template <detail::storable Q>
 stored<Q> load(const std::filesystem::path& path) {
   const io::safetensors::file f(path);
   const std::string& kind = detail::meta(f, "qtl.vq");
@@ -178,6 +192,13 @@ stored<Q> load(const std::filesystem::path& path) {
     const std::size_t m = books.size(), width = static_cast<std::size_t>(books[0].cols());
     if constexpr (std::is_same_v<Q, residual_quantizer>) {
       return residual_quantizer(width, nbits, std::move(books), detail::meta_number(f, "qtl.vq.beam", 1, 1u << 20));
+    } else if constexpr (std::is_same_v<Q, local_search_quantizer>) {
+      constexpr std::size_t most = 1u << 20;  // as for the beam: a lying file must not make encode run for ever
+      const lsq_encode_options e{.ils_iterations = detail::meta_number(f, "qtl.vq.ils_iterations", 1, most),
+                                 .icm_iterations = detail::meta_number(f, "qtl.vq.icm_iterations", 1, most),
+                                 .perturbations = detail::meta_number(f, "qtl.vq.perturbations", 0, most),
+                                 .seed = detail::meta_number(f, "qtl.vq.seed", 0, std::numeric_limits<std::size_t>::max())};
+      return local_search_quantizer(width, nbits, std::move(books), e);
     } else {
       product_quantizer pq(m * width, m, nbits, std::move(books));
       if constexpr (std::is_same_v<Q, product_quantizer>) {
