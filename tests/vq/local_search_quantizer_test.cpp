@@ -6,18 +6,20 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <span>
 #include <utility>
-#include <random>
 #include <vector>
 
 #include "error_code.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/vq/local_search_quantizer.hpp"
 #include "qtl/vq/residual_quantizer.hpp"
+#include "vq/vq_data.hpp"
 
 namespace {
 
@@ -27,16 +29,8 @@ using qtl::test::error_code_of;
 using qtl::vq::matrix;
 using qtl::vq::view;
 
-matrix gaussian(Eigen::Index n, Eigen::Index d, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  matrix x(n, d);
-  for (Eigen::Index i = 0; i < x.rows(); ++i)
-    for (Eigen::Index j = 0; j < d; ++j) x(i, j) = normal(rng) / static_cast<float>(1 + j % 3);
-  return x;
-}
-
-double mse(const matrix& x, const matrix& y) { return (x - y).rowwise().squaredNorm().mean(); }
+using qtl::test::gaussian;
+using qtl::test::mse;
 
 }  // namespace
 

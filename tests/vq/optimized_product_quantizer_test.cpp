@@ -13,6 +13,7 @@
 #include "error_code.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/vq/optimized_product_quantizer.hpp"
+#include "vq/vq_data.hpp"
 
 namespace {
 
@@ -34,7 +35,7 @@ matrix anisotropic(Eigen::Index n, Eigen::Index d, unsigned seed) {
   return z * matrix(qr.householderQ());
 }
 
-double mse(const matrix& x, const matrix& y) { return (x - y).rowwise().squaredNorm().mean(); }
+using qtl::test::mse;
 
 }  // namespace
 

@@ -13,12 +13,12 @@
 #include <limits>
 #include <numeric>
 #include <span>
-#include <random>
 #include <vector>
 
 #include "error_code.hpp"
 #include "qtl/core/error.hpp"
 #include "qtl/vq/residual_quantizer.hpp"
+#include "vq/vq_data.hpp"
 
 namespace {
 
@@ -26,16 +26,8 @@ using Catch::Matchers::WithinAbs;
 using qtl::vq::matrix;
 using qtl::vq::view;
 
-matrix gaussian(Eigen::Index n, Eigen::Index d, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  matrix x(n, d);
-  for (Eigen::Index i = 0; i < x.rows(); ++i)
-    for (Eigen::Index j = 0; j < d; ++j) x(i, j) = normal(rng) / static_cast<float>(1 + j % 3);
-  return x;
-}
-
-double mse(const matrix& x, const matrix& y) { return (x - y).rowwise().squaredNorm().mean(); }
+using qtl::test::gaussian;
+using qtl::test::mse;
 
 std::uint32_t code(const std::vector<std::uint8_t>& codes, std::size_t row, std::size_t stage, int nbits, std::size_t size) {
   std::uint32_t c = 0;
