@@ -40,5 +40,5 @@ for config in "dotprod armv8.2-a+dotprod max" "armv8a armv8-a cortex-a53"; do
     -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
     -DQTL_AARCH64_MARCH="$march" -DQTL_QEMU_CPU="$cpu" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
-  ctest --test-dir "$dir" --output-on-failure
+  ctest --test-dir "$dir" --output-on-failure -j "$(nproc)"
 done
