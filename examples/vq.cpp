@@ -1,7 +1,8 @@
 // Vector quantization with qtl: 20,000 vectors of dimension 64 (points around 50 random
 // centres) coded by k-means, product quantization (PQ), optimized PQ, residual quantization
 // (RQ) and local search quantization (LSQ), then searched by asymmetric distance (PQ, RQ and
-// LSQ); the PQ saved with its codes and loaded back; the same rows coded by the E8 and Z^8 lattices. Prints the bytes per vector, the
+// LSQ); the PQ saved with its codes and loaded back; the same rows coded by the E8 and Z^8
+// lattices, and by their fixed-rate Voronoi codes. Prints the bytes per vector, the
 // reconstruction error and the recall of the exact nearest neighbour.
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "qtl/vq/local_search_quantizer.hpp"
 #include "qtl/vq/residual_quantizer.hpp"
 #include "qtl/vq/storage.hpp"
+#include "qtl/vq/voronoi_code.hpp"
 
 int main() {
   const Eigen::Index n = 20000, d = 64, nq = 200;
@@ -101,5 +103,19 @@ int main() {
   z8.encode(rows, lattice_codes);
   z8.decode(lattice_codes, out);
   std::printf("lattices, scale 1: E8 mean squared error %.3f, Z^8 %.3f\n", e8_error, (x - back).rowwise().squaredNorm().mean());
+
+  // Voronoi codes fix the rate: 4 bits a value (32 bytes a vector) whatever the values;
+  // blocks outside the code's cell are drawn toward the origin (counted as overloads).
+  const auto voronoi = [&](const auto& code, const char* name) {
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(n) * code.code_size(static_cast<std::size_t>(d)));
+    const std::size_t overloads = code.encode(rows, bytes);
+    code.decode(bytes, out);
+    std::printf("Voronoi code %s, 4 bits a value, scale 1: %zu bytes a vector, mean squared error %.3f, %zu of %lld "
+                "blocks overloaded\n",
+                name, bytes.size() / static_cast<std::size_t>(n), (x - back).rowwise().squaredNorm().mean(), overloads,
+                static_cast<long long>(n * d / 8));
+  };
+  voronoi(qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>(1.0f), "E8 ");
+  voronoi(qtl::vq::voronoi_code<qtl::vq::lattice_z<8>, 4>(1.0f), "Z^8");
   return 0;
 }

@@ -28,7 +28,43 @@ concept lattice = requires(const std::array<double, L::dimension>& x) {
   { L::volume } -> std::convertible_to<double>;
 };
 
+// A basis of an n-dimensional lattice: n rows of integer coordinates, each the basis
+// vector times the lattice's denominator.
+template <std::size_t N>
+using lattice_basis = std::array<std::array<int, N>, N>;
+
+// A lattice with a basis (`generator`) in lower-triangular form: row i has no entry right of
+// column i and a non-zero one on the diagonal, so a point's coordinates in the basis come
+// out of one back substitution. Fixed-rate codes (vq/voronoi_code.hpp) need it.
+template <class L>
+concept generated_lattice = lattice<L> && requires {
+  { L::generator } -> std::convertible_to<lattice_basis<L::dimension>>;
+};
+
 namespace detail {
+
+template <std::size_t N>
+constexpr lattice_basis<N> identity_basis() noexcept {
+  lattice_basis<N> b{};
+  for (std::size_t i = 0; i < N; ++i) b[i][i] = 1;
+  return b;
+}
+
+// D_n's basis 2 e_1, e_2 - e_1, ..., e_n - e_(n-1) (determinant 2), times `unit`.
+template <std::size_t N>
+constexpr lattice_basis<N> checkerboard_basis(int unit) noexcept {
+  lattice_basis<N> b{};
+  b[0][0] = 2 * unit;
+  for (std::size_t i = 1; i < N; ++i) b[i][i - 1] = -unit, b[i][i] = unit;
+  return b;
+}
+
+// E8's: the first seven rows of D_8's and (1/2, ..., 1/2) (determinant 2 * 1/2 = 1), times 2.
+constexpr lattice_basis<8> e8_basis() noexcept {
+  lattice_basis<8> b = checkerboard_basis<8>(2);
+  b[7].fill(1);
+  return b;
+}
 
 template <std::size_t N>
 double squared_distance(const std::array<double, N>& a, const std::array<double, N>& b) noexcept {
@@ -64,6 +100,7 @@ struct lattice_z {
   static constexpr std::size_t dimension = N;
   static constexpr int denominator = 1;
   static constexpr double volume = 1;
+  static constexpr lattice_basis<N> generator = detail::identity_basis<N>();
   static std::array<double, N> nearest(const std::array<double, N>& x) noexcept {
     std::array<double, N> y{};
     for (std::size_t i = 0; i < N; ++i) y[i] = std::nearbyint(x[i]);
@@ -79,6 +116,7 @@ struct lattice_d {
   static constexpr std::size_t dimension = N;
   static constexpr int denominator = 1;
   static constexpr double volume = 2;
+  static constexpr lattice_basis<N> generator = detail::checkerboard_basis<N>(1);
   static std::array<double, N> nearest(const std::array<double, N>& x) noexcept { return detail::nearest_even_sum(x); }
 };
 
@@ -89,6 +127,7 @@ struct lattice_e8 {
   static constexpr std::size_t dimension = 8;
   static constexpr int denominator = 2;
   static constexpr double volume = 1;
+  static constexpr lattice_basis<8> generator = detail::e8_basis();
   static std::array<double, 8> nearest(const std::array<double, 8>& x) noexcept {
     const std::array<double, 8> whole = detail::nearest_even_sum(x);
     std::array<double, 8> shifted{};
