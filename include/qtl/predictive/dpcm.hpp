@@ -16,6 +16,7 @@
 
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
+#include "qtl/predictive/row_streams.hpp"
 
 namespace qtl::dpcm {
 
@@ -105,28 +106,20 @@ inline std::vector<float> decode(std::span<const std::int8_t> codes, const coder
 
 // Each row coded on its own from a fresh state: rows x cols codes, row-major.
 inline std::vector<std::int8_t> encode_rows(matrix_view<const float> x, const coder& c) {
-  std::vector<std::int8_t> codes;
-  codes.reserve(x.size());
-  for (std::size_t r = 0; r < x.rows(); ++r) {
+  return predictive::join_row_streams<std::int8_t>(x.rows(), x.cols(), [&](std::size_t r) {
     state s;
-    const auto row = encode(std::span(&x(r, 0), x.cols()), c, s);
-    codes.insert(codes.end(), row.begin(), row.end());
-  }
-  return codes;
+    return encode(std::span(&x(r, 0), x.cols()), c, s);
+  });
 }
 inline std::vector<float> decode_rows(std::span<const std::int8_t> codes, std::size_t rows, std::size_t cols,
                                       const coder& c) {
   if (codes.size() != rows * cols)
     throw error(errc::shape_mismatch, "dpcm::decode_rows: " + std::to_string(codes.size()) + " codes for " +
                                           std::to_string(rows) + "x" + std::to_string(cols));
-  std::vector<float> out;
-  out.reserve(codes.size());
-  for (std::size_t r = 0; r < rows; ++r) {
+  return predictive::join_row_streams<float>(rows, cols, [&](std::size_t r) {
     state s;
-    const auto row = decode(codes.subspan(r * cols, cols), c, s);
-    out.insert(out.end(), row.begin(), row.end());
-  }
-  return out;
+    return decode(codes.subspan(r * cols, cols), c, s);
+  });
 }
 
 }  // namespace qtl::dpcm

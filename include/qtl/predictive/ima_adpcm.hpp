@@ -16,6 +16,7 @@
 
 #include "qtl/core/error.hpp"
 #include "qtl/core/view.hpp"
+#include "qtl/predictive/row_streams.hpp"
 
 namespace qtl::ima_adpcm {
 
@@ -103,14 +104,10 @@ inline std::vector<std::int16_t> decode(std::span<const std::uint8_t> packed, st
 // Each row of a matrix coded on its own from a fresh state: ceil(cols / 2) bytes per row,
 // rows one after another.
 inline std::vector<std::uint8_t> encode_rows(matrix_view<const std::int16_t> samples) {
-  std::vector<std::uint8_t> packed;
-  packed.reserve(samples.rows() * ((samples.cols() + 1) / 2));
-  for (std::size_t r = 0; r < samples.rows(); ++r) {
+  return predictive::join_row_streams<std::uint8_t>(samples.rows(), (samples.cols() + 1) / 2, [&](std::size_t r) {
     state s;
-    const auto row = encode(std::span(&samples(r, 0), samples.cols()), s);
-    packed.insert(packed.end(), row.begin(), row.end());
-  }
-  return packed;
+    return encode(std::span(&samples(r, 0), samples.cols()), s);
+  });
 }
 inline std::vector<std::int16_t> decode_rows(std::span<const std::uint8_t> packed, std::size_t rows,
                                              std::size_t cols) {
@@ -119,14 +116,10 @@ inline std::vector<std::int16_t> decode_rows(std::span<const std::uint8_t> packe
     throw error(errc::shape_mismatch, "ima_adpcm::decode_rows: " + std::to_string(packed.size()) + " bytes for " +
                                           std::to_string(rows) + "x" + std::to_string(cols) + " samples (" +
                                           std::to_string(row_bytes) + " bytes a row)");
-  std::vector<std::int16_t> out;
-  out.reserve(rows * cols);
-  for (std::size_t r = 0; r < rows; ++r) {
+  return predictive::join_row_streams<std::int16_t>(rows, cols, [&](std::size_t r) {
     state s;
-    const auto row = decode(packed.subspan(r * row_bytes, row_bytes), cols, s);
-    out.insert(out.end(), row.begin(), row.end());
-  }
-  return out;
+    return decode(packed.subspan(r * row_bytes, row_bytes), cols, s);
+  });
 }
 
 }  // namespace qtl::ima_adpcm

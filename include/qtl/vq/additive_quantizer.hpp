@@ -71,8 +71,7 @@ class additive_quantizer {
            std::span<float> out) const {
     check_codes(codes, n, "adc");
     check_norms(norms, n, "adc");
-    detail::table_sums(table, m(), nbits_, codes, n, out, where("adc").c_str());
-    for (std::size_t i = 0; i < n; ++i) out[i] += norms[i];
+    distances(table, codes, n, norms, out, where("adc").c_str());
   }
 
   // The k nearest of n coded vectors (with their norms()) for each query row, by ADC;
@@ -84,10 +83,10 @@ class additive_quantizer {
     check_rows(queries, "search");
     check_codes(codes, n, "search");
     check_norms(norms, n, "search");
-    return detail::search_by(queries.rows(), n, k, threads, where("search").c_str(),
-                             [&](std::size_t q, std::span<float> d) {
-                               adc(distance_table(std::span(&queries(q, 0), dim_)), codes, n, norms, d);
-                             });
+    const std::string what = where("search");  // once, not per query
+    return detail::search_by(queries.rows(), n, k, threads, what.c_str(), [&](std::size_t q, std::span<float> d) {
+      distances(distance_table(std::span(&queries(q, 0), dim_)), codes, n, norms, d, what.c_str());
+    });
   }
 
  protected:
@@ -166,6 +165,12 @@ class additive_quantizer {
     for (std::size_t s = 0; s < m(); ++s)
       sum += codebooks_[s].row(static_cast<Eigen::Index>(detail::read_code(code, s, nbits_)));
     return sum;
+  }
+  // adc's sums without its checks of the codes and norms.
+  void distances(const matrix& table, std::span<const std::uint8_t> codes, std::size_t n,
+                 std::span<const float> norms, std::span<float> out, const char* what) const {
+    detail::table_sums(table, m(), nbits_, codes, n, out, what);
+    for (std::size_t i = 0; i < n; ++i) out[i] += norms[i];
   }
   void check_codes(std::span<const std::uint8_t> codes, std::size_t n, const char* method) const {
     detail::check_code_bytes(codes.size(), n, code_size(), where(method).c_str());
