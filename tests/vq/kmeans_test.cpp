@@ -1,5 +1,6 @@
 // qtl/vq/kmeans.hpp: nearest() against brute force, on both its paths (the fused kernel
-// for rows of up to 16 values, Eigen's product beyond), the lower index on a tie; Lloyd's iterations against a plain
+// for rows of up to 16 values, Eigen's product beyond), the lower index on a tie;
+// prepared_centroids against nearest; Lloyd's iterations against a plain
 // implementation from the same start; clusters of separated blobs found; the error never
 // rises; empty clusters refilled; the same result for a seed and thread count; bad input.
 #include <catch2/catch_test_macros.hpp>
@@ -62,6 +63,42 @@ TEST_CASE("vq::nearest finds each row's nearest centroid", "[vq][kmeans]") {
       }
     }
   }
+}
+
+TEST_CASE("vq::prepared_centroids serves many searches with nearest's answers", "[vq][kmeans]") {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Eigen::Index dim : {8, 40}) {  // the fused kernel and the matrix product
+    INFO("dimension " << dim);
+    matrix x(600, dim), c(70, dim);
+    for (auto* m : {&x, &c})
+      for (Eigen::Index i = 0; i < m->size(); ++i) m->data()[i] = normal(rng);
+    const qtl::vq::prepared_centroids prepared(c);
+    const auto expected = qtl::vq::nearest(view(x), c, 2);
+    c.setZero();  // the prepared centroids are a copy
+    for (int call = 0; call < 2; ++call) {
+      const auto a = prepared.nearest(view(x), 2);
+      CHECK(a.labels == expected.labels);
+      CHECK(a.distances == expected.distances);
+    }
+    std::vector<std::uint32_t> labels(x.rows(), 99);
+    std::vector<float> distances(x.rows(), -1.0f);
+    prepared.assign(view(x), 100, 350, labels.data(), distances.data());  // a range, the rest untouched
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      const bool inside = i >= 100 && i < 350;
+      REQUIRE(labels[i] == (inside ? expected.labels[i] : 99u));
+      REQUIRE(distances[i] == (inside ? expected.distances[i] : -1.0f));
+    }
+  }
+  using qtl::test::error_code_of;
+  CHECK(error_code_of([] { qtl::vq::prepared_centroids(matrix(0, 4)); }) == qtl::errc::shape_mismatch);
+  const qtl::vq::prepared_centroids four(matrix::Ones(3, 4));
+  CHECK(four.dim() == 4);
+  matrix x = matrix::Zero(2, 5);
+  CHECK(error_code_of([&] { (void)four.nearest(view(x)); }) == qtl::errc::shape_mismatch);
+  x = matrix::Zero(2, 4);
+  x(1, 2) = NAN;
+  CHECK(error_code_of([&] { (void)four.nearest(view(x)); }) == qtl::errc::non_finite);
 }
 
 TEST_CASE("vq::nearest takes the lower index among equal centroids", "[vq][kmeans]") {

@@ -9,8 +9,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qtl/core/eigen_view.hpp"
@@ -91,49 +93,93 @@ inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::ui
 
 }  // namespace detail
 
-// Each row's nearest centroid: |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
-// rounding). Rows of up to 16 values by the fused kernel of simd_nearest.hpp; longer ones
-// by a matrix product per block of rows (Eigen's SIMD kernels) and detail::argmin.
-// Errors: centroids of another dimension (shape_mismatch), non-finite rows (non_finite).
+// Centroids laid out once for the nearest-centroid search, to serve many calls (PQ's encode
+// keeps one per codebook): |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
+// rounding). Rows of up to 16 values take the fused kernel of simd_nearest.hpp, which needs
+// the centroids transposed and padded; longer ones a matrix product per block of rows
+// (Eigen's SIMD kernels) and detail::argmin, which need the norms |c|^2.
+class prepared_centroids {
+ public:
+  // Errors: no centroids (shape_mismatch).
+  explicit prepared_centroids(matrix centroids) : centroids_(std::move(centroids)) {
+    if (centroids_.rows() == 0 || centroids_.cols() == 0)
+      throw error(errc::shape_mismatch, "vq::prepared_centroids: " + std::to_string(centroids_.rows()) +
+                                            " centroids of dimension " + std::to_string(centroids_.cols()));
+    if (dim() <= detail::short_row_limit)
+      short_.emplace(centroids_);
+    else
+      norms_ = centroids_.rowwise().squaredNorm().transpose();
+  }
+
+  [[nodiscard]] std::size_t dim() const noexcept { return static_cast<std::size_t>(centroids_.cols()); }
+  [[nodiscard]] const matrix& centroids() const noexcept { return centroids_; }
+
+  // Each row's nearest centroid and that distance, the rows split over threads in blocks
+  // (the labels do not depend on the thread count). Errors: rows of another dimension
+  // (shape_mismatch), non-finite rows (non_finite).
+  [[nodiscard]] assignment nearest(matrix_view<const float> x, unsigned threads = 1) const {
+    if (x.cols() != dim())
+      throw error(errc::shape_mismatch, "vq::nearest: " + std::to_string(centroids_.rows()) +
+                                            " centroids of dimension " + std::to_string(dim()) + " for rows of " +
+                                            std::to_string(x.cols()));
+    detail::check_finite(x, "vq::nearest");
+    assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
+    const std::size_t block = rows_per_block();
+    kernel::parallel_for((x.rows() + block - 1) / block, detail::thread_count(threads),
+                         [&](std::size_t first, std::size_t last) {
+                           assign(x, first * block, std::min(last * block, x.rows()), a.labels.data(),
+                                  a.distances.data());
+                         });
+    return a;
+  }
+
+  // nearest for rows [first, last) of x, unchecked (rows of dim() finite values): labels[i]
+  // and distances[i] for each i in the range.
+  void assign(matrix_view<const float> x, std::size_t first, std::size_t last, std::uint32_t* labels,
+              float* distances) const {
+    if (short_) {
+      detail::short_nearest(x, *short_, first, last, labels, distances);
+      return;
+    }
+    const auto rows = as_eigen(x);
+    const std::size_t block = rows_per_block();
+    matrix scores;
+    for (std::size_t r0 = first; r0 < last; r0 += block) {
+      const auto n = static_cast<Eigen::Index>(std::min(block, last - r0));
+      scores.noalias() = rows.middleRows(static_cast<Eigen::Index>(r0), n) * centroids_.transpose();
+      scores = (scores * -2.0f).rowwise() + norms_;  // |x|^2 is the same for every centroid
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const std::size_t best = detail::argmin(&scores(i, 0), static_cast<std::size_t>(scores.cols()));
+        const std::size_t r = r0 + static_cast<std::size_t>(i);
+        labels[r] = static_cast<std::uint32_t>(best);
+        distances[r] = std::max(0.0f, rows.row(static_cast<Eigen::Index>(r)).squaredNorm() +
+                                          scores(i, static_cast<Eigen::Index>(best)));
+      }
+    }
+  }
+
+ private:
+  // The fused kernel: 256 rows a task. The product: about 2^18 scores (1 MiB) a block, so
+  // packing the centroids for each product is paid rarely.
+  [[nodiscard]] std::size_t rows_per_block() const noexcept {
+    if (short_) return 256;
+    return std::max<std::size_t>(64, (std::size_t{1} << 18) / static_cast<std::size_t>(centroids_.rows()));
+  }
+
+  matrix centroids_;
+  std::optional<detail::short_centroids> short_;
+  Eigen::RowVectorXf norms_;
+};
+
+// Each row's nearest centroid (squared L2, the lower index on a tie) and that distance:
+// prepared_centroids(centroids).nearest(x, threads). Errors: centroids of another
+// dimension or none (shape_mismatch), non-finite rows (non_finite).
 inline assignment nearest(matrix_view<const float> x, const matrix& centroids, unsigned threads = 1) {
   if (static_cast<std::size_t>(centroids.cols()) != x.cols() || centroids.rows() == 0)
     throw error(errc::shape_mismatch, "vq::nearest: " + std::to_string(centroids.rows()) + " centroids of dimension " +
                                           std::to_string(centroids.cols()) + " for rows of " +
                                           std::to_string(x.cols()));
-  detail::check_finite(x, "vq::nearest");
-  assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
-  if (x.cols() <= detail::short_row_limit) {
-    const detail::short_centroids c(centroids);
-    constexpr std::size_t block = 256;
-    kernel::parallel_for((x.rows() + block - 1) / block, detail::thread_count(threads),
-                         [&](std::size_t first, std::size_t last) {
-                           detail::short_nearest(x, c, first * block, std::min(last * block, x.rows()),
-                                                 a.labels.data(), a.distances.data());
-                         });
-    return a;
-  }
-  const Eigen::RowVectorXf c_norms = centroids.rowwise().squaredNorm().transpose();
-  const auto rows = as_eigen(x);
-  // Blocks of about 2^18 scores (1 MiB), so packing the centroids for each product is paid rarely.
-  const std::size_t block = std::max<std::size_t>(64, (std::size_t{1} << 18) / static_cast<std::size_t>(centroids.rows()));
-  const std::size_t blocks = (x.rows() + block - 1) / block;
-  kernel::parallel_for(blocks, detail::thread_count(threads), [&](std::size_t first, std::size_t last) {
-    matrix scores;
-    for (std::size_t b = first; b < last; ++b) {
-      const auto r0 = static_cast<Eigen::Index>(b * block);
-      const auto n = std::min<Eigen::Index>(static_cast<Eigen::Index>(block), rows.rows() - r0);
-      scores.noalias() = rows.middleRows(r0, n) * centroids.transpose();
-      scores = (scores * -2.0f).rowwise() + c_norms;  // |x|^2 is the same for every centroid
-      for (Eigen::Index i = 0; i < n; ++i) {
-        const std::size_t best = detail::argmin(&scores(i, 0), static_cast<std::size_t>(scores.cols()));
-        const auto r = static_cast<std::size_t>(r0 + i);
-        a.labels[r] = static_cast<std::uint32_t>(best);
-        a.distances[r] =
-            std::max(0.0f, rows.row(r0 + i).squaredNorm() + scores(i, static_cast<Eigen::Index>(best)));
-      }
-    }
-  });
-  return a;
+  return prepared_centroids(centroids).nearest(x, threads);
 }
 
 // Greedy k-means++ (Arthur and Vassilvitskii 2007; the greedy form scikit-learn uses): the

@@ -179,11 +179,10 @@ class product_quantizer {
   [[nodiscard]] std::vector<std::uint8_t> encode(matrix_view<const float> x, unsigned threads = 1) const {
     check_rows(x, "vq::product_quantizer::encode");
     std::vector<std::uint8_t> codes(x.rows() * code_size(), 0);
-    // Short sub-vectors take nearest's fused kernel directly, each codebook laid out for it
-    // once here rather than once per block (the rows were checked finite above).
-    std::vector<detail::short_centroids> laid_out;
-    if (sub_dim() <= detail::short_row_limit)
-      for (const matrix& c : codebooks_) laid_out.emplace_back(c);
+    // Each codebook laid out for the search once here rather than once per block (the rows
+    // were checked finite above).
+    std::vector<prepared_centroids> books;
+    for (const matrix& c : codebooks_) books.emplace_back(c);
     // Blocks of rows, each through every sub-space in turn, so a block is read from memory
     // once rather than once per sub-space; blocks are split over the threads.
     constexpr std::size_t block = 256;
@@ -195,10 +194,7 @@ class product_quantizer {
                              const matrix_view<const float> rows(&x(r0, 0), n, dim_, n > 1 ? x.row_stride() : dim_);
                              for (std::size_t j = 0; j < m_; ++j) {
                                const matrix_view<const float> sub = detail::sub_space(rows, j, sub_dim());
-                               if (laid_out.empty())
-                                 a = nearest(sub, codebooks_[j]);
-                               else
-                                 detail::short_nearest(sub, laid_out[j], 0, n, a.labels.data(), a.distances.data());
+                               books[j].assign(sub, 0, n, a.labels.data(), a.distances.data());
                                for (std::size_t i = 0; i < n; ++i)
                                  detail::write_code(&codes[(r0 + i) * code_size()], j, nbits_, a.labels[i]);
                              }
