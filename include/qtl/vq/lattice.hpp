@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -35,7 +36,9 @@ using lattice_basis = std::array<std::array<int, N>, N>;
 
 // A lattice with a basis (`generator`) in lower-triangular form: row i has no entry right of
 // column i and a non-zero one on the diagonal, so a point's coordinates in the basis come
-// out of one back substitution. Fixed-rate codes (vq/voronoi_code.hpp) need it.
+// out of one back substitution. Fixed-rate codes (vq/voronoi_code.hpp) need it. A lattice
+// may also list its shortest non-zero vectors (`shortest_vectors`, a range of points):
+// those codes then improve an overloaded block's point by moving along them.
 template <class L>
 concept generated_lattice = lattice<L> && requires {
   { L::generator } -> std::convertible_to<lattice_basis<L::dimension>>;
@@ -64,6 +67,39 @@ constexpr lattice_basis<8> e8_basis() noexcept {
   lattice_basis<8> b = checkerboard_basis<8>(2);
   b[7].fill(1);
   return b;
+}
+
+// The shortest non-zero vectors of Z^n (+-e_i), D_n (+-e_i +- e_j) and E8 (D_8's and the
+// 128 (+-1/2, ..., +-1/2) with an even number of minus signs): 2n, 2n(n-1) and 240.
+template <std::size_t N>
+constexpr std::array<std::array<double, N>, 2 * N> unit_vectors() noexcept {
+  std::array<std::array<double, N>, 2 * N> v{};
+  for (std::size_t i = 0; i < N; ++i) v[2 * i][i] = 1, v[2 * i + 1][i] = -1;
+  return v;
+}
+
+template <std::size_t N>
+constexpr std::array<std::array<double, N>, 2 * N * (N - 1)> pair_vectors() noexcept {
+  std::array<std::array<double, N>, 2 * N * (N - 1)> v{};
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = i + 1; j < N; ++j)
+      for (const double a : {1.0, -1.0})
+        for (const double b : {1.0, -1.0}) v[at][i] = a, v[at][j] = b, ++at;
+  return v;
+}
+
+constexpr std::array<std::array<double, 8>, 240> e8_shortest_vectors() noexcept {
+  std::array<std::array<double, 8>, 240> v{};
+  const auto pairs = pair_vectors<8>();
+  std::size_t at = 0;
+  for (const auto& p : pairs) v[at++] = p;
+  for (unsigned signs = 0; signs < 256; ++signs) {
+    if (std::popcount(signs) % 2 != 0) continue;
+    for (std::size_t i = 0; i < 8; ++i) v[at][i] = (signs >> i & 1u) != 0 ? -0.5 : 0.5;
+    ++at;
+  }
+  return v;
 }
 
 template <std::size_t N>
@@ -101,6 +137,7 @@ struct lattice_z {
   static constexpr int denominator = 1;
   static constexpr double volume = 1;
   static constexpr lattice_basis<N> generator = detail::identity_basis<N>();
+  static constexpr auto shortest_vectors = detail::unit_vectors<N>();
   static std::array<double, N> nearest(const std::array<double, N>& x) noexcept {
     std::array<double, N> y{};
     for (std::size_t i = 0; i < N; ++i) y[i] = std::nearbyint(x[i]);
@@ -117,6 +154,7 @@ struct lattice_d {
   static constexpr int denominator = 1;
   static constexpr double volume = 2;
   static constexpr lattice_basis<N> generator = detail::checkerboard_basis<N>(1);
+  static constexpr auto shortest_vectors = detail::pair_vectors<N>();
   static std::array<double, N> nearest(const std::array<double, N>& x) noexcept { return detail::nearest_even_sum(x); }
 };
 
@@ -128,6 +166,7 @@ struct lattice_e8 {
   static constexpr int denominator = 2;
   static constexpr double volume = 1;
   static constexpr lattice_basis<8> generator = detail::e8_basis();
+  static constexpr auto shortest_vectors = detail::e8_shortest_vectors();
   static std::array<double, 8> nearest(const std::array<double, 8>& x) noexcept {
     const std::array<double, 8> whole = detail::nearest_even_sum(x);
     std::array<double, 8> shifted{};

@@ -124,7 +124,9 @@ class voronoi_code {
 
   // The code's point for a block x (in units of the scale): x's nearest lattice point if the
   // code holds it; otherwise (an overload) the nearest point of t x for the largest t in
-  // [0, 1) that bisection finds with a nearest point the code holds (it holds 0).
+  // [0, 1) that bisection finds with a nearest point the code holds (it holds 0), then, if
+  // L lists its shortest vectors, moved along them while a move that stays in the code
+  // brings it nearer to x.
   [[nodiscard]] static codeword nearest(const point_type& x) {
     const point_type p = L::nearest(x);
     if (contains(p)) return {p, false};
@@ -136,7 +138,7 @@ class voronoi_code {
       else
         outside = t;
     }
-    return {L::nearest(shrunk(x, inside)), true};
+    return {descend(x, L::nearest(shrunk(x, inside))), true};
   }
 
   // Rows coded block by block: each row's indices packed into code_size(cols) bytes.
@@ -185,6 +187,24 @@ class voronoi_code {
   }
 
  private:
+  // A local descent: each move lowers the distance to x, so it ends, at a point of the code
+  // that no single shortest-vector move improves.
+  static point_type descend(const point_type& x, point_type p) {
+    if constexpr (requires { L::shortest_vectors; }) {
+      double best = detail::squared_distance(x, p);
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (const auto& v : L::shortest_vectors) {
+          point_type q = p;
+          for (std::size_t i = 0; i < dimension; ++i) q[i] += v[i];
+          const double d = detail::squared_distance(x, q);
+          if (d < best && contains(q)) p = q, best = d, moved = true;
+        }
+      }
+    }
+    return p;
+  }
+
   static point_type shrunk(point_type x, double t) noexcept {
     for (double& v : x) v *= t;
     return x;
