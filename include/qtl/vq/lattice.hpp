@@ -102,6 +102,29 @@ constexpr std::array<std::array<double, 8>, 240> e8_shortest_vectors() noexcept 
   return v;
 }
 
+// Block c of row r of x (N values from column c) divided by scale. Errors: a non-finite
+// value (non_finite).
+template <std::size_t N>
+std::array<double, N> scaled_block(matrix_view<const float> x, std::size_t r, std::size_t c, float scale,
+                                   const char* what) {
+  std::array<double, N> block{};
+  for (std::size_t i = 0; i < N; ++i) {
+    const float v = x(r, c + i);
+    if (!std::isfinite(v))
+      throw error(errc::non_finite, std::string(what) + ": value (" + std::to_string(r) + ", " +
+                                        std::to_string(c + i) + ") is not finite");
+    block[i] = static_cast<double>(v) / scale;
+  }
+  return block;
+}
+
+// Rows must divide into blocks of n values. Errors: otherwise (invalid_argument).
+inline void check_blocks(std::size_t cols, std::size_t n, const char* what) {
+  if (cols % n != 0)
+    throw error(errc::invalid_argument, std::string(what) + ": rows of " + std::to_string(cols) +
+                                            " values do not divide into blocks of " + std::to_string(n));
+}
+
 template <std::size_t N>
 double squared_distance(const std::array<double, N>& a, const std::array<double, N>& b) noexcept {
   double d = 0;
@@ -202,17 +225,10 @@ class lattice_quantizer {
   void encode(matrix_view<const float> x, std::span<std::int8_t> codes) const {
     check_shape(x.rows(), x.cols(), codes.size(), "vq::lattice_quantizer::encode");
     std::vector<std::int8_t> out(codes.size());
-    std::array<double, dimension> block{};
     for (std::size_t r = 0; r < x.rows(); ++r)
       for (std::size_t c = 0; c < x.cols(); c += dimension) {
-        for (std::size_t i = 0; i < dimension; ++i) {
-          const float v = x(r, c + i);
-          if (!std::isfinite(v))
-            throw error(errc::non_finite, "vq::lattice_quantizer::encode: value (" + std::to_string(r) + ", " +
-                                              std::to_string(c + i) + ") is not finite");
-          block[i] = static_cast<double>(v) / scale_;
-        }
-        const std::array<double, dimension> point = L::nearest(block);
+        const std::array<double, dimension> point =
+            L::nearest(detail::scaled_block<dimension>(x, r, c, scale_, "vq::lattice_quantizer::encode"));
         for (std::size_t i = 0; i < dimension; ++i) {
           const double code = point[i] * L::denominator;
           if (code < -128 || code > 127)
@@ -236,9 +252,7 @@ class lattice_quantizer {
 
  private:
   static void check_shape(std::size_t rows, std::size_t cols, std::size_t codes, const char* what) {
-    if (cols % dimension != 0)
-      throw error(errc::invalid_argument, std::string(what) + ": rows of " + std::to_string(cols) +
-                                              " values do not divide into blocks of " + std::to_string(dimension));
+    detail::check_blocks(cols, dimension, what);
     if (codes != rows * cols)
       throw error(errc::shape_mismatch, std::string(what) + ": " + std::to_string(codes) + " codes for " +
                                             std::to_string(rows) + "x" + std::to_string(cols) + " values");

@@ -150,17 +150,9 @@ class voronoi_code {
     check_shape(x.rows(), x.cols(), codes.size(), "vq::voronoi_code::encode");
     std::vector<std::uint8_t> out(codes.size()), indices(x.cols());
     std::size_t overloads = 0;
-    point_type block{};
     for (std::size_t r = 0; r < x.rows(); ++r) {
       for (std::size_t c = 0; c < x.cols(); c += dimension) {
-        for (std::size_t i = 0; i < dimension; ++i) {
-          const float v = x(r, c + i);
-          if (!std::isfinite(v))
-            throw error(errc::non_finite, "vq::voronoi_code::encode: value (" + std::to_string(r) + ", " +
-                                              std::to_string(c + i) + ") is not finite");
-          block[i] = static_cast<double>(v) / scale_;
-        }
-        const codeword w = nearest(block);
+        const codeword w = nearest(detail::scaled_block<dimension>(x, r, c, scale_, "vq::voronoi_code::encode"));
         const index_type k = index(w.point);
         overloads += w.overload;
         std::copy(k.begin(), k.end(), indices.begin() + static_cast<std::ptrdiff_t>(c));
@@ -211,9 +203,7 @@ class voronoi_code {
   }
 
   static void check_shape(std::size_t rows, std::size_t cols, std::size_t codes, const char* what) {
-    if (cols % dimension != 0)
-      throw error(errc::invalid_argument, std::string(what) + ": rows of " + std::to_string(cols) +
-                                              " values do not divide into blocks of " + std::to_string(dimension));
+    detail::check_blocks(cols, dimension, what);
     if (codes != rows * code_size(cols))
       throw error(errc::shape_mismatch, std::string(what) + ": " + std::to_string(codes) + " bytes for " +
                                             std::to_string(rows) + "x" + std::to_string(cols) + " values, need " +
