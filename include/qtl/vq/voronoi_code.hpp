@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,7 +56,7 @@ class voronoi_code {
 
  public:
   static constexpr std::size_t dimension = L::dimension;
-  static constexpr int bits = Bits;        // per value
+  static constexpr int bits = Bits;          // per value
   static constexpr int modulus = 1 << Bits;  // r
   using point_type = std::array<double, dimension>;
   using index_type = std::array<std::uint8_t, dimension>;
@@ -109,16 +110,12 @@ class voronoi_code {
     return x;
   }
 
-  // Whether a lattice point is one of the code's: the point its index decodes to. A point
-  // with a coordinate beyond r times L's covering-radius bound lies outside the cell.
-  [[nodiscard]] static bool contains(const point_type& p) {
-    constexpr double reach = modulus * detail::half_l1_norm(L::generator, L::denominator);
-    if (std::any_of(p.begin(), p.end(), [](double v) { return !(std::fabs(v) <= reach); })) return false;
-    return point(index(p)) == p;
-  }
+  // Whether a lattice point is one of the code's: the point its index decodes to.
+  [[nodiscard]] static bool contains(const point_type& p) { return held_index(p).has_value(); }
 
   struct codeword {
     point_type point;
+    index_type index;
     bool overload;  // x's nearest lattice point was outside the code
   };
 
@@ -129,7 +126,7 @@ class voronoi_code {
   // brings it nearer to x.
   [[nodiscard]] static codeword nearest(const point_type& x) {
     const point_type p = L::nearest(x);
-    if (contains(p)) return {p, false};
+    if (const auto k = held_index(p)) return {p, *k, false};
     double inside = 0, outside = 1;
     for (int step = 0; step < 24; ++step) {
       const double t = (inside + outside) / 2;
@@ -138,7 +135,8 @@ class voronoi_code {
       else
         outside = t;
     }
-    return {descend(x, L::nearest(shrunk(x, inside))), true};
+    const point_type held = descend(x, L::nearest(shrunk(x, inside)));
+    return {held, index(held), true};
   }
 
   // Rows coded block by block: each row's indices packed into code_size(cols) bytes.
@@ -153,9 +151,8 @@ class voronoi_code {
     for (std::size_t r = 0; r < x.rows(); ++r) {
       for (std::size_t c = 0; c < x.cols(); c += dimension) {
         const codeword w = nearest(detail::scaled_block<dimension>(x, r, c, scale_, "vq::voronoi_code::encode"));
-        const index_type k = index(w.point);
         overloads += w.overload;
-        std::copy(k.begin(), k.end(), indices.begin() + static_cast<std::ptrdiff_t>(c));
+        std::copy(w.index.begin(), w.index.end(), indices.begin() + static_cast<std::ptrdiff_t>(c));
       }
       qtl::detail::pack_sequential_unchecked<Bits>(indices.data(), x.cols(), &out[r * code_size(x.cols())]);
     }
@@ -179,6 +176,17 @@ class voronoi_code {
   }
 
  private:
+  // p's index if the code holds p (the point its index decodes to), so that encoding does
+  // not work it out twice. A point with a coordinate beyond r times L's covering-radius
+  // bound lies outside the cell.
+  static std::optional<index_type> held_index(const point_type& p) {
+    constexpr double reach = modulus * detail::half_l1_norm(L::generator, L::denominator);
+    if (std::any_of(p.begin(), p.end(), [](double v) { return !(std::fabs(v) <= reach); })) return std::nullopt;
+    const index_type k = index(p);
+    if (point(k) != p) return std::nullopt;
+    return k;
+  }
+
   // A local descent: each move lowers the distance to x, so it ends, at a point of the code
   // that no single shortest-vector move improves.
   static point_type descend(const point_type& x, point_type p) {
