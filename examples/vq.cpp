@@ -2,8 +2,8 @@
 // centres) coded by k-means, product quantization (PQ), optimized PQ, residual quantization
 // (RQ) and local search quantization (LSQ), then searched by asymmetric distance (PQ, RQ and
 // LSQ); the PQ saved with its codes and loaded back; the same rows coded by the E8 and Z^8
-// lattices, and by their fixed-rate Voronoi codes. Prints the bytes per vector, the
-// reconstruction error and the recall of the exact nearest neighbour.
+// lattices, and by their fixed-rate Voronoi codes (E8's saved and loaded back). Prints the
+// bytes per vector, the reconstruction error and the recall of the exact nearest neighbour.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -117,5 +117,16 @@ int main() {
   };
   voronoi(qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>(1.0f), "E8 ");
   voronoi(qtl::vq::voronoi_code<qtl::vq::lattice_z<8>, 4>(1.0f), "Z^8");
+
+  // A Voronoi code is stored as its lattice's basis, bits, scale and row length.
+  using e8_code = qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>;
+  const e8_code e8_4(1.0f);
+  std::vector<std::uint8_t> e8_bytes(static_cast<std::size_t>(n) * e8_code::code_size(static_cast<std::size_t>(d)));
+  (void)e8_4.encode(rows, e8_bytes);
+  qtl::vq::save(file, e8_4, static_cast<std::size_t>(d), e8_bytes);
+  const auto e8_stored = qtl::vq::load<e8_code>(file);
+  std::printf("Voronoi code saved and loaded: %zu rows of %zu values, scale %g, the same codes: %s\n", e8_stored.n,
+              e8_stored.cols, e8_stored.quantizer.scale(), e8_stored.codes == e8_bytes ? "yes" : "no");
+  std::filesystem::remove(file);
   return 0;
 }

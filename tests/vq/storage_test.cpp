@@ -1,7 +1,9 @@
-// qtl/vq/storage.hpp: PQ, OPQ and RQ saved with their codes and loaded back code the same
-// way; files of the wrong kind, missing or ill-shaped tensors and bad metadata refused.
+// qtl/vq/storage.hpp: PQ, OPQ, RQ and Voronoi codes saved with their codes and loaded back
+// code the same way; files of the wrong kind, missing or ill-shaped tensors and bad metadata
+// refused.
 #include <catch2/catch_test_macros.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <random>
@@ -65,6 +67,7 @@ TEST_CASE("vector quantizers and their codes survive save and load", "[vq][stora
   qtl::vq::save(scratch("pq.safetensors"), pq, pq_codes);
   const auto pq_back = qtl::vq::load<qtl::vq::product_quantizer>(scratch("pq.safetensors"));
   CHECK(pq_back.n == 600);
+  CHECK(pq_back.cols == 8);  // each code stands for a vector of dim() values
   CHECK(pq_back.codes == pq_codes);
   CHECK(pq_back.quantizer.nbits() == 5);
   for (std::size_t j = 0; j < 4; ++j) CHECK(pq_back.quantizer.codebook(j) == pq.codebook(j));
@@ -153,4 +156,78 @@ TEST_CASE("vq files of the wrong kind or shape are refused", "[vq][storage][erro
   qtl::vq::save(path, pq);
   fs::resize_file(path, fs::file_size(path) - 5);
   CHECK(error_code_of([&] { (void)qtl::vq::load<qtl::vq::product_quantizer>(path); }) == qtl::errc::corrupt_file);
+}
+
+TEST_CASE("Voronoi codes and their codes survive save and load", "[vq][storage][voronoi]") {
+  using qtl::test::error_code_of;
+  using e8_code = qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>;
+  const matrix x = gaussian(10, 16, 3);
+  const e8_code code(std::nextafter(0.37f, 1.0f));  // not 0.37f: six digits would not write it exactly
+  std::vector<std::uint8_t> codes(10 * e8_code::code_size(16));
+  (void)code.encode(view(x), codes);
+  const auto path = scratch("voronoi.safetensors");
+  qtl::vq::save(path, code, 16, codes);
+
+  const qtl::vq::stored<e8_code> back = qtl::vq::load<e8_code>(path);
+  CHECK(back.quantizer.scale() == code.scale());
+  CHECK(back.n == 10);
+  CHECK(back.cols == 16);
+  CHECK(back.codes == codes);
+  matrix decoded(10, 16), decoded_back(10, 16);
+  code.decode(codes, qtl::matrix_view<float>(decoded.data(), 10, 16));
+  back.quantizer.decode(back.codes, qtl::matrix_view<float>(decoded_back.data(), 10, 16));
+  CHECK(decoded_back == decoded);
+
+  qtl::vq::save(path, code, 24);  // the code alone
+  const auto alone = qtl::vq::load<e8_code>(path);
+  CHECK((alone.n == 0 && alone.codes.empty() && alone.cols == 24));
+
+  // Other bits, another lattice of the same dimension, another kind: refused as such.
+  CHECK(error_code_of([&] { (void)qtl::vq::load<qtl::vq::voronoi_code<qtl::vq::lattice_e8, 3>>(path); }) ==
+        qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { (void)qtl::vq::load<qtl::vq::voronoi_code<qtl::vq::lattice_d<8>, 4>>(path); }) ==
+        qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { (void)qtl::vq::load<qtl::vq::product_quantizer>(path); }) == qtl::errc::invalid_argument);
+  // Rows that are not whole blocks, codes that are not whole rows: nothing is written.
+  fs::remove(scratch("odd.safetensors"));
+  CHECK(error_code_of([&] { qtl::vq::save(scratch("odd.safetensors"), code, 12); }) == qtl::errc::invalid_argument);
+  CHECK(error_code_of([&] { qtl::vq::save(scratch("odd.safetensors"), code, 16, std::span(codes).first(5)); }) ==
+        qtl::errc::shape_mismatch);
+  CHECK(!fs::exists(scratch("odd.safetensors")));
+
+  // Lying metadata and tensors (write_file's generator is all 0.5: not E8's, so the good
+  // file for these checks is E8's own basis, written by save, with the metadata replaced).
+  const st::file saved(path);
+  const auto generator = saved.find("generator");
+  REQUIRE(generator != nullptr);
+  const auto bad = scratch("bad_voronoi.safetensors");
+  const auto write_bad = [&](const st::metadata_map& metadata, std::vector<std::uint64_t> code_shape = {}) {
+    std::vector<st::tensor_view> views{*generator};
+    const std::vector<std::uint8_t> bytes(code_shape.empty() ? 0 : code_shape[0] * code_shape[1]);
+    if (!code_shape.empty()) {
+      st::tensor_view c;
+      c.name = "codes", c.type = st::dtype::u8, c.shape = code_shape, c.data = std::as_bytes(std::span(bytes));
+      views.push_back(c);
+    }
+    st::write(bad, views, metadata);
+  };
+  const auto refused = [&](const st::metadata_map& metadata, std::vector<std::uint64_t> code_shape = {}) {
+    write_bad(metadata, std::move(code_shape));
+    return error_code_of([&] { (void)qtl::vq::load<e8_code>(bad); });
+  };
+  const auto with = [](std::string key, std::string value) {
+    st::metadata_map m{{"qtl.vq", "voronoi_code"}, {"qtl.vq.nbits", "4"}, {"qtl.vq.scale", "0.5"}, {"qtl.vq.cols", "16"}};
+    m[key] = std::move(value);
+    return m;
+  };
+  write_bad(with("qtl.vq.cols", "16"), {10, 8});  // the control: this file loads
+  CHECK(qtl::vq::load<e8_code>(bad).n == 10);
+  CHECK(refused(with("qtl.vq.scale", "wide")) == qtl::errc::corrupt_file);
+  CHECK(refused(with("qtl.vq.scale", "-1")) == qtl::errc::invalid_argument);  // the constructor's refusal
+  CHECK(refused(with("qtl.vq.scale", "inf")) == qtl::errc::invalid_argument);
+  CHECK(refused(with("qtl.vq.cols", "12")) == qtl::errc::corrupt_file);
+  CHECK(refused(with("qtl.vq.cols", "0")) == qtl::errc::corrupt_file);
+  CHECK(refused(with("qtl.vq.cols", "16"), {10, 9}) == qtl::errc::corrupt_file);  // 8 bytes a row of 16 at 4 bits
+  write_file(bad, {{"generator", {8, 8}}}, with("qtl.vq.cols", "16"));
+  CHECK(error_code_of([&] { (void)qtl::vq::load<e8_code>(bad); }) == qtl::errc::invalid_argument);  // another basis
 }

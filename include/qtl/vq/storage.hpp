@@ -3,7 +3,9 @@
 // RQ and LSQ), OPQ's rotation an F32 "rotation" [d, d], codes an optional U8 "codes"
 // [n, code_size]; the kind and nbits are metadata, "qtl.vq", "qtl.vq.nbits", and so are
 // RQ's beam ("qtl.vq.beam") and LSQ's encode options ("qtl.vq.ils_iterations",
-// "qtl.vq.icm_iterations", "qtl.vq.perturbations", "qtl.vq.seed").
+// "qtl.vq.icm_iterations", "qtl.vq.perturbations", "qtl.vq.seed"). A Voronoi code has no
+// codebook: its lattice's basis is an F32 "generator" [n, n], its scale and the row length
+// its codes were made for are metadata ("qtl.vq.scale", "qtl.vq.cols").
 #pragma once
 
 #include <charconv>
@@ -25,6 +27,7 @@
 #include "qtl/vq/optimized_product_quantizer.hpp"
 #include "qtl/vq/product_quantizer.hpp"
 #include "qtl/vq/residual_quantizer.hpp"
+#include "qtl/vq/voronoi_code.hpp"
 
 namespace qtl::vq {
 
@@ -32,8 +35,9 @@ namespace qtl::vq {
 template <class Q>
 struct stored {
   Q quantizer;
-  std::vector<std::uint8_t> codes;  // n x quantizer.code_size()
+  std::vector<std::uint8_t> codes;  // n codes of equal size
   std::size_t n = 0;
+  std::size_t cols = 0;  // the values a code stands for: dim(), or a Voronoi code's row length
 };
 
 namespace detail {
@@ -41,17 +45,35 @@ namespace detail {
 namespace st = io::safetensors;
 
 template <class Q>
+inline constexpr bool is_voronoi_code = false;
+template <generated_lattice L, int Bits>
+  requires code_width<Bits>
+inline constexpr bool is_voronoi_code<voronoi_code<L, Bits>> = true;
+
+template <class Q>
 constexpr std::string_view kind_of() {
   if constexpr (std::is_same_v<Q, product_quantizer>) return "product_quantizer";
   else if constexpr (std::is_same_v<Q, optimized_product_quantizer>) return "optimized_product_quantizer";
   else if constexpr (std::is_same_v<Q, residual_quantizer>) return "residual_quantizer";
+  else if constexpr (is_voronoi_code<Q>) return "voronoi_code";
   else return "local_search_quantizer";
 }
 
-// The quantizers save and load know.
+// The trained quantizers (codebooks), and all that save and load know.
 template <class Q>
-concept storable = std::is_same_v<Q, product_quantizer> || std::is_same_v<Q, optimized_product_quantizer> ||
-                   std::is_same_v<Q, residual_quantizer> || std::is_same_v<Q, local_search_quantizer>;
+concept trained = std::is_same_v<Q, product_quantizer> || std::is_same_v<Q, optimized_product_quantizer> ||
+                  std::is_same_v<Q, residual_quantizer> || std::is_same_v<Q, local_search_quantizer>;
+template <class Q>
+concept storable = trained<Q> || is_voronoi_code<Q>;
+
+// A lattice's basis in its own units, the generator divided by the denominator.
+template <generated_lattice L>
+std::vector<float> generator_values() {
+  std::vector<float> out;
+  for (const auto& row : L::generator)
+    for (const int v : row) out.push_back(static_cast<float>(v) / static_cast<float>(L::denominator));
+  return out;
+}
 
 struct float_tensor {
   std::string name;
@@ -143,7 +165,7 @@ inline std::vector<matrix> read_codebooks(const st::file& f, int nbits) {
 // Writes the quantizer, and the codes of n vectors when given (n * code_size bytes), to
 // `path`, all or nothing. Errors: a byte count that is not a whole number of codes
 // (shape_mismatch); the file errors of io::safetensors::write.
-template <detail::storable Q>
+template <detail::trained Q>
 void save(const std::filesystem::path& path, const Q& q, std::span<const std::uint8_t> codes = {}) {
   io::safetensors::metadata_map metadata{{"qtl.vq", std::string(detail::kind_of<Q>())},
                                          {"qtl.vq.nbits", std::to_string(q.nbits())}};
@@ -175,10 +197,91 @@ void save(const std::filesystem::path& path, const Q& q, std::span<const std::ui
   detail::save_file(path, std::move(metadata), tensors, codes, q.code_size());
 }
 
+// Writes a Voronoi code (its lattice's basis, its bits and scale) and, when given, the codes
+// of rows of `cols` values (n * code_size(cols) bytes), all or nothing. Errors: a row length
+// that is not a positive multiple of the dimension (invalid_argument); codes that are not
+// whole rows (shape_mismatch); the file errors of io::safetensors::write.
+template <generated_lattice L, int Bits>
+void save(const std::filesystem::path& path, const voronoi_code<L, Bits>& code, std::size_t cols,
+          std::span<const std::uint8_t> codes = {}) {
+  if (cols == 0 || cols % L::dimension != 0)
+    throw error(errc::invalid_argument, path.string() + ": rows of " + std::to_string(cols) +
+                                            " values for a Voronoi code of dimension " + std::to_string(L::dimension));
+  char scale[32];
+  const auto printed = std::to_chars(scale, scale + sizeof scale, code.scale());  // the shortest exact text
+  io::safetensors::metadata_map metadata{{"qtl.vq", "voronoi_code"},
+                                         {"qtl.vq.nbits", std::to_string(Bits)},
+                                         {"qtl.vq.scale", std::string(scale, printed.ptr)},
+                                         {"qtl.vq.cols", std::to_string(cols)}};
+  const std::vector<detail::float_tensor> tensors{{"generator", {L::dimension, L::dimension}, detail::generator_values<L>()}};
+  detail::save_file(path, std::move(metadata), tensors, codes, voronoi_code<L, Bits>::code_size(cols));
+}
+
+namespace detail {
+
+// A Voronoi code of Q's lattice and bits, its scale and row length from the metadata.
+template <class Q>
+  requires is_voronoi_code<Q>
+stored<Q> read_quantizer(const st::file& f, int nbits) {
+  if (nbits != Q::bits)
+    throw error(errc::invalid_argument, f.path().string() + ": holds a " + std::to_string(nbits) +
+                                            "-bit Voronoi code, not a " + std::to_string(Q::bits) + "-bit one");
+  const float_tensor g = read_floats(f, "generator", 2);
+  if (g.shape[0] != Q::dimension || g.shape[1] != Q::dimension || g.values != generator_values<typename Q::lattice_type>())
+    throw error(errc::invalid_argument, f.path().string() + ": holds a Voronoi code on another lattice");
+  const std::string& text = meta(f, "qtl.vq.scale");
+  float scale = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), scale);
+  if (ec != std::errc{} || end != text.data() + text.size()) corrupt(f, "\"qtl.vq.scale\" is \"" + text + "\", not a number");
+  const std::size_t cols = meta_number(f, "qtl.vq.cols", Q::dimension, std::size_t{1} << 40);
+  if (cols % Q::dimension != 0)
+    corrupt(f, "\"qtl.vq.cols\" is " + std::to_string(cols) + ", not a multiple of the dimension " + std::to_string(Q::dimension));
+  return {Q(scale), {}, 0, cols};
+}
+
+// A trained quantizer from its codebooks (and OPQ's rotation).
+template <class Q>
+  requires trained<Q>
+stored<Q> read_quantizer(const st::file& f, int nbits) {
+  std::vector<matrix> books = read_codebooks(f, nbits);
+  const auto make = [&]() -> Q {
+    const std::size_t m = books.size(), width = static_cast<std::size_t>(books[0].cols());
+    if constexpr (std::is_same_v<Q, residual_quantizer>) {
+      return residual_quantizer(width, nbits, std::move(books), meta_number(f, "qtl.vq.beam", 1, 1u << 20));
+    } else if constexpr (std::is_same_v<Q, local_search_quantizer>) {
+      constexpr std::size_t most = 1u << 20;  // as for the beam: a lying file must not make encode run for ever
+      const lsq_encode_options e{.ils_iterations = meta_number(f, "qtl.vq.ils_iterations", 1, most),
+                                 .icm_iterations = meta_number(f, "qtl.vq.icm_iterations", 1, most),
+                                 .perturbations = meta_number(f, "qtl.vq.perturbations", 0, most),
+                                 .seed = meta_number(f, "qtl.vq.seed", 0, std::numeric_limits<std::size_t>::max())};
+      return local_search_quantizer(width, nbits, std::move(books), e);
+    } else {
+      product_quantizer pq(m * width, m, nbits, std::move(books));
+      if constexpr (std::is_same_v<Q, product_quantizer>) {
+        return pq;
+      } else {
+        const float_tensor r = read_floats(f, "rotation", 2);
+        if (r.shape[0] != pq.dim() || r.shape[1] != pq.dim())
+          corrupt(f, "\"rotation\" is " + std::to_string(r.shape[0]) + "x" + std::to_string(r.shape[1]) +
+                         " for dimension " + std::to_string(pq.dim()));
+        return optimized_product_quantizer(
+            Eigen::Map<const matrix>(r.values.data(), static_cast<Eigen::Index>(pq.dim()), static_cast<Eigen::Index>(pq.dim())),
+            std::move(pq));
+      }
+    }
+  };
+  Q q = make();
+  const std::size_t dim = q.dim();
+  return {std::move(q), {}, 0, dim};
+}
+
+}  // namespace detail
+
 // Reads a quantizer of kind Q (and its codes, if stored) written by save. Errors: another
-// kind of quantizer in the file (invalid_argument); missing or ill-shaped tensors or
-// metadata (corrupt_file); what the quantizer's constructor refuses (non-finite codewords,
-// a rotation that is not orthogonal); the file errors of io::safetensors::file.
+// kind of quantizer in the file, or a Voronoi code of other bits or on another lattice
+// (invalid_argument); missing or ill-shaped tensors or metadata (corrupt_file); what the
+// quantizer's constructor refuses (non-finite codewords, a rotation that is not orthogonal,
+// a scale that is not finite and positive); the file errors of io::safetensors::file.
 template <detail::storable Q>
 stored<Q> load(const std::filesystem::path& path) {
   const io::safetensors::file f(path);
@@ -187,42 +290,20 @@ stored<Q> load(const std::filesystem::path& path) {
     throw error(errc::invalid_argument, path.string() + ": holds a " + kind + ", not a " +
                                             std::string(detail::kind_of<Q>()));
   const int nbits = static_cast<int>(detail::meta_number(f, "qtl.vq.nbits", 1, 8));
-  std::vector<matrix> books = detail::read_codebooks(f, nbits);
-  const auto make = [&]() -> Q {
-    const std::size_t m = books.size(), width = static_cast<std::size_t>(books[0].cols());
-    if constexpr (std::is_same_v<Q, residual_quantizer>) {
-      return residual_quantizer(width, nbits, std::move(books), detail::meta_number(f, "qtl.vq.beam", 1, 1u << 20));
-    } else if constexpr (std::is_same_v<Q, local_search_quantizer>) {
-      constexpr std::size_t most = 1u << 20;  // as for the beam: a lying file must not make encode run for ever
-      const lsq_encode_options e{.ils_iterations = detail::meta_number(f, "qtl.vq.ils_iterations", 1, most),
-                                 .icm_iterations = detail::meta_number(f, "qtl.vq.icm_iterations", 1, most),
-                                 .perturbations = detail::meta_number(f, "qtl.vq.perturbations", 0, most),
-                                 .seed = detail::meta_number(f, "qtl.vq.seed", 0, std::numeric_limits<std::size_t>::max())};
-      return local_search_quantizer(width, nbits, std::move(books), e);
-    } else {
-      product_quantizer pq(m * width, m, nbits, std::move(books));
-      if constexpr (std::is_same_v<Q, product_quantizer>) {
-        return pq;
-      } else {
-        const detail::float_tensor r = detail::read_floats(f, "rotation", 2);
-        if (r.shape[0] != pq.dim() || r.shape[1] != pq.dim())
-          detail::corrupt(f, "\"rotation\" is " + std::to_string(r.shape[0]) + "x" + std::to_string(r.shape[1]) +
-                                 " for dimension " + std::to_string(pq.dim()));
-        return optimized_product_quantizer(
-            Eigen::Map<const matrix>(r.values.data(), static_cast<Eigen::Index>(pq.dim()), static_cast<Eigen::Index>(pq.dim())),
-            std::move(pq));
-      }
-    }
-  };
-  stored<Q> out{make(), {}, 0};
+  stored<Q> out = detail::read_quantizer<Q>(f, nbits);
+  const std::size_t width = [&] {
+    if constexpr (detail::is_voronoi_code<Q>) return Q::code_size(out.cols);
+    else return out.quantizer.code_size();
+  }();
   if (const auto* codes = f.find("codes")) {
-    if (codes->type != io::safetensors::dtype::u8 || codes->shape.size() != 2 || codes->shape[1] != out.quantizer.code_size())
-      detail::corrupt(f, "\"codes\" must be U8 [n, " + std::to_string(out.quantizer.code_size()) + "]");
+    if (codes->type != io::safetensors::dtype::u8 || codes->shape.size() != 2 || codes->shape[1] != width)
+      detail::corrupt(f, "\"codes\" must be U8 [n, " + std::to_string(width) + "]");
     out.n = codes->shape[0];
     out.codes.assign(reinterpret_cast<const std::uint8_t*>(codes->data.data()),
                      reinterpret_cast<const std::uint8_t*>(codes->data.data()) + codes->data.size());
   }
   return out;
 }
+
 
 }  // namespace qtl::vq

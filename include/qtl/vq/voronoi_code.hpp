@@ -55,6 +55,7 @@ class voronoi_code {
                 "voronoi_code: the lattice's generator must be lower triangular with a non-zero diagonal");
 
  public:
+  using lattice_type = L;
   static constexpr std::size_t dimension = L::dimension;
   static constexpr int bits = Bits;          // per value
   static constexpr int modulus = 1 << Bits;  // r
