@@ -114,15 +114,14 @@ int main() {
                 "blocks overloaded\n",
                 name, bytes.size() / static_cast<std::size_t>(n), (x - back).rowwise().squaredNorm().mean(), overloads,
                 static_cast<long long>(n * d / 8));
+    return bytes;
   };
-  voronoi(qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>(1.0f), "E8 ");
+  using e8_code = qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>;
+  const e8_code e8_4(1.0f);
+  const std::vector<std::uint8_t> e8_bytes = voronoi(e8_4, "E8 ");
   voronoi(qtl::vq::voronoi_code<qtl::vq::lattice_z<8>, 4>(1.0f), "Z^8");
 
   // A Voronoi code is stored as its lattice's basis, bits, scale and row length.
-  using e8_code = qtl::vq::voronoi_code<qtl::vq::lattice_e8, 4>;
-  const e8_code e8_4(1.0f);
-  std::vector<std::uint8_t> e8_bytes(static_cast<std::size_t>(n) * e8_code::code_size(static_cast<std::size_t>(d)));
-  (void)e8_4.encode(rows, e8_bytes);
   qtl::vq::save(file, e8_4, static_cast<std::size_t>(d), e8_bytes);
   const auto e8_stored = qtl::vq::load<e8_code>(file);
   std::printf("Voronoi code saved and loaded: %zu rows of %zu values, scale %g, the same codes: %s\n", e8_stored.n,
