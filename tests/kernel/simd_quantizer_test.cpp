@@ -30,6 +30,10 @@ TEST_CASE("simd_quantizer is byte-identical to the scalar quantizer on avx2", "[
 }
 
 TEST_CASE("simd_quantizer is byte-identical to the scalar quantizer on avx512_vnni", "[simd_quantizer]") {
+#if defined(QTL_TEST_AVX512_VNNI)
   run_cases(qtl::kernel::arch_id::avx512_vnni, qtl_test::simd_quantizer_failures_avx512_vnni);
+#else
+  SKIP(qtl_test::avx512_vnni_cases_not_built);
+#endif
 }
 #endif

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "qtl/core/error.hpp"
+#include "qtl/core/svd.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/ptq/layer_error.hpp"  // Eigen/Core, with the compiler workaround
-#include <Eigen/SVD>
 #include "qtl/ptq/layer_inputs.hpp"
 
 namespace qtl::ptq {
@@ -71,7 +71,7 @@ inline low_rank_result low_rank_correction(matrix_view<const float> w, matrix_vi
   out.error_before = measure(residual);
   Eigen::MatrixXd a = Eigen::MatrixXd::Zero(residual.rows(), k), b = Eigen::MatrixXd::Zero(k, n);
   if (k > 0) {
-    const Eigen::BDCSVD<Eigen::MatrixXd> svd(residual * weight.matrix().asDiagonal(), Eigen::ComputeThinU | Eigen::ComputeThinV);
+    const svd_type svd = thin_svd(residual * weight.matrix().asDiagonal());
     a = svd.matrixU().leftCols(k) * svd.singularValues().head(k).asDiagonal();
     b = svd.matrixV().leftCols(k).transpose() * weight.inverse().matrix().asDiagonal();
   }

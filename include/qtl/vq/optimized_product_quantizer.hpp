@@ -7,7 +7,6 @@
 #pragma once
 
 #include <Eigen/QR>
-#include <Eigen/SVD>
 
 #include <cmath>
 #include <cstddef>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "qtl/core/error.hpp"
+#include "qtl/core/svd.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/kernel/parallel_for.hpp"
 #include "qtl/vq/kmeans.hpp"
@@ -76,7 +76,7 @@ class optimized_product_quantizer {
       // Procrustes: the orthogonal R nearest to mapping the rows onto their decoded selves.
       const matrix decoded = pq.decode(pq.encode(view(rotated), detail::thread_count(opt.kmeans.threads)), x.rows());
       const Eigen::MatrixXd cross = (rows.transpose() * decoded).cast<double>();
-      const Eigen::BDCSVD<Eigen::MatrixXd> svd(cross, Eigen::ComputeThinU | Eigen::ComputeThinV);
+      const svd_type svd = thin_svd(cross);
       r = (svd.matrixU() * svd.matrixV().transpose()).cast<float>();
     }
     if (opt.iterations > 0) {  // the PQ that goes with the last rotation
