@@ -17,7 +17,8 @@ as_root() { "${sudo_cmd[@]}" "$@"; }
 
 base_packages=(build-essential cmake ninja-build pkg-config python3 python3-venv
   libeigen3-dev libbenchmark-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcairo2-dev
-  clang-14 libclang-rt-14-dev)  # clang: the libFuzzer targets (scripts/fuzz.sh)
+  clang-14 libclang-rt-14-dev  # clang: the libFuzzer targets (scripts/fuzz.sh)
+  g++-aarch64-linux-gnu qemu-user)  # the NEON tests (scripts/test_neon.sh)
 # package, exact version, suite, the lowest version that still builds qtl
 pinned_packages=("libxsimd-dev 13.2.0-1 trixie 13"
                  "libcatch2-dev 3.7.1-0.4~bpo12+1 bookworm-backports 3")
