@@ -5,11 +5,17 @@ Python 3.12).
     python tests/golden/audio_vectors.py [--out DIR]
 
 Writes audio.qtlg: the μ-law and A-law code of every 16-bit sample, the sample of every
-code, and for three signals (a plucked string and a chirp with noise, synthesised here
+code, and for four signals (a plucked string and a chirp with noise, synthesised here
 with a seeded generator; full-scale noise, which drives the step index to both ends and
-the prediction into its clamps; a 1001-sample odd length) the ADPCM bytes and final
-states of encoding and decoding, in one call and continued over two calls. Exits 77
-(skip) when audioop or numpy is missing.
+the prediction into its clamps; a 1001-sample odd length; a spoken sentence) the ADPCM
+bytes and final states of encoding and decoding, in one call and continued over two
+calls. Exits 77 (skip) when audioop or numpy is missing.
+
+The sentence is speech.wav beside this script: 17,786 samples (2.2 s) of 16-bit mono at
+8 kHz, peaks near full scale. It was made once, by
+    espeak-ng -v en-us -s 170 -w speech22.wav "This voice is coded in four bits."
+(eSpeak NG 1.51, Debian bookworm; 22,050 Hz) and audioop.ratecv(frames, 2, 1, 22050,
+8000, None), and is committed: this script reads it with the wave module.
 """
 import argparse
 import math
@@ -17,6 +23,7 @@ import os
 import random
 import sys
 import warnings
+import wave
 
 try:
     with warnings.catch_warnings():
@@ -45,6 +52,14 @@ def pluck_and_chirp(n, rate=8000):
         value = 0.55 * string + 0.35 * chirp * math.exp(-((t - 1.0) ** 2)) + 0.01 * rng.uniform(-1, 1)
         out.append(max(-32768, min(32767, round(value * 32767))))
     return np.array(out, dtype=np.int16)
+
+
+def speech():
+    """speech.wav's samples, as int16."""
+    with wave.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "speech.wav")) as f:
+        if (f.getnchannels(), f.getsampwidth(), f.getframerate()) != (1, 2, 8000):
+            raise SystemExit("speech.wav: expected 16-bit mono at 8 kHz")
+        return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").astype(np.int16)
 
 
 def noise(n):
@@ -83,6 +98,7 @@ def main():
     adpcm_case(arrays, "adpcm.pluck", pluck_and_chirp(16000))
     adpcm_case(arrays, "adpcm.noise", noise(4000))
     adpcm_case(arrays, "adpcm.odd", pluck_and_chirp(1001))
+    adpcm_case(arrays, "adpcm.speech", speech())
     write_golden(os.path.join(args.out, "audio.qtlg"), arrays)
     print(f"wrote audio.qtlg (Python {sys.version.split()[0]}'s audioop)")
 

@@ -1,7 +1,8 @@
 // qtl/predictive/ima_adpcm.hpp against Python's audioop lin2adpcm/adpcm2lin
 // (tests/golden/audio_vectors.py): bytes and final states for a plucked string with a
-// chirp, full-scale noise (step index and prediction clamped at both ends) and an odd
-// length, in one call and continued over two; bad states and sizes refused.
+// chirp, full-scale noise (step index and prediction clamped at both ends), an odd length
+// and a spoken sentence (tests/golden/speech.wav), in one call and continued over two;
+// bad states and sizes refused.
 #include <catch2/catch_test_macros.hpp>
 
 #include <algorithm>
@@ -26,7 +27,7 @@ std::vector<std::int32_t> pair(const adpcm::state& s) { return {s.predicted, s.i
 
 TEST_CASE("IMA ADPCM equals audioop's lin2adpcm and adpcm2lin", "[predictive][adpcm][golden]") {
   const auto golden = qtl::test::golden_file::load("audio.qtlg");
-  for (const std::string name : {"adpcm.pluck", "adpcm.noise", "adpcm.odd"}) {
+  for (const std::string name : {"adpcm.pluck", "adpcm.noise", "adpcm.odd", "adpcm.speech"}) {
     INFO(name);
     const auto input = golden.get<std::int16_t>(name + ".input");
     const auto expected = golden.get<std::uint8_t>(name + ".encoded");
