@@ -2,7 +2,8 @@
 // for rows of up to 16 values, Eigen's product beyond), the lower index on a tie;
 // prepared_centroids against nearest; Lloyd's iterations against a plain
 // implementation from the same start; clusters of separated blobs found; the error never
-// rises; empty clusters refilled; the same result for a seed and thread count; bad input.
+// rises; empty clusters refilled; the same result for a seed and thread count; bad input;
+// k-means++'s few_dots step against dot products in double.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
@@ -114,6 +115,33 @@ TEST_CASE("vq::nearest takes the lower index among equal centroids", "[vq][kmean
       CHECK(a.distances[static_cast<std::size_t>(i)] == 0.0f);
     }
   }
+}
+
+TEST_CASE("k-means++ scores rows against its candidates as dot products in double do", "[vq][kmeans]") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  // Rows shorter than a SIMD batch, with tails, and longer; 1 to 11 candidates (8 a pass).
+  for (const Eigen::Index d : {1, 3, 8, 17, 64, 385})
+    for (const Eigen::Index candidates : {1, 7, 8, 11}) {
+      matrix x(40, d), c(candidates, d);
+      for (float& v : x.reshaped()) v = g(rng);
+      for (float& v : c.reshaped()) v = g(rng);
+      const std::size_t first = 3, last = 37, stride = 50;
+      std::vector<float> dots(static_cast<std::size_t>(candidates) * stride, -7.0f);
+      qtl::vq::detail::few_dots(view(x), view(c), first, last, dots.data(), stride);
+      for (Eigen::Index l = 0; l < candidates; ++l)
+        for (std::size_t i = 0; i < stride; ++i) {
+          const float got = dots[static_cast<std::size_t>(l) * stride + i];
+          if (i >= last - first) {  // past the range: untouched
+            CHECK(got == -7.0f);
+            continue;
+          }
+          const auto r = static_cast<Eigen::Index>(first + i);
+          const double exact = x.row(r).cast<double>().dot(c.row(l).cast<double>());
+          const double scale = x.row(r).cast<double>().norm() * c.row(l).cast<double>().norm();
+          CHECK(std::abs(got - exact) <= 1e-6 * scale * static_cast<double>(d));
+        }
+    }
 }
 
 TEST_CASE("Lloyd's iterations match a plain implementation from the same start", "[vq][kmeans]") {

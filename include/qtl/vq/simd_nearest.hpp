@@ -70,6 +70,34 @@ inline std::size_t argmin(const float* v, std::size_t n) noexcept {
   return best;
 }
 
+// dots[l * stride + i - first] = <x row i, c row l> for rows [first, last) of x and the
+// few (up to 8 a pass) rows of c: one pass over x for each 8 of c, which stay in cache. For
+// k-means++, whose every step scores all rows against a few candidates: a matrix product
+// would pack (copy) all of x on each step, and that took half of k-means' time.
+inline void few_dots(matrix_view<const float> x, matrix_view<const float> c, std::size_t first, std::size_t last,
+                     float* dots, std::size_t stride) noexcept {
+  constexpr std::size_t most = 8;
+  const std::size_t d = x.cols(), body = d - d % batch_width;
+  for (std::size_t l0 = 0; l0 < c.rows(); l0 += most) {
+    const std::size_t m = std::min(most, c.rows() - l0);
+    for (std::size_t i = first; i < last; ++i) {
+      const float* row = x.row(i).data();
+      std::array<floats, most> sum;
+      sum.fill(floats(0.0f));
+      for (std::size_t j = 0; j < body; j += batch_width) {
+        const floats v = floats::load_unaligned(row + j);
+        for (std::size_t l = 0; l < m; ++l) sum[l] = xsimd::fma(v, floats::load_unaligned(c.row(l0 + l).data() + j), sum[l]);
+      }
+      for (std::size_t l = 0; l < m; ++l) {
+        const float* cl = c.row(l0 + l).data();
+        float total = xsimd::reduce_add(sum[l]);
+        for (std::size_t j = body; j < d; ++j) total += row[j] * cl[j];
+        dots[(l0 + l) * stride + (i - first)] = total;
+      }
+    }
+  }
+}
+
 // Rows of at most this many values take the fused kernel (measured faster than Eigen's
 // product on AVX-512 for 4 to 16 values, slower from about 32).
 inline constexpr std::size_t short_row_limit = 16;
