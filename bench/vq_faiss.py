@@ -7,9 +7,12 @@ thread count. Prints a markdown table: train and encode seconds, the reconstruct
 mean squared error per component, and 1-recall@1 / @10 (the share of queries whose exact
 nearest neighbour, by brute force, is the first / among the first 10 found by ADC).
 
-    python bench/vq_faiss.py [--model build/models/all-MiniLM-L6-v2/model.safetensors]
+    python bench/vq_faiss.py [--model build/models/all-MiniLM-L6-v2/model.safetensors | --vectors ROWS.f32 --dim D]
                              [--qtl build/release/bench/qtl_vq_compare] [--threads 1 2]
                              [--kmeans 256 1024] [--pq 8 16 48] [--opq 16] [--rq 8] [--seed S]
+
+--vectors takes other rows instead: raw float32, D per row, such as the sentence
+embeddings that bench/sentence_set.py and `examples/minilm MODEL --embed` make.
 
 --seed (1234 unless given, both libraries' default) sets the k-means seed on both sides:
 qtl's kmeans_options::seed for every method; faiss's Kmeans seed, ProductQuantizer.cp.seed,
@@ -133,6 +136,8 @@ def faiss_lsq(faiss, base, queries, truth, m, nbits, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="build/models/all-MiniLM-L6-v2/model.safetensors")
+    ap.add_argument("--vectors", help="raw float32 rows instead of the model's token embeddings")
+    ap.add_argument("--dim", type=int, default=384, help="the length of a --vectors row")
     ap.add_argument("--qtl", default="build/release/bench/qtl_vq_compare")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--kmeans", type=int, nargs="*", default=[256, 1024])
@@ -144,7 +149,13 @@ def main():
     args = ap.parse_args()
     import faiss
 
-    x = read_tensor(args.model, "embeddings.word_embeddings.weight")
+    if args.vectors:
+        x = np.fromfile(args.vectors, dtype=np.float32)
+        if x.size == 0 or x.size % args.dim:
+            sys.exit(f"vq_faiss: {args.vectors} does not hold whole rows of {args.dim} floats")
+        x = x.reshape(-1, args.dim)
+    else:
+        x = read_tensor(args.model, "embeddings.word_embeddings.weight")
     held = np.random.default_rng(0).permutation(len(x))[:1000]
     mask = np.ones(len(x), bool)
     mask[held] = False

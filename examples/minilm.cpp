@@ -8,8 +8,10 @@
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --table      (every method and format)
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --zeroquant  (W4A8/W8A8, with distillation)
 //   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --lora DIR   (LoRA on NF4/int4 bases; PEFT files in DIR)
+//   ./build/release/examples/minilm build/models/all-MiniLM-L6-v2 --embed TEXT OUT  (TEXT's lines' embeddings, raw float32)
 #include <qtl/ptq/bert.hpp>
 #include <qtl/format/nf4.hpp>
+#include <qtl/kernel/parallel_for.hpp>
 #include <qtl/ptq/bert_ptq.hpp>
 #include <qtl/ptq/calibration_text.hpp>
 #include <qtl/ptq/zeroquant.hpp>
@@ -23,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <span>
+#include <stdexcept>
 #include <string_view>
 #include <exception>
 #include <filesystem>
@@ -247,19 +250,44 @@ void compare_lora(qtl::ptq::bert& model, const std::vector<std::string>& calibra
   model.restore_linears();
 }
 
+// The sentence embedding of each line of `text`, as rows of float32 in `out` (for
+// bench/vq_faiss.py --vectors), on every hardware thread.
+int embed_lines(const qtl::ptq::bert& model, const char* text, const char* out) {
+  std::ifstream in(text);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  if (lines.empty()) throw std::runtime_error(std::string(text) + ": no lines to embed");
+  const std::size_t d = model.config().hidden;
+  std::vector<float> rows(lines.size() * d);
+  const auto start = std::chrono::steady_clock::now();
+  qtl::kernel::parallel_for(lines.size(), qtl::kernel::hardware_threads(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) Eigen::Map<Eigen::VectorXf>(rows.data() + i * d, d) = model.embed(lines[i]);
+  });
+  std::ofstream file(out, std::ios::binary);
+  if (!file.write(reinterpret_cast<const char*>(rows.data()), static_cast<std::streamsize>(rows.size() * sizeof(float))))
+    throw std::runtime_error(std::string(out) + ": cannot write");
+  std::printf("%zu sentence embeddings of %zu floats written to %s in %.1f s\n", lines.size(), d, out,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   const std::string_view mode = argc >= 3 ? argv[2] : "";
-  if (argc != 2 && !(argc == 3 && (mode == "--table" || mode == "--zeroquant")) && !(argc == 4 && mode == "--lora")) {
+  if (argc != 2 && !(argc == 3 && (mode == "--table" || mode == "--zeroquant")) &&
+      !(argc == 4 && mode == "--lora") && !(argc == 5 && mode == "--embed")) {
     std::fprintf(stderr,
-                 "usage: %s MODEL_DIR [--table | --zeroquant | --lora OUT_DIR] (a Hugging Face BERT directory; --table: "
-                 "every weight method and format; --zeroquant: ZeroQuant's W4A8 and W8A8 with and without distillation; "
-                 "--lora: LoRA adapters on NF4 and int4 bases, the NF4 rank-16 ones saved for PEFT in OUT_DIR)\n",
+                 "usage: %s MODEL_DIR [--table | --zeroquant | --lora OUT_DIR | --embed TEXT OUT] (a Hugging Face BERT "
+                 "directory; --table: every weight method and format; --zeroquant: ZeroQuant's W4A8 and W8A8 with and "
+                 "without distillation; --lora: LoRA adapters on NF4 and int4 bases, the NF4 rank-16 ones saved for PEFT "
+                 "in OUT_DIR; --embed: the sentence embeddings of TEXT's lines, raw float32 rows in OUT)\n",
                  argv[0]);
     return 2;
   }
   qtl::ptq::bert model(argv[1]);
+  if (mode == "--embed") return embed_lines(model, argv[3], argv[4]);
   const std::vector<std::string> sentences = {
       "A man is playing a guitar.", "Someone plays an instrument on stage.", "The stock market fell sharply today.",
       "Quantization maps weights to a few integer levels."};

@@ -3,7 +3,7 @@
 // prepared_centroids against nearest; Lloyd's iterations against a plain
 // implementation from the same start; clusters of separated blobs found; the error never
 // rises; empty clusters refilled; the same result for a seed and thread count; bad input;
-// k-means++'s few_dots step against dot products in double.
+// k-means++'s few_dots step against dot products in double, and k-means++ on long rows.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
@@ -142,6 +142,21 @@ TEST_CASE("k-means++ scores rows against its candidates as dot products in doubl
           CHECK(std::abs(got - exact) <= 1e-6 * scale * static_cast<double>(d));
         }
     }
+}
+
+TEST_CASE("k-means++ on long rows picks a row of each separated blob, the same on 1 and 2 threads", "[vq][kmeans]") {
+  // Rows of 300 values: the few_dots path. Blob b's rows have about 10 at coordinate b.
+  const std::size_t blob_count = 6;
+  const matrix x = blobs(600, blob_count, 300, 4);
+  const matrix one = qtl::vq::kmeans_plus_plus(view(x), blob_count, 11, 1);
+  CHECK(one == qtl::vq::kmeans_plus_plus(view(x), blob_count, 11, 2));
+  std::vector<int> picked(blob_count, 0);
+  for (Eigen::Index c = 0; c < one.rows(); ++c) {
+    Eigen::Index blob = 0;
+    one.row(c).head(static_cast<Eigen::Index>(blob_count)).maxCoeff(&blob);
+    ++picked[static_cast<std::size_t>(blob)];
+  }
+  CHECK(picked == std::vector<int>(blob_count, 1));
 }
 
 TEST_CASE("Lloyd's iterations match a plain implementation from the same start", "[vq][kmeans]") {

@@ -214,8 +214,11 @@ inline matrix kmeans_plus_plus(matrix_view<const float> x, std::size_t k, std::u
     kernel::parallel_for(parts, parts, [&](std::size_t first, std::size_t last) {
       for (std::size_t p = first; p < last; ++p) {
         const auto r = static_cast<Eigen::Index>(n * p / parts), b = static_cast<Eigen::Index>(n * (p + 1) / parts) - r;
-        detail::few_dots(x, view(c), static_cast<std::size_t>(r), static_cast<std::size_t>(r + b), &candidate_d2(r, 0),
-                         n);
+        if (x.cols() >= detail::few_dots_min_row)
+          detail::few_dots(x, view(c), static_cast<std::size_t>(r), static_cast<std::size_t>(r + b),
+                           &candidate_d2(r, 0), n);
+        else
+          candidate_d2.block(r, 0, b, L).noalias() = rows.middleRows(r, b) * c.transpose();
         for (Eigen::Index l = 0; l < L; ++l) {  // one contiguous column at a time, in SIMD
           float* d = &candidate_d2(r, l);
           const float* xn = &x_norms[r];
