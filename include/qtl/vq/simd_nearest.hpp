@@ -3,9 +3,11 @@
 // product spends more time packing its operands and writing scores than multiplying.
 // The fused kernel keeps the centroids transposed in cache, computes each row's scores
 // |c|^2 - 2 x.c a batch of centroids at a time and keeps a running minimum per lane:
-// no score matrix is written.
+// no score matrix is written. And few_dots, k-means++'s scores of every row against a few
+// candidates.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
