@@ -57,7 +57,10 @@ class quantizer {
   constexpr quantizer() = default;
   constexpr explicit quantizer(S scheme, G granularity = G{}, R round = R{},
                                nonfinite_policy nonfinite = nonfinite_policy::error)
-      : scheme_(scheme), granularity_(granularity), round_(round), nonfinite_(nonfinite) {}
+      : scheme_(scheme), granularity_(granularity), round_(round), nonfinite_(nonfinite) {
+    // A scheme with run-time state (codebook/lut_codebook.hpp) says whether it fits F.
+    if constexpr (requires { scheme_.template check_format<F>(); }) scheme_.template check_format<F>();
+  }
 
   [[nodiscard]] constexpr const S& scheme_policy() const noexcept { return scheme_; }
   [[nodiscard]] constexpr const G& granularity_policy() const noexcept { return granularity_; }

@@ -40,6 +40,11 @@ TEST_CASE("A scalar codebook encodes to the nearest level", "[codebook]") {
     float v = -3.0f;
     for (auto& l : levels) l = v += 0.001f + std::abs(normal(rng)) / static_cast<float>(size);
     const qtl::scalar_codebook book(levels);
+    for (std::size_t i = 0; i + 1 < size; ++i) {  // each threshold: the midpoint in double, rounded down
+      const double midpoint = (double{levels[i]} + levels[i + 1]) / 2;
+      REQUIRE(double{book.thresholds()[i]} <= midpoint);
+      REQUIRE(double{std::nextafter(book.thresholds()[i], INFINITY)} > midpoint);
+    }
     CHECK(book.bits() == static_cast<int>(std::ceil(std::log2(static_cast<double>(size)))));
     std::vector<float> probes = {-1e30f, 1e30f, levels.front() - 1, levels.back() + 1,
                                  std::numeric_limits<float>::denorm_min(), 0.0f, -0.0f};

@@ -4,13 +4,15 @@
 //     within the rounding of the kernel's float sums, on Arch and on scalar;
 //   - gemv (float and bfloat16 activations): within a float-rounding bound of a double sum
 //     of dequantize's values times x.
-// Over integer and codebook formats, a user's format and scheme without batch steps, symmetric/affine/absmean/codebook, per tensor/channel/
+// Over integer and codebook formats, codebooks chosen at run time (lut_codebook), a user's
+// format and scheme without batch steps, symmetric/affine/absmean/codebook, per tensor/channel/
 // group (multiples of 32 and not), 2-8 bits, sequential and split packing, batch 1..8,
 // odd row counts and unaligned activations; and the errors on bad shapes. Free of any
 // test framework: the Catch2 test (composed_gemv_test.cpp) and the NEON program under qemu
 // both run failures<Arch>().
 #pragma once
 
+#include <qtl/format/index_format.hpp>
 #include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/format/ternary.hpp>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "kernel/case_report.hpp"
+#include "kernel/scheme_for.hpp"
 #include "kernel/user_policies.hpp"
 
 namespace qtl_test::gemv_cases {
@@ -59,8 +62,9 @@ inline std::vector<float> normal(std::size_t n, unsigned seed, float outlier = 8
 template <class Q>
 Q make(std::size_t group) {
   using G = typename Q::granularity_type;
-  if constexpr (std::same_as<G, qtl::per_group<>>) return Q(typename Q::scheme_type{}, G{group}, {});
-  else return Q{};
+  const auto scheme = scheme_for<typename Q::scheme_type, typename Q::format_type>();
+  if constexpr (std::same_as<G, qtl::per_group<>>) return Q(scheme, G{group}, {});
+  else return Q(scheme);
 }
 
 template <class F>
@@ -256,6 +260,10 @@ std::vector<std::string> failures(std::size_t& checks) {
   check<Arch, quantizer<nf4, codebook, per_group<>>>(rep, 64, 19, 256, seq);
   check<Arch, quantizer<int4, mid_rise, per_group<>>>(rep, 64, 3, 64, seq);  // not mid-tread: float path only
   check<Arch, quantizer<fp8_e4m3, codebook, per_tensor>>(rep, 0, 9, 136, seq);
+  // Codebooks chosen at run time (kernel/scheme_for.hpp): registers and gathers.
+  check<Arch, quantizer<uint4, lut_codebook, per_group<>>>(rep, 64, 7, 192, seq);
+  check<Arch, quantizer<index_format<10>, lut_codebook, per_channel<0>>>(rep, 0, 5, 100, seq);
+  check<Arch, quantizer<uint8, lut_codebook, per_group<>>>(rep, 32, 6, 128, pack_order::split);
   check_errors<Arch>(rep);
   checks = rep.checks;
   return rep.failures;

@@ -1,7 +1,8 @@
 // kernel::simd_quantizer<Q, Arch> against Q's scalar path, byte for byte, over the product
 // of the built-in policies (and a user format, scheme and rounding that have no batch
 // step): statistics, params, codes, packed bytes in both orders, dequantized floats,
-// fake-quantized floats, on odd shapes, tails, strided rows and unaligned pointers; and
+// fake-quantized floats, on odd shapes, tails, strided rows and unaligned pointers; a
+// codebook chosen at run time (lut_codebook); and
 // the same errors on bad input. Free of any test framework: the Catch2 test
 // (simd_quantizer_test.cpp, one object per x86 arch) and the NEON program under qemu
 // (neon/neon_simd_quantizer_test.cpp) both run failures<Arch>().
@@ -9,6 +10,7 @@
 
 #include <qtl/format/bnb_fp4.hpp>
 #include <qtl/format/compander.hpp>
+#include <qtl/format/index_format.hpp>
 #include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/format/pow2.hpp>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "kernel/case_report.hpp"
+#include "kernel/scheme_for.hpp"
 #include "kernel/user_policies.hpp"
 #include "policy_product.hpp"
 
@@ -77,6 +80,12 @@ using by_granularity =
                          std::tuple<qtl::stochastic<>>>::type>;
 using by_rounding = typename product<std::tuple<qtl::int4>, std::tuple<qtl::affine>, std::tuple<qtl::per_group<>>,
                                      roundings>::type;
+// A codebook chosen at run time (lut_codebook, levels from kernel/scheme_for.hpp): up to 16
+// levels in registers, more by gathers; sizes that are not powers of two.
+using lut_pairs = typename product<std::tuple<qtl::int_format<1, false>, qtl::index_format<3>, qtl::index_format<10>,
+                                              qtl::uint4, qtl::index_format<17>, qtl::uint8>,
+                                   std::tuple<qtl::lut_codebook>, std::tuple<qtl::per_group<>>,
+                                   std::tuple<qtl::nearest_even>>::type;
 
 template <class T>
 bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
@@ -113,8 +122,9 @@ Q make(std::size_t group) {
   using R = typename Q::rounding_type;
   R round{};
   if constexpr (requires { round.seed; }) round.seed = 7;
-  if constexpr (std::same_as<G, qtl::per_group<>>) return Q(typename Q::scheme_type{}, G{group}, round);
-  else return Q(typename Q::scheme_type{}, G{}, round);
+  const auto scheme = scheme_for<typename Q::scheme_type, typename Q::format_type>();
+  if constexpr (std::same_as<G, qtl::per_group<>>) return Q(scheme, G{group}, round);
+  else return Q(scheme, G{}, round);
 }
 
 // Values that probe rounding: ties, the largest float below 1/2, signed zeros, integers
@@ -189,6 +199,31 @@ void check_steps(report& rep) {
         rep.expect(same_bits(back[l], s.template dequantize<F>(in[l], p)),
                    name + ": batch dequantize of code " + std::to_string(in[l]));
     }
+  }
+}
+
+// A run-time codebook's batch quantize on every threshold and its float neighbours, at
+// scale 1 (exact ties take the lower level), against scalar_codebook::encode.
+template <class Arch, class Q>
+void check_lut_bounds(report& rep) {
+  using floats = qtl::simd::floats<Arch>;
+  const Q q = make<Q>(64);
+  const qtl::scalar_codebook& book = q.scheme_policy().book();
+  std::vector<float> x;
+  for (float t : book.thresholds()) {
+    float m = std::nextafter(std::nextafter(t, -INFINITY), -INFINITY);
+    for (int k = 0; k < 5; ++k, m = std::nextafter(m, INFINITY)) x.push_back(m);
+  }
+  x.resize((x.size() + floats::size - 1) / floats::size * floats::size, 0.0f);
+  const qtl::quant_params unit{1.0f, 1.0f, 0};
+  alignas(64) std::int32_t codes[floats::size];
+  for (std::size_t i = 0; i < x.size(); i += floats::size) {
+    qtl::simd::quantize<typename Q::format_type>(q.scheme_policy(), floats::load_unaligned(&x[i]), unit,
+                                                 q.rounding_policy(), 0)
+        .store_aligned(codes);
+    for (std::size_t l = 0; l < floats::size; ++l)
+      rep.expect(codes[l] == book.encode(x[i + l]),
+                 std::string(typeid(Q).name()) + ": batch quantize at a threshold, " + std::to_string(x[i + l]));
   }
 }
 
@@ -290,6 +325,11 @@ void run_steps(std::tuple<Q...>*, report& rep) {
 }
 
 template <class Arch, class... Q>
+void run_lut_bounds(std::tuple<Q...>*, report& rep) {
+  (check_lut_bounds<Arch, Q>(rep), ...);
+}
+
+template <class Arch, class... Q>
 void run_all(std::tuple<Q...>*, report& rep, bool groups) {
   const auto one = [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -321,6 +361,9 @@ std::vector<std::string> failures(std::size_t& checks) {
   run_steps<Arch>(static_cast<steps*>(nullptr), rep);
   run_all<Arch>(static_cast<pairs*>(nullptr), rep, true);
   run_all<Arch>(static_cast<by_rounding*>(nullptr), rep, true);
+  run_steps<Arch>(static_cast<lut_pairs*>(nullptr), rep);
+  run_lut_bounds<Arch>(static_cast<lut_pairs*>(nullptr), rep);
+  run_all<Arch>(static_cast<lut_pairs*>(nullptr), rep, true);
   run_all<Arch>(static_cast<by_granularity*>(nullptr), rep, false);
   checks = rep.checks;
   return rep.failures;

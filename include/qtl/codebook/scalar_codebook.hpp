@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,8 +35,14 @@ class scalar_codebook {
                         std::to_string(levels_[i]) + ") follows " + std::to_string(levels_[i - 1]));
     }
     thresholds_.resize(levels_.size() - 1);
-    for (std::size_t i = 0; i + 1 < levels_.size(); ++i)
-      thresholds_[i] = static_cast<float>((double{levels_[i]} + double{levels_[i + 1]}) / 2);
+    for (std::size_t i = 0; i + 1 < levels_.size(); ++i) {
+      // The largest float not above the midpoint taken in double: a float x lies above the
+      // midpoint exactly when it lies above this threshold.
+      const double midpoint = (double{levels_[i]} + double{levels_[i + 1]}) / 2;
+      float t = static_cast<float>(midpoint);
+      if (double{t} > midpoint) t = std::nextafter(t, -std::numeric_limits<float>::infinity());
+      thresholds_[i] = t;
+    }
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return levels_.size(); }
@@ -46,19 +53,16 @@ class scalar_codebook {
     return b;
   }
   [[nodiscard]] std::span<const float> levels() const noexcept { return levels_; }
-  // The cell boundaries, (level i + level i+1) / 2 rounded to float.
+  // The cell boundaries: thresholds()[i] is the midpoint (level i + level i+1) / 2, taken in
+  // double, rounded down to float. A value codes past level i exactly when it is above it.
   [[nodiscard]] std::span<const float> thresholds() const noexcept { return thresholds_; }
 
   // The nearest level's index: the number of midpoints (level i + level i+1) / 2, taken in
-  // double, that lie below x. A tie takes the lower level; a value beyond the ends, the end
-  // one. NaN has no nearest level: the span overloads refuse it, this one returns 0.
+  // double, that lie below x (the thresholds below x). A tie takes the lower level; a value
+  // beyond the ends, the end one. NaN has no nearest level: the span overloads refuse it,
+  // this one returns 0.
   [[nodiscard]] code_type encode(float x) const noexcept {
-    auto i = static_cast<std::size_t>(std::lower_bound(thresholds_.begin(), thresholds_.end(), x) - thresholds_.begin());
-    // A float threshold may sit one ulp off the exact midpoint: settle against the neighbours.
-    const auto below_midpoint = [&](std::size_t j) { return double{x} <= (double{levels_[j]} + levels_[j + 1]) / 2; };
-    if (i > 0 && below_midpoint(i - 1)) --i;
-    else if (i + 1 < levels_.size() && !below_midpoint(i)) ++i;
-    return static_cast<code_type>(i);
+    return static_cast<code_type>(std::lower_bound(thresholds_.begin(), thresholds_.end(), x) - thresholds_.begin());
   }
   [[nodiscard]] float decode(code_type code) const noexcept { return levels_[code < levels_.size() ? code : 0]; }
 
