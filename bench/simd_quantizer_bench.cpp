@@ -6,6 +6,10 @@
 // <path> is simd (1 thread), simd_2_threads, or scalar (quantizer + packed_tensor::pack,
 // the two-pass way, 1 thread).
 // bench/summarize.py puts each against BM_stream_read / BM_stream_write of the same run.
+// The run-time codebooks (lut16_g64_lloyd_max, lut256_per_tensor_lloyd_max) are measured
+// against nf4_g64_codebook, the compile-time codebook of the same shape, in the same run.
+#include <qtl/codebook/lloyd_max.hpp>
+#include <qtl/codebook/lut_codebook.hpp>
 #include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/kernel/simd_quantizer.hpp>
@@ -111,6 +115,14 @@ void add(const std::string& name, Q q) {
   add("ternary_absmean", ternary_absmean{});
   add("nf4_g64_codebook", quantizer<nf4, codebook, per_group<64>>{});
   add("fp8_e4m3_per_tensor_codebook", quantizer<fp8_e4m3, codebook, per_tensor>{});
+  // Codebooks chosen at run time: Lloyd-Max levels of N(0, 1), 16 in registers, 256 by
+  // gathers (the 256-level design stopped after 500 iterations: levels, not an optimum).
+  lloyd_max::options few;
+  few.max_iterations = 500;
+  add("lut16_g64_lloyd_max", quantizer<uint4, lut_codebook, per_group<64>>{
+                                 lut_codebook(lloyd_max::design(lloyd_max::gaussian{}, 16).codebook()), per_group<64>{}});
+  add("lut256_per_tensor_lloyd_max",
+      quantizer<uint8, lut_codebook, per_tensor>{lut_codebook(lloyd_max::design(lloyd_max::gaussian{}, 256, few).codebook())});
   add("int4_g128_symmetric_user_rounding_scalar_step", quantizer<int4, symmetric, per_group<128>, half_down>{});
   add("int4_g128_symmetric_user_rounding_batch_step", quantizer<int4, symmetric, per_group<128>, half_down_simd>{});
   return 0;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "qtl/codebook/lloyd_max.hpp"
+#include "qtl/codebook/lut_codebook.hpp"
 #include "qtl/codebook/scalar_codebook.hpp"
 #include "qtl/core/bfloat16.hpp"
 #include "qtl/core/bit_cast.hpp"
@@ -28,6 +29,7 @@
 #include "qtl/format/dynamic_map.hpp"
 #include "qtl/format/e8m0.hpp"
 #include "qtl/format/g711.hpp"
+#include "qtl/format/index_format.hpp"
 #include "qtl/format/int_format.hpp"
 #include "qtl/format/minifloat.hpp"
 #include "qtl/format/nf4.hpp"

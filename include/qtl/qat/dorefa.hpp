@@ -54,7 +54,9 @@ class dorefa_weights {
       detail::for_each_element(x, [&](std::size_t r, std::size_t c) { dx(r, c) = dy(r, c); });
       return;
     }
-    const auto [m, ties] = tanh_into(x, dx);  // dx holds tanh(x), then the gradient
+    const absmax top = tanh_into(x, dx);  // dx holds tanh(x), then the gradient
+    const float m = top.value;            // a plain name: clang 14 cannot capture a binding
+    const std::size_t ties = top.ties;
     double dm = 0.0;  // dL/dm = -Σ dy · t / m²
     detail::for_each_element(x, [&](std::size_t r, std::size_t c) { dm -= double(dy(r, c)) * dx(r, c); });
     const float share = static_cast<float>(dm / (double(m) * m) / static_cast<double>(ties));
