@@ -3,7 +3,8 @@
 // JSON line: train and encode seconds, the reconstruction's mean squared error per
 // component, and the share of queries whose exact nearest neighbour is among the first 1
 // and 10 found, by ADC (RQ's and LSQ's norms are computed from the codes inside the search time).
-//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans K iterations threads
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans|kmeans_random K iterations threads
+//     (kmeans_random: kmeans_init::random_rows, faiss's start; kmeans: k-means++)
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq|opq M nbits threads
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq|lsq M nbits threads  (trained on the first 10,000 rows)
 // An optional last argument sets the k-means seed (kmeans_options::seed, 1234 unless given).
@@ -42,7 +43,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 int main(int argc, char** argv) {
   if (argc != 11 && argc != 12) {
-    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|pq|opq|rq|lsq K|M iterations|nbits threads [seed]\n",
+    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|kmeans_random|pq|opq|rq|lsq K|M iterations|nbits threads [seed]\n",
                  argv[0]);
     return 2;
   }
@@ -59,8 +60,9 @@ int main(int argc, char** argv) {
   opt.threads = threads;
   if (argc == 12) opt.seed = std::stoull(argv[11]);
 
-  if (method == "kmeans") {
+  if (method == "kmeans" || method == "kmeans_random") {
     opt.iterations = b;
+    if (method == "kmeans_random") opt.init = qtl::vq::kmeans_init::random_rows;
     auto t = std::chrono::steady_clock::now();
     const auto r = qtl::vq::kmeans(x, a, opt);
     const double train = seconds_since(t);
@@ -69,9 +71,9 @@ int main(int argc, char** argv) {
     const double encode = seconds_since(t);
     double total = 0;
     for (const float e : assigned.distances) total += e;
-    std::printf("{\"library\": \"qtl\", \"method\": \"kmeans\", \"k\": %zu, \"train_s\": %.4f, \"encode_s\": %.4f, "
+    std::printf("{\"library\": \"qtl\", \"method\": \"%s\", \"k\": %zu, \"train_s\": %.4f, \"encode_s\": %.4f, "
                 "\"mse\": %.6g}\n",
-                a, train, encode, total / static_cast<double>(n * d));
+                method.c_str(), a, train, encode, total / static_cast<double>(n * d));
     return 0;
   }
   // Train, encode, decode and search with quantizer Q; `search` gives the 10 found per query.

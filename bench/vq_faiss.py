@@ -11,6 +11,9 @@ nearest neighbour, by brute force, is the first / among the first 10 found by AD
                              [--qtl build/release/bench/qtl_vq_compare] [--threads 1 2]
                              [--kmeans 256 1024] [--pq 8 16 48] [--opq 16] [--rq 8] [--seed S]
 
+k-means runs twice on qtl's side: from k-means++ (kmeans_options' default) and from k
+random rows (kmeans_init::random_rows, the start faiss uses).
+
 --vectors takes other rows instead: raw float32, D per row, such as the sentence
 embeddings that bench/sentence_set.py and `examples/minilm MODEL --embed` make.
 
@@ -188,6 +191,7 @@ def main():
             for k in args.kmeans:
                 row(f"k-means k={k}, 20 it.", threads, "faiss", faiss_kmeans(faiss, base, k, 20, args.seed))
                 row(f"k-means k={k}, 20 it.", threads, "qtl", qtl("kmeans", k, 20, threads))
+                row(f"k-means k={k}, 20 it.", threads, "qtl, random start", qtl("kmeans_random", k, 20, threads))
             for m in args.pq:
                 row(f"PQ{m}x8", threads, "faiss", faiss_pq(faiss, base, queries, truth, m, 8, args.seed))
                 row(f"PQ{m}x8", threads, "qtl", qtl("pq", m, 8, threads))

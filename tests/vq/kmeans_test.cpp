@@ -3,10 +3,12 @@
 // prepared_centroids against nearest; Lloyd's iterations against a plain
 // implementation from the same start; clusters of separated blobs found; the error never
 // rises; empty clusters refilled; the same result for a seed and thread count; bad input;
-// k-means++'s few_dots step against dot products in double, and k-means++ on long rows.
+// k-means++'s few_dots step against dot products in double, and k-means++ on long rows;
+// the random start (k distinct rows, deterministic) and k-means from it.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -206,6 +208,40 @@ TEST_CASE("k-means finds separated clusters, the same for a seed and thread coun
   // Subsampled training (at most k * 20 rows) still finds them.
   opt.max_points_per_centroid = 20;
   CHECK(qtl::vq::kmeans(view(x), 10, opt).mse.back() < 8 * 0.25 * 1.3);
+}
+
+TEST_CASE("The random start draws k distinct rows, and k-means from it lowers the error", "[vq][kmeans]") {
+  const matrix x = blobs(500, 10, 8, 4);
+  const matrix start = qtl::vq::random_rows(view(x), 40, 99);
+  REQUIRE(start.rows() == 40);
+  std::vector<Eigen::Index> picked;
+  for (Eigen::Index i = 0; i < start.rows(); ++i) {  // each centre is a row of x, no row twice
+    Eigen::Index at = -1;
+    for (Eigen::Index r = 0; r < x.rows() && at < 0; ++r)
+      if (x.row(r) == start.row(i)) at = r;
+    REQUIRE(at >= 0);
+    CHECK(std::find(picked.begin(), picked.end(), at) == picked.end());
+    picked.push_back(at);
+  }
+  CHECK(qtl::vq::random_rows(view(x), 40, 99) == start);  // deterministic for a seed
+  CHECK(qtl::vq::random_rows(view(x), 40, 100) != start);
+  CHECK(qtl::vq::random_rows(view(x), 500, 1).rows() == 500);  // every row, once each
+  CHECK(qtl::test::error_code_of([&] { (void)qtl::vq::random_rows(view(x), 501); }) == qtl::errc::invalid_argument);
+
+  qtl::vq::kmeans_options opt;
+  opt.init = qtl::vq::kmeans_init::random_rows;
+  opt.seed = 99;
+  const auto r = qtl::vq::kmeans(view(x), 40, opt);
+  // It starts from exactly those rows (all 500 train: 40 x 256 is more), and never rises.
+  CHECK(r.mse.front() == qtl::vq::lloyd(view(x), start, [] {
+          qtl::vq::kmeans_options zero;
+          zero.iterations = 0;
+          return zero;
+        }()).mse.front());
+  for (std::size_t i = 1; i < r.mse.size(); ++i) CHECK(r.mse[i] <= r.mse[i - 1] * (1 + 1e-6));
+  CHECK(r.mse.back() < 8 * 0.25 * 1.2);  // 40 centres over 10 blobs: within the noise
+  opt.threads = 2;
+  CHECK((qtl::vq::kmeans(view(x), 40, opt).centroids - r.centroids).cwiseAbs().maxCoeff() < 1e-4f);
 }
 
 TEST_CASE("k-means refills empty clusters and copes with repeated points", "[vq][kmeans]") {

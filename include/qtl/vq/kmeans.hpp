@@ -1,7 +1,8 @@
-// qtl::vq::kmeans: k-means clustering of row vectors (k-means++ start, Lloyd iterations,
-// an empty cluster split off the largest), threaded, with the distances as Eigen matrix
-// products (or, for rows of up to 16 values, simd_nearest.hpp's fused kernel). The first
-// stage of vector quantization: product_quantizer.hpp trains one per sub-space.
+// qtl::vq::kmeans: k-means clustering of row vectors (k-means++ or random start, Lloyd
+// iterations, an empty cluster split off the largest), threaded, with the distances as
+// Eigen matrix products (or, for rows of up to 16 values, simd_nearest.hpp's fused
+// kernel). The first stage of vector quantization: product_quantizer.hpp trains one per
+// sub-space.
 #pragma once
 
 #include <algorithm>
@@ -30,7 +31,13 @@ inline matrix_view<const float> view(const matrix& m) noexcept {
   return {m.data(), static_cast<std::size_t>(m.rows()), static_cast<std::size_t>(m.cols())};
 }
 
+// How k-means picks its first centroids: greedy k-means++ (kmeans_plus_plus; the better
+// start, one pass over the rows per centroid) or k distinct rows drawn uniformly
+// (random_rows; faiss's start, nearly free, usually a few more iterations to the same error).
+enum class kmeans_init { plus_plus, random_rows };
+
 struct kmeans_options {
+  kmeans_init init = kmeans_init::plus_plus;
   int iterations = 25;
   std::uint64_t seed = 1234;
   unsigned threads = 1;  // 0: every hardware thread
@@ -78,17 +85,29 @@ inline std::size_t sample_limit(std::size_t rows, std::size_t k, const kmeans_op
   return opt.max_points_per_centroid == 0 ? rows : std::min(rows, k * opt.max_points_per_centroid);
 }
 
-// `limit` rows drawn without replacement (a partial Fisher-Yates shuffle), kept in order.
-inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::uint64_t seed) {
-  std::mt19937_64 rng(seed + 1);
-  std::vector<std::size_t> order(x.rows());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  for (std::size_t i = 0; i < limit; ++i) std::swap(order[i], order[i + uniform_index(rng, order.size() - i)]);
-  std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(limit));
-  matrix sample(static_cast<Eigen::Index>(limit), static_cast<Eigen::Index>(x.cols()));
+// `count` of the indices 0..n-1 drawn without replacement (a partial Fisher-Yates shuffle),
+// in the order drawn.
+inline std::vector<std::size_t> draw_indices(std::size_t n, std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  for (std::size_t i = 0; i < count; ++i) std::swap(order[i], order[i + uniform_index(rng, n - i)]);
+  order.resize(count);
+  return order;
+}
+
+inline matrix gather_rows(matrix_view<const float> x, const std::vector<std::size_t>& which) {
+  matrix out(static_cast<Eigen::Index>(which.size()), static_cast<Eigen::Index>(x.cols()));
   const auto rows = as_eigen(x);
-  for (std::size_t i = 0; i < limit; ++i) sample.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(order[i]));
-  return sample;
+  for (std::size_t i = 0; i < which.size(); ++i) out.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(which[i]));
+  return out;
+}
+
+// `limit` rows drawn without replacement, kept in order.
+inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::uint64_t seed) {
+  std::vector<std::size_t> order = draw_indices(x.rows(), limit, seed + 1);
+  std::sort(order.begin(), order.end());
+  return gather_rows(x, order);
 }
 
 }  // namespace detail
@@ -331,17 +350,32 @@ inline kmeans_result lloyd(matrix_view<const float> x, matrix centres, const kme
   return r;
 }
 
-// k centroids of the rows of x: a sample of at most k * max_points_per_centroid rows,
-// k-means++ on it, then opt.iterations Lloyd iterations. Errors: no rows, non-finite
-// values (non_finite), k outside 1..rows (invalid_argument).
+// k distinct rows of x drawn uniformly, in the order drawn: the random start (faiss's).
+// Deterministic for a seed. Errors as kmeans_plus_plus.
+inline matrix random_rows(matrix_view<const float> x, std::size_t k, std::uint64_t seed = 1234) {
+  detail::check_points(x, "vq::random_rows");
+  if (k < 1 || k > x.rows())
+    throw error(errc::invalid_argument, "vq::random_rows: k = " + std::to_string(k) + " for " +
+                                            std::to_string(x.rows()) + " points (need 1..points)");
+  return detail::gather_rows(x, detail::draw_indices(x.rows(), k, seed));
+}
+
+// k centroids of the rows of x: a sample of at most k * max_points_per_centroid rows, the
+// start opt.init names on it, then opt.iterations Lloyd iterations. Errors: no rows,
+// non-finite values (non_finite), k outside 1..rows (invalid_argument).
 inline kmeans_result kmeans(matrix_view<const float> x, std::size_t k, const kmeans_options& opt = {}) {
   detail::check_points(x, "vq::kmeans");
   if (k < 1 || k > x.rows())
     throw error(errc::invalid_argument, "vq::kmeans: k = " + std::to_string(k) + " for " + std::to_string(x.rows()) +
                                             " points (need 1..points)");
-  if (x.rows() <= detail::sample_limit(x.rows(), k, opt)) return lloyd(x, kmeans_plus_plus(x, k, opt.seed, opt.threads), opt);
+  const auto train = [&](matrix_view<const float> points) {
+    return lloyd(points, opt.init == kmeans_init::random_rows ? random_rows(points, k, opt.seed)
+                                                              : kmeans_plus_plus(points, k, opt.seed, opt.threads),
+                 opt);
+  };
+  if (x.rows() <= detail::sample_limit(x.rows(), k, opt)) return train(x);
   const matrix sample = detail::sample_rows(x, detail::sample_limit(x.rows(), k, opt), opt.seed);
-  return lloyd(view(sample), kmeans_plus_plus(view(sample), k, opt.seed, opt.threads), opt);
+  return train(view(sample));
 }
 
 }  // namespace qtl::vq
