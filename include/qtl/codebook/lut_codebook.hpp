@@ -8,7 +8,8 @@
 // The levels are run-time state, so they live in the scheme (shared, immutable), and the
 // format only says how many codes there are: exactly one per level, from 0.
 // Batch steps give the scalar step's codes: up to 16 levels, a count of the thresholds
-// below x and a register lookup of the level; more, a binary search by gathers.
+// below x and a register lookup of the level; more, a count of 15 pivot thresholds (which
+// block of codes) and a binary search inside the block by gathers (4 for 256 levels).
 #pragma once
 
 #include <algorithm>
@@ -77,15 +78,14 @@ class lut_codebook {
     using ints = simd::ints<A>;
     const floats y = x * floats(p.inv_scale);
     const table& t = *table_;
+    // The count of thresholds below y: first the pivots in registers (which block of
+    // `stride` codes), then a binary search inside the block by gathers.
     ints code(0);
-    if (t.book.size() <= 16) {
-      for (std::size_t j = 0; j + 1 < t.book.size(); ++j)
-        code += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(y > floats(t.bounds[j])), ints(1), ints(0));
-    } else {  // bounds holds 2^bits - 1 sorted thresholds (+inf past the last)
-      for (std::int32_t step = std::int32_t{1} << (t.book.bits() - 1); step > 0; step >>= 1) {
-        const floats bound = floats::gather(t.bounds.data(), code + ints(step - 1));
-        code += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(y > bound), ints(step), ints(0));
-      }
+    for (std::size_t j = 0; j < t.pivot_count; ++j)
+      code += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(y > floats(t.pivots[j])), ints(t.stride), ints(0));
+    for (std::int32_t step = t.stride / 2; step > 0; step >>= 1) {
+      const floats bound = floats::gather(t.bounds.data(), code + ints(step - 1));
+      code += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(y > bound), ints(step), ints(0));
     }
     return code;
   }
@@ -109,12 +109,21 @@ class lut_codebook {
       bounds.fill(std::numeric_limits<float>::infinity());
       std::copy(l.begin(), l.end(), levels.begin());
       std::copy(th.begin(), th.end(), bounds.begin());
+      // Codes come in 16 blocks of `stride`; a pivot is the last threshold of a block, so
+      // the pivots below y count whole blocks. Up to 16 levels a block is one code and the
+      // pivots are the thresholds themselves.
+      stride = std::int32_t{1} << std::max(book.bits() - 4, 0);
+      pivot_count = stride == 1 ? th.size() : pivots.size();
+      for (std::size_t j = 0; j < pivots.size(); ++j) pivots[j] = bounds[(j + 1) * static_cast<std::size_t>(stride) - 1];
     }
     scalar_codebook book;
     lut_scaling scaling;
     float largest = 0.0f;  // the largest level magnitude
     std::array<float, 256> levels{};  // padded with the last level
     std::array<float, 256> bounds{};  // the thresholds, padded with +inf
+    std::array<float, 15> pivots{};
+    std::size_t pivot_count = 0;
+    std::int32_t stride = 1;
   };
   std::shared_ptr<const table> table_;
 };
