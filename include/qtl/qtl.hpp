@@ -22,6 +22,7 @@
 #include "qtl/core/nonfinite_policy.hpp"
 #include "qtl/core/quant_params.hpp"
 #include "qtl/core/tensor_stats.hpp"
+#include "qtl/core/threshold_table.hpp"
 #include "qtl/core/view.hpp"
 #include "qtl/format/bnb_fp4.hpp"
 #include "qtl/format/code_bits.hpp"

@@ -2,7 +2,7 @@
 // of the built-in policies (and a user format, scheme and rounding that have no batch
 // step): statistics, params, codes, packed bytes in both orders, dequantized floats,
 // fake-quantized floats, on odd shapes, tails, strided rows and unaligned pointers; a
-// codebook chosen at run time (lut_codebook); and
+// codebook chosen at run time (lut_codebook); companders on their cell boundaries; and
 // the same errors on bad input. Free of any test framework: the Catch2 test
 // (simd_quantizer_test.cpp, one object per x86 arch) and the NEON program under qemu
 // (neon/neon_simd_quantizer_test.cpp) both run failures<Arch>().
@@ -80,6 +80,9 @@ using by_granularity =
                          std::tuple<qtl::stochastic<>>>::type>;
 using by_rounding = typename product<std::tuple<qtl::int4>, std::tuple<qtl::affine>, std::tuple<qtl::per_group<>>,
                                      roundings>::type;
+// Companders with 3 and 255 codes (registers and gathers), beside mu_law<5> above.
+using compander_pairs = typename product<std::tuple<qtl::mu_law<3>, qtl::a_law<8>>, std::tuple<qtl::codebook>,
+                                         std::tuple<qtl::per_group<>>, std::tuple<qtl::nearest_even>>::type;
 // A codebook chosen at run time (lut_codebook, levels from kernel/scheme_for.hpp): up to 16
 // levels in registers, more by gathers; sizes that are not powers of two.
 using lut_pairs = typename product<std::tuple<qtl::int_format<1, false>, qtl::index_format<3>, qtl::index_format<10>,
@@ -227,6 +230,36 @@ void check_lut_bounds(report& rep) {
   }
 }
 
+// A compander's batch encode and decode against its scalar ones: values on every cell
+// boundary and their float neighbours, both signs, zeros, infinities and NaN; every code.
+template <class Arch, class F>
+void check_compander(report& rep) {
+  using floats = qtl::simd::floats<Arch>;
+  using ints = qtl::simd::ints<Arch>;
+  const std::string name = typeid(F).name();
+  std::vector<float> x = {0.0f, -0.0f, INFINITY, -INFINITY, std::nanf(""), 1.0f, -1.0f, 3e38f};
+  for (int k = 0; k < F::top; ++k) {
+    float m = static_cast<float>(F::curve_type::expand((double(k) + 0.5) / F::top));
+    m = std::nextafter(std::nextafter(m, -INFINITY), -INFINITY);
+    for (int i = 0; i < 5; ++i, m = std::nextafter(m, INFINITY)) x.insert(x.end(), {m, -m});
+  }
+  x.resize((x.size() + floats::size - 1) / floats::size * floats::size, 0.5f);
+  alignas(64) std::int32_t codes[floats::size];
+  alignas(64) float back[floats::size];
+  for (std::size_t i = 0; i < x.size(); i += floats::size) {
+    qtl::simd::encode<F, Arch>(floats::load_unaligned(&x[i])).store_aligned(codes);
+    for (std::size_t l = 0; l < floats::size; ++l)
+      rep.expect(codes[l] == F::encode(x[i + l]), name + ": batch encode of " + std::to_string(x[i + l]));
+  }
+  for (int c0 = F::min_code; c0 <= F::max_code; c0 += static_cast<int>(floats::size)) {
+    alignas(64) std::int32_t in[floats::size];
+    for (std::size_t l = 0; l < floats::size; ++l) in[l] = std::min(c0 + static_cast<int>(l), F::max_code);
+    qtl::simd::decode<F, Arch>(ints::load_aligned(in)).store_aligned(back);
+    for (std::size_t l = 0; l < floats::size; ++l)
+      rep.expect(same_bits(back[l], F::decode(in[l])), name + ": batch decode of code " + std::to_string(in[l]));
+  }
+}
+
 // One composition on one shape: x has rows x cols values, rows `stride` apart, starting
 // one float into its buffer (unaligned).
 template <class Arch, class Q>
@@ -363,6 +396,11 @@ std::vector<std::string> failures(std::size_t& checks) {
   run_all<Arch>(static_cast<by_rounding*>(nullptr), rep, true);
   run_steps<Arch>(static_cast<lut_pairs*>(nullptr), rep);
   run_lut_bounds<Arch>(static_cast<lut_pairs*>(nullptr), rep);
+  check_compander<Arch, qtl::mu_law<3>>(rep);
+  check_compander<Arch, qtl::mu_law<5>>(rep);
+  check_compander<Arch, qtl::a_law<8>>(rep);
+  run_steps<Arch>(static_cast<compander_pairs*>(nullptr), rep);
+  run_all<Arch>(static_cast<compander_pairs*>(nullptr), rep, true);
   run_all<Arch>(static_cast<lut_pairs*>(nullptr), rep, true);
   run_all<Arch>(static_cast<by_granularity*>(nullptr), rep, false);
   checks = rep.checks;

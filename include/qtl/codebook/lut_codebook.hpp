@@ -7,9 +7,9 @@
 // (lut_scaling::unit: the levels are in the data's units). The Rounding has no say.
 // The levels are run-time state, so they live in the scheme (shared, immutable), and the
 // format only says how many codes there are: exactly one per level, from 0.
-// Batch steps give the scalar step's codes: up to 16 levels, a count of the thresholds
-// below x and a register lookup of the level; more, a count of 15 pivot thresholds (which
-// block of codes) and a binary search inside the block by gathers (4 for 256 levels).
+// Batch steps give the scalar step's codes: the count of the thresholds below x
+// (core/threshold_table.hpp), and the level by a register lookup up to 16 levels, by a
+// gather past.
 #pragma once
 
 #include <algorithm>
@@ -17,7 +17,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,6 +27,7 @@
 #include "qtl/core/quant_params.hpp"
 #include "qtl/core/simd.hpp"
 #include "qtl/core/tensor_stats.hpp"
+#include "qtl/core/threshold_table.hpp"
 #include "qtl/scheme.hpp"
 
 namespace qtl {
@@ -74,56 +74,27 @@ class lut_codebook {
   template <format F, class A, class Rounding>
   [[nodiscard]] simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding&,
                                        std::uint64_t) const noexcept {
-    using floats = simd::floats<A>;
-    using ints = simd::ints<A>;
-    const floats y = x * floats(p.inv_scale);
-    const table& t = *table_;
-    // The count of thresholds below y: first the pivots in registers (which block of
-    // `stride` codes), then a binary search inside the block by gathers.
-    ints code(0);
-    for (std::size_t j = 0; j < t.pivot_count; ++j)
-      code += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(y > floats(t.pivots[j])), ints(t.stride), ints(0));
-    for (std::int32_t step = t.stride / 2; step > 0; step >>= 1) {
-      const floats bound = floats::gather(t.bounds.data(), code + ints(step - 1));
-      code += xsimd::select(xsimd::batch_bool_cast<std::int32_t>(y > bound), ints(step), ints(0));
-    }
-    return code;
+    return table_->cells.count_below(x * simd::floats<A>(p.inv_scale));
   }
   template <format F, class A>
   [[nodiscard]] simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
-    using floats = simd::floats<A>;
-    const floats level = table_->book.size() <= 16
-                             ? simd::lookup16<A>(table_->levels.data(), xsimd::bitwise_cast<std::uint32_t>(code))
-                             : floats::gather(table_->levels.data(), code);
-    return level * floats(p.scale);
+    return simd::lookup<A>(table_->levels.data(), table_->book.size(), code) * simd::floats<A>(p.scale);
   }
 #endif
 
  private:
   struct table {
-    table(scalar_codebook b, lut_scaling s) : book(std::move(b)), scaling(s) {
+    table(scalar_codebook b, lut_scaling s) : book(std::move(b)), scaling(s), cells(book.thresholds()) {
       const auto l = book.levels();
-      const auto th = book.thresholds();
       largest = std::max(std::abs(l.front()), std::abs(l.back()));
       levels.fill(l.back());
-      bounds.fill(std::numeric_limits<float>::infinity());
       std::copy(l.begin(), l.end(), levels.begin());
-      std::copy(th.begin(), th.end(), bounds.begin());
-      // Codes come in 16 blocks of `stride`; a pivot is the last threshold of a block, so
-      // the pivots below y count whole blocks. Up to 16 levels a block is one code and the
-      // pivots are the thresholds themselves.
-      stride = std::int32_t{1} << std::max(book.bits() - 4, 0);
-      pivot_count = stride == 1 ? th.size() : pivots.size();
-      for (std::size_t j = 0; j < pivots.size(); ++j) pivots[j] = bounds[(j + 1) * static_cast<std::size_t>(stride) - 1];
     }
     scalar_codebook book;
     lut_scaling scaling;
-    float largest = 0.0f;  // the largest level magnitude
+    threshold_table cells;  // the book's thresholds, for the batch step
+    float largest = 0.0f;   // the largest level magnitude
     std::array<float, 256> levels{};  // padded with the last level
-    std::array<float, 256> bounds{};  // the thresholds, padded with +inf
-    std::array<float, 15> pivots{};
-    std::size_t pivot_count = 0;
-    std::int32_t stride = 1;
   };
   std::shared_ptr<const table> table_;
 };

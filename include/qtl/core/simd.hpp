@@ -129,13 +129,19 @@ QTL_FORCEINLINE floats<Arch> lookup16(const float* t, xsimd::batch<std::uint32_t
   }
 }
 
-// The batch decode through decode_table: register swizzles for up to 16 levels (a gather
-// costs several times more on AMD cores), one gather for more.
+// t[idx] lane by lane for a table of n floats (at least 16 of them readable): register
+// swizzles for up to 16 entries (a gather costs several times more on AMD cores), one
+// gather for more.
+template <class Arch>
+QTL_FORCEINLINE floats<Arch> lookup(const float* t, std::size_t n, ints<Arch> idx) noexcept {
+  if (n <= 16) return lookup16<Arch>(t, xsimd::bitwise_cast<std::uint32_t>(idx));
+  return floats<Arch>::gather(t, idx);
+}
+
+// The batch decode through decode_table.
 template <class F, class Arch>
 QTL_FORCEINLINE floats<Arch> lookup(ints<Arch> codes) noexcept {
-  const ints<Arch> idx = codes - ints<Arch>(F::min_code);
-  if constexpr (F::levels <= 16) return lookup16<Arch>(decode_table<F>.data(), xsimd::bitwise_cast<std::uint32_t>(idx));
-  else return floats<Arch>::gather(decode_table<F>.data(), idx);
+  return lookup<Arch>(decode_table<F>.data(), F::levels, codes - ints<Arch>(F::min_code));
 }
 
 // f(lane value, lane) on every lane, through memory: the fallback for a policy without a

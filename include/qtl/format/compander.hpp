@@ -7,11 +7,11 @@
 // largest; NaN 0.
 //
 // The levels and the K cell boundaries are computed once in double (std::log1p, expm1,
-// exp, log) and rounded to float; encode searches the boundaries. There is no batch step:
-// the composed SIMD path runs encode and decode lane by lane (same codes).
+// exp, log) and rounded to float; encode counts the boundaries below |x|. The batch steps
+// count them the same way (core/threshold_table.hpp) and look the levels up, so the
+// composed SIMD path gives the scalar codes without evaluating the curve.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cmath>
 #include <concepts>
@@ -19,6 +19,8 @@
 #include <cstdint>
 
 #include "qtl/core/concepts.hpp"
+#include "qtl/core/simd.hpp"
+#include "qtl/core/threshold_table.hpp"
 #include "qtl/format/symmetric_codes.hpp"
 
 namespace qtl {
@@ -62,27 +64,39 @@ struct compander : symmetric_codes<Bits> {
     return code < 0 ? -level : level;
   }
 
+  // k: the number of cell boundaries below |x| (a value on a boundary stays in the lower
+  // cell; NaN is below none).
   static int encode(float x) noexcept {
-    if (x != x) return 0;
-    const auto& upper = tables().upper;
-    const float a = std::fabs(x);
-    // k: the number of cell boundaries below |x| (a value on a boundary stays in the lower cell)
-    const int k = static_cast<int>(std::lower_bound(upper.begin(), upper.end(), a) - upper.begin());
+    const int k = tables().cells.count_below(std::fabs(x));
     return x < 0 ? -k : k;
   }
+#if QTL_HAS_SIMD
+  template <class A>
+  static simd::ints<A> encode(simd::floats<A> x) noexcept {
+    const simd::ints<A> k = tables().cells.count_below(xsimd::abs(x));
+    return xsimd::select(xsimd::batch_bool_cast<std::int32_t>(x < simd::floats<A>(0.0f)), -k, k);
+  }
+  template <class A>
+  static simd::floats<A> decode(simd::ints<A> code) noexcept {
+    const simd::floats<A> level = simd::lookup<A>(tables().level.data(), top + 1, xsimd::abs(code));
+    return xsimd::select(xsimd::batch_bool_cast<float>(code < simd::ints<A>(0)), -level, level);
+  }
+#endif
 
  private:
   struct table_set {
-    std::array<float, top + 1> level{};  // level[k] = expand(k / K)
-    std::array<float, top> upper{};      // upper[k] = expand((k + 1/2) / K), the top of cell k
+    std::array<float, (top + 1 < 16 ? 16 : top + 1)> level{};  // level[k] = expand(k / K), padded for lookups
+    threshold_table cells;  // upper[k] = expand((k + 1/2) / K), the top of cell k
   };
   static const table_set& tables() noexcept {
     static const table_set t = [] {
       table_set s;
       for (int k = 0; k <= top; ++k) s.level[static_cast<std::size_t>(k)] = static_cast<float>(Curve::expand(double(k) / top));
       s.level[0] = 0.0f, s.level[top] = 1.0f;  // exactly, whatever the curve's rounding
+      std::array<float, top> upper{};
       for (int k = 0; k < top; ++k)
-        s.upper[static_cast<std::size_t>(k)] = static_cast<float>(Curve::expand((double(k) + 0.5) / top));
+        upper[static_cast<std::size_t>(k)] = static_cast<float>(Curve::expand((double(k) + 0.5) / top));
+      s.cells = threshold_table(upper);
       return s;
     }();
     return t;
