@@ -10,6 +10,7 @@
 // against nf4_g64_codebook, the compile-time codebook of the same shape, in the same run.
 #include <qtl/codebook/lloyd_max.hpp>
 #include <qtl/codebook/lut_codebook.hpp>
+#include <qtl/format/compander.hpp>
 #include <qtl/format/minifloat.hpp>
 #include <qtl/format/nf4.hpp>
 #include <qtl/kernel/simd_quantizer.hpp>
@@ -115,6 +116,7 @@ void add(const std::string& name, Q q) {
   add("ternary_absmean", ternary_absmean{});
   add("nf4_g64_codebook", quantizer<nf4, codebook, per_group<64>>{});
   add("fp8_e4m3_per_tensor_codebook", quantizer<fp8_e4m3, codebook, per_tensor>{});
+  add("mu_law8_g64_codebook", quantizer<mu_law<8>, codebook, per_group<64>>{});
   // Codebooks chosen at run time: Lloyd-Max levels of N(0, 1), 16 in registers, 256 by
   // gathers (the 256-level design stopped after 500 iterations: levels, not an optimum).
   lloyd_max::options few;
