@@ -259,16 +259,21 @@ struct dead_zone {
 namespace detail {
 
 // The largest finite magnitude among F's levels (1 for NF4 and bitsandbytes' FP4, 448 for
-// FP8 E4M3).
+// FP8 E4M3). A format whose decode is not constexpr may state it as F::max_magnitude,
+// which spares a search of every level on each group's params.
 template <format F>
 constexpr float largest_level() noexcept {
-  float top = 0.0f;
-  for (int code = F::min_code; code <= F::max_code; ++code) {
-    const float v = F::decode(code);
-    const float a = v < 0.0f ? -v : v;
-    if (a <= std::numeric_limits<float>::max() && a > top) top = a;  // NaN and Inf fail the first test
+  if constexpr (requires { F::max_magnitude; }) {
+    return F::max_magnitude;
+  } else {
+    float top = 0.0f;
+    for (int code = F::min_code; code <= F::max_code; ++code) {
+      const float v = F::decode(code);
+      const float a = v < 0.0f ? -v : v;
+      if (a <= std::numeric_limits<float>::max() && a > top) top = a;  // NaN and Inf fail the first test
+    }
+    return top;
   }
-  return top;
 }
 
 }  // namespace detail

@@ -3,6 +3,7 @@
 // quantizer over them keeps across three decades where a uniform int8 does not.
 #include <catch2/catch_test_macros.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -23,6 +24,9 @@ void check_format() {
   }
   CHECK(F::decode(0) == 0.0f);
   CHECK(F::decode(F::top) == 1.0f);
+  float largest = 0.0f;  // the stated largest magnitude is the levels' (the codebook scheme's scale)
+  for (int k = F::min_code; k <= F::max_code; ++k) largest = std::max(largest, std::fabs(F::decode(k)));
+  CHECK(qtl::detail::largest_level<F>() == largest);
   for (int k = F::min_code; k <= F::max_code; ++k) {
     INFO("code " << k);
     const double exact = std::copysign(curve::expand(std::abs(k) / static_cast<double>(F::top)), k);

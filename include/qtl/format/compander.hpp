@@ -58,6 +58,7 @@ template <int Bits, compander_curve Curve>
 struct compander : symmetric_codes<Bits> {
   using curve_type = Curve;
   using symmetric_codes<Bits>::top;
+  static constexpr float max_magnitude = 1.0f;  // code ±K is ±1 exactly (codebook's scale)
 
   static float decode(int code) noexcept {
     const float level = tables().level[static_cast<std::size_t>(code < 0 ? -code : code)];
