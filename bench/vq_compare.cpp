@@ -6,7 +6,8 @@
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 kmeans|kmeans_random K iterations threads
 //     (kmeans_random: kmeans_init::random_rows, faiss's start; kmeans: k-means++)
 //   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 pq|opq M nbits threads
-//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq|lsq M nbits threads  (trained on the first 10,000 rows)
+//   qtl_vq_compare base.f32 n d queries.f32 nq truth.i32 rq|rq_geometric|lsq M nbits threads  (trained on the first 10,000 rows)
+//     (rq_geometric: progressive_schedule::geometric, faiss's widths; rq: linear)
 // An optional last argument sets the k-means seed (kmeans_options::seed, 1234 unless given).
 #include <algorithm>
 #include <chrono>
@@ -43,7 +44,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 int main(int argc, char** argv) {
   if (argc != 11 && argc != 12) {
-    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|kmeans_random|pq|opq|rq|lsq K|M iterations|nbits threads [seed]\n",
+    std::fprintf(stderr, "usage: %s base.f32 n d queries.f32 nq truth.i32 kmeans|kmeans_random|pq|opq|rq|rq_geometric|lsq K|M iterations|nbits threads [seed]\n",
                  argv[0]);
     return 2;
   }
@@ -106,13 +107,14 @@ int main(int argc, char** argv) {
     qtl::vq::opq_options o;  // faiss's defaults: 50 alternations, 40 then 4 PQ iterations
     o.kmeans = opt;
     run([&] { return qtl::vq::optimized_product_quantizer::train(x, a, b, o); }, by_adc);
-  } else if (method == "rq" || method == "lsq") {
+  } else if (method == "rq" || method == "rq_geometric" || method == "lsq") {
     const qtl::matrix_view<const float> sample(base.data(), std::min<std::size_t>(n, 10000), d);
     const auto by_adc_with_norms = [&](const auto& aq, const std::vector<std::uint8_t>& codes, const qtl::vq::matrix&) {
       return aq.search(q, codes, aq.norms(codes, n), n, 10, threads).labels;
     };
-    if (method == "rq") {
+    if (method != "lsq") {
       qtl::vq::rq_options o;  // beam 5 and 10 progressive steps, as faiss's defaults
+      if (method == "rq_geometric") o.schedule = qtl::vq::progressive_schedule::geometric;
       o.kmeans.threads = threads;
       o.kmeans.seed = opt.seed;
       run([&] { return qtl::vq::residual_quantizer::train(sample, a, b, o); }, by_adc_with_norms);

@@ -12,7 +12,9 @@ nearest neighbour, by brute force, is the first / among the first 10 found by AD
                              [--kmeans 256 1024] [--pq 8 16 48] [--opq 16] [--rq 8] [--seed S]
 
 k-means runs twice on qtl's side: from k-means++ (kmeans_options' default) and from k
-random rows (kmeans_init::random_rows, the start faiss uses).
+random rows (kmeans_init::random_rows, the start faiss uses). So does RQ: each stage's
+progressive k-means widening linearly (rq_options' default) and geometrically
+(progressive_schedule::geometric, faiss's widths).
 
 --vectors takes other rows instead: raw float32, D per row, such as the sentence
 embeddings that bench/sentence_set.py and `examples/minilm MODEL --embed` make.
@@ -201,6 +203,7 @@ def main():
             for m in args.rq:
                 row(f"RQ{m}x8 (10k train)", threads, "faiss", faiss_rq(faiss, base, queries, truth, m, 8, args.seed))
                 row(f"RQ{m}x8 (10k train)", threads, "qtl", qtl("rq", m, 8, threads))
+                row(f"RQ{m}x8 (10k train)", threads, "qtl, geometric widths", qtl("rq_geometric", m, 8, threads))
             for m in args.lsq:
                 row(f"LSQ{m}x8 (10k train)", threads, "faiss", faiss_lsq(faiss, base, queries, truth, m, 8, args.seed))
                 row(f"LSQ{m}x8 (10k train)", threads, "qtl", qtl("lsq", m, 8, threads))

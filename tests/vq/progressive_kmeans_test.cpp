@@ -1,6 +1,7 @@
-// qtl/vq/progressive_kmeans.hpp: separated clusters found, the result a fixed point of
-// Lloyd's iterations (each centroid the mean of its rows), the same for a seed, and the
-// error no worse than the mean alone; bad input refused.
+// qtl/vq/progressive_kmeans.hpp: the widths of both schedules; separated clusters found
+// (both schedules), the result a fixed point of Lloyd's iterations (each centroid the mean
+// of its rows), the same for a seed, and the error no worse than the mean alone; bad input
+// refused.
 #include <catch2/catch_test_macros.hpp>
 
 #include <cmath>
@@ -57,6 +58,27 @@ TEST_CASE("progressive k-means finds separated clusters and ends at a Lloyd fixe
   double error = 0;
   for (const float d : b.distances) error += d;
   CHECK(error / 800 < 0.01 * (x.rowwise() - x.colwise().mean()).rowwise().squaredNorm().mean());
+}
+
+TEST_CASE("progressive k-means widens the components geometrically or linearly", "[vq][kmeans]") {
+  using qtl::vq::progressive_schedule;
+  std::vector<std::size_t> geometric, linear;
+  for (std::size_t s = 1; s <= 10; ++s) {
+    geometric.push_back(qtl::vq::detail::leading_dims(384, s, 10, progressive_schedule::geometric));
+    linear.push_back(qtl::vq::detail::leading_dims(384, s, 10, progressive_schedule::linear));
+  }
+  CHECK(geometric == std::vector<std::size_t>{1, 3, 5, 10, 19, 35, 64, 116, 211, 384});  // floor(384^(s/10))
+  CHECK(linear == std::vector<std::size_t>{38, 76, 115, 153, 192, 230, 268, 307, 345, 384});
+  CHECK(qtl::vq::detail::leading_dims(12, 1, 12, progressive_schedule::geometric) == 1);
+  // Both schedules separate the blobs.
+  const matrix x = blobs(800, 1);
+  qtl::vq::kmeans_options opt;
+  opt.iterations = 15;
+  for (const auto schedule : {progressive_schedule::geometric, progressive_schedule::linear}) {
+    const auto a = qtl::vq::nearest(view(x), qtl::vq::progressive_kmeans(view(x), 8, 4, opt, schedule));
+    CHECK(std::set<std::uint32_t>(a.labels.begin(), a.labels.begin() + 8).size() == 8);
+    for (std::size_t i = 0; i + 8 < 800; ++i) REQUIRE(a.labels[i] == a.labels[i + 8]);
+  }
 }
 
 TEST_CASE("progressive k-means refuses bad input", "[vq][kmeans][errors]") {

@@ -28,7 +28,9 @@ namespace qtl::vq {
 
 struct rq_options {
   std::size_t beam = 5;             // partial codes kept per vector while training (faiss's default)
-  std::size_t progressive_steps = 10;  // each stage's k-means over 1/10, 2/10, ... of the principal components
+  std::size_t progressive_steps = 10;  // each stage's k-means over more principal components in 10 steps
+  // d/10, 2d/10, ... components; geometric: d^(1/10), d^(2/10), ... (faiss's), about half the time
+  progressive_schedule schedule = progressive_schedule::linear;
   // Rounds of encoding the training rows and refitting every codebook at once. Off by
   // default: it lowers the error on the training rows but raised it on others (docs/vq.md).
   int refine_iterations = 0;
@@ -134,7 +136,8 @@ class residual_quantizer : public additive_quantizer {
     for (std::size_t s = 0; s < m; ++s) {
       kmeans_options o = opt.kmeans;
       o.seed = opt.kmeans.seed + s;
-      books.push_back(progressive_kmeans(view(b.residuals), k, std::min<std::size_t>(opt.progressive_steps, x.cols()), o));
+      const std::size_t steps = std::min<std::size_t>(opt.progressive_steps, x.cols());
+      books.push_back(progressive_kmeans(view(b.residuals), k, steps, o, opt.schedule));
       b = detail::extend_beams(b, x.rows(), books.back(), s, m, opt.beam, opt.kmeans.threads);
     }
     residual_quantizer rq(x.cols(), nbits, std::move(books), opt.beam);
