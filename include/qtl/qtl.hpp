@@ -30,6 +30,7 @@
 #include "qtl/format/dynamic_map.hpp"
 #include "qtl/format/e8m0.hpp"
 #include "qtl/format/g711.hpp"
+#include "qtl/format/identity_decode.hpp"
 #include "qtl/format/index_format.hpp"
 #include "qtl/format/int_format.hpp"
 #include "qtl/format/minifloat.hpp"

@@ -6,14 +6,13 @@
 
 #include <cstdint>
 
-#include "qtl/core/config.hpp"
-#include "qtl/core/simd.hpp"
+#include "qtl/format/identity_decode.hpp"
 
 namespace qtl {
 
 template <int Levels>
   requires(Levels >= 2 && Levels <= 256)
-struct index_format {
+struct index_format : identity_decode {
   using code_type = std::uint8_t;
   static constexpr int bits = [] {
     int b = 1;
@@ -24,14 +23,6 @@ struct index_format {
   static constexpr int min_code = 0;
   static constexpr int max_code = Levels - 1;
   static constexpr int levels = Levels;
-
-  QTL_HOST_DEVICE static constexpr float decode(int code) noexcept { return static_cast<float>(code); }
-#if QTL_HAS_SIMD
-  template <class A>
-  static simd::floats<A> decode(simd::ints<A> code) noexcept {
-    return xsimd::batch_cast<float>(code);
-  }
-#endif
 };
 
 }  // namespace qtl

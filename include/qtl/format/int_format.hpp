@@ -6,28 +6,19 @@
 #include <type_traits>
 
 #include "qtl/core/concepts.hpp"
-#include "qtl/core/config.hpp"
-#include "qtl/core/simd.hpp"
+#include "qtl/format/identity_decode.hpp"
 
 namespace qtl {
 
 template <int Bits, bool Signed>
   requires code_width<Bits>
-struct int_format {
+struct int_format : identity_decode {
   using code_type = std::conditional_t<Signed, std::int8_t, std::uint8_t>;
   static constexpr int bits = Bits;
   static constexpr bool is_signed = Signed;
   static constexpr int min_code = Signed ? -(1 << (Bits - 1)) : 0;
   static constexpr int max_code = Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
   static constexpr int levels = 1 << Bits;
-
-  QTL_HOST_DEVICE static constexpr float decode(int code) noexcept { return static_cast<float>(code); }
-#if QTL_HAS_SIMD
-  template <class A>
-  static simd::floats<A> decode(simd::ints<A> code) noexcept {
-    return xsimd::batch_cast<float>(code);
-  }
-#endif
 };
 
 using int8 = int_format<8, true>;
