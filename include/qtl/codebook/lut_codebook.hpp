@@ -27,7 +27,6 @@
 #include "qtl/core/quant_params.hpp"
 #include "qtl/core/simd.hpp"
 #include "qtl/core/tensor_stats.hpp"
-#include "qtl/core/threshold_table.hpp"
 #include "qtl/scheme.hpp"
 
 namespace qtl {
@@ -74,7 +73,7 @@ class lut_codebook {
   template <format F, class A, class Rounding>
   [[nodiscard]] simd::ints<A> quantize(simd::floats<A> x, const quant_params& p, const Rounding&,
                                        std::uint64_t) const noexcept {
-    return table_->cells.count_below(x * simd::floats<A>(p.inv_scale));
+    return table_->book.cells().count_below(x * simd::floats<A>(p.inv_scale));
   }
   template <format F, class A>
   [[nodiscard]] simd::floats<A> dequantize(simd::ints<A> code, const quant_params& p) const noexcept {
@@ -84,7 +83,7 @@ class lut_codebook {
 
  private:
   struct table {
-    table(scalar_codebook b, lut_scaling s) : book(std::move(b)), scaling(s), cells(book.thresholds()) {
+    table(scalar_codebook b, lut_scaling s) : book(std::move(b)), scaling(s) {
       const auto l = book.levels();
       largest = std::max(std::abs(l.front()), std::abs(l.back()));
       levels.fill(l.back());
@@ -92,8 +91,7 @@ class lut_codebook {
     }
     scalar_codebook book;
     lut_scaling scaling;
-    threshold_table cells;  // the book's thresholds, for the batch step
-    float largest = 0.0f;   // the largest level magnitude
+    float largest = 0.0f;  // the largest level magnitude
     std::array<float, 256> levels{};  // padded with the last level
   };
   std::shared_ptr<const table> table_;

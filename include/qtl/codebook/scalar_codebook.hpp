@@ -3,7 +3,6 @@
 // one byte per code; decoding is a table read. Sits where a format does: values -> codes.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "qtl/core/error.hpp"
+#include "qtl/core/threshold_table.hpp"
 
 namespace qtl {
 
@@ -34,15 +34,16 @@ class scalar_codebook {
                     "scalar_codebook: levels must increase strictly; level " + std::to_string(i) + " (" +
                         std::to_string(levels_[i]) + ") follows " + std::to_string(levels_[i - 1]));
     }
-    thresholds_.resize(levels_.size() - 1);
+    std::vector<float> thresholds(levels_.size() - 1);
     for (std::size_t i = 0; i + 1 < levels_.size(); ++i) {
       // The largest float not above the midpoint taken in double: a float x lies above the
       // midpoint exactly when it lies above this threshold.
       const double midpoint = (double{levels_[i]} + double{levels_[i + 1]}) / 2;
       float t = static_cast<float>(midpoint);
       if (double{t} > midpoint) t = std::nextafter(t, -std::numeric_limits<float>::infinity());
-      thresholds_[i] = t;
+      thresholds[i] = t;
     }
+    cells_ = threshold_table(thresholds);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return levels_.size(); }
@@ -55,14 +56,16 @@ class scalar_codebook {
   [[nodiscard]] std::span<const float> levels() const noexcept { return levels_; }
   // The cell boundaries: thresholds()[i] is the midpoint (level i + level i+1) / 2, taken in
   // double, rounded down to float. A value codes past level i exactly when it is above it.
-  [[nodiscard]] std::span<const float> thresholds() const noexcept { return thresholds_; }
+  [[nodiscard]] std::span<const float> thresholds() const noexcept { return cells_.thresholds(); }
+  // The thresholds as a table with a batch count (core/threshold_table.hpp).
+  [[nodiscard]] const threshold_table& cells() const noexcept { return cells_; }
 
   // The nearest level's index: the number of midpoints (level i + level i+1) / 2, taken in
   // double, that lie below x (the thresholds below x). A tie takes the lower level; a value
   // beyond the ends, the end one. NaN has no nearest level: the span overloads refuse it,
   // this one returns 0.
   [[nodiscard]] code_type encode(float x) const noexcept {
-    return static_cast<code_type>(std::lower_bound(thresholds_.begin(), thresholds_.end(), x) - thresholds_.begin());
+    return static_cast<code_type>(cells_.count_below(x));
   }
   [[nodiscard]] float decode(code_type code) const noexcept { return levels_[code < levels_.size() ? code : 0]; }
 
@@ -99,7 +102,7 @@ class scalar_codebook {
 
  private:
   std::vector<float> levels_;
-  std::vector<float> thresholds_;
+  threshold_table cells_;
 };
 
 }  // namespace qtl

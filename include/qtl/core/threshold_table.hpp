@@ -37,6 +37,7 @@ class threshold_table {
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::span<const float> thresholds() const noexcept { return {bounds_.data(), size_}; }
 
   // How many thresholds lie below x (a value on a threshold does not count it).
   [[nodiscard]] int count_below(float x) const noexcept {
