@@ -37,6 +37,7 @@ def main(path: str) -> None:
     compare_observers(rows)
     compare_ptq(rows)
     compare_optim(rows, baseline, rows.get("BM_stream_read_2_threads/real_time", {}).get("GB/s"))
+    compare_vq_nearest(rows)
 
 
 def compare_tl_with_i2_s(rows) -> None:
@@ -200,6 +201,21 @@ def compare_optim(rows, read, read_2):
         x_full = f"{full['real_time'] / b['real_time']:9.2f}" if full else f"{'-':>9}"
         print(f"{case + ' ' + threads:<32} {b['real_time']:9.1f} {b.get('Gparams/s', 0):9.3f} {b['GB/s']:7.2f} "
               f"{x_stream} {x_full}")
+
+
+def compare_vq_nearest(rows) -> None:
+    """vq::nearest's fused kernel (vq_nearest_bench.cpp) against Eigen's product and an
+    argmin, the path it replaced, at the same shape in the same run."""
+    cases = [(n, b) for n, b in rows.items() if n.startswith("BM_vq_nearest/")]
+    if not cases:
+        return
+    print(f"\n{'vq::nearest, 12,288 rows, 1 thread':<36} {'ms':>8} {'GFLOP/s':>8} {'eigen':>8} {'x eigen':>8}")
+    for name, b in cases:
+        shape = name[len("BM_vq_nearest/"):]
+        base = rows.get("BM_vq_nearest_eigen_argmin/" + shape)
+        base_rate = f"{base['GFLOP/s']:8.1f}" if base else f"{'-':>8}"
+        ratio = f"{b['GFLOP/s'] / base['GFLOP/s']:8.2f}" if base else f"{'-':>8}"
+        print(f"{shape:<36} {b['real_time']:8.2f} {b['GFLOP/s']:8.1f} {base_rate} {ratio}")
 
 
 if __name__ == "__main__":

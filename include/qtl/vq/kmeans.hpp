@@ -1,7 +1,6 @@
 // qtl::vq::kmeans: k-means clustering of row vectors (k-means++ or random start, Lloyd
-// iterations, an empty cluster split off the largest), threaded, with the distances as
-// Eigen matrix products (or, for rows of up to 16 values, simd_nearest.hpp's fused
-// kernel). The first stage of vector quantization: product_quantizer.hpp trains one per
+// iterations, an empty cluster split off the largest), threaded, with the nearest centroids
+// found by simd_nearest.hpp's fused kernel. The first stage of vector quantization: product_quantizer.hpp trains one per
 // sub-space.
 #pragma once
 
@@ -10,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -114,21 +112,11 @@ inline matrix sample_rows(matrix_view<const float> x, std::size_t limit, std::ui
 
 // Centroids laid out once for the nearest-centroid search, to serve many calls (PQ's encode
 // keeps one per codebook): |x - c|^2 = |x|^2 - 2 x.c + |c|^2 (clamped at 0 against
-// rounding). Rows of up to 16 values take the fused kernel of simd_nearest.hpp, which needs
-// the centroids transposed and padded; longer ones a matrix product per block of rows
-// (Eigen's SIMD kernels) and detail::argmin, which need the norms |c|^2.
+// rounding), by simd_nearest.hpp's fused kernel, which reads the centroids in panels.
 class prepared_centroids {
  public:
   // Errors: no centroids (shape_mismatch).
-  explicit prepared_centroids(matrix centroids) : centroids_(std::move(centroids)) {
-    if (centroids_.rows() == 0 || centroids_.cols() == 0)
-      throw error(errc::shape_mismatch, "vq::prepared_centroids: " + std::to_string(centroids_.rows()) +
-                                            " centroids of dimension " + std::to_string(centroids_.cols()));
-    if (dim() <= detail::short_row_limit)
-      short_.emplace(centroids_);
-    else
-      norms_ = centroids_.rowwise().squaredNorm().transpose();
-  }
+  explicit prepared_centroids(matrix centroids) : centroids_(checked(std::move(centroids))), panels_(centroids_) {}
 
   [[nodiscard]] std::size_t dim() const noexcept { return static_cast<std::size_t>(centroids_.cols()); }
   [[nodiscard]] const matrix& centroids() const noexcept { return centroids_; }
@@ -143,7 +131,7 @@ class prepared_centroids {
                                             std::to_string(x.cols()));
     detail::check_finite(x, "vq::nearest");
     assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
-    const std::size_t block = rows_per_block();
+    constexpr std::size_t block = 256;  // rows a task
     kernel::parallel_for((x.rows() + block - 1) / block, detail::thread_count(threads),
                          [&](std::size_t first, std::size_t last) {
                            assign(x, first * block, std::min(last * block, x.rows()), a.labels.data(),
@@ -156,38 +144,19 @@ class prepared_centroids {
   // and distances[i] for each i in the range.
   void assign(matrix_view<const float> x, std::size_t first, std::size_t last, std::uint32_t* labels,
               float* distances) const {
-    if (short_) {
-      detail::short_nearest(x, *short_, first, last, labels, distances);
-      return;
-    }
-    const auto rows = as_eigen(x);
-    const std::size_t block = rows_per_block();
-    matrix scores;
-    for (std::size_t r0 = first; r0 < last; r0 += block) {
-      const auto n = static_cast<Eigen::Index>(std::min(block, last - r0));
-      scores.noalias() = rows.middleRows(static_cast<Eigen::Index>(r0), n) * centroids_.transpose();
-      scores = (scores * -2.0f).rowwise() + norms_;  // |x|^2 is the same for every centroid
-      for (Eigen::Index i = 0; i < n; ++i) {
-        const std::size_t best = detail::argmin(&scores(i, 0), static_cast<std::size_t>(scores.cols()));
-        const std::size_t r = r0 + static_cast<std::size_t>(i);
-        labels[r] = static_cast<std::uint32_t>(best);
-        distances[r] = std::max(0.0f, rows.row(static_cast<Eigen::Index>(r)).squaredNorm() +
-                                          scores(i, static_cast<Eigen::Index>(best)));
-      }
-    }
+    detail::nearest_rows(x, panels_, first, last, labels, distances);
   }
 
  private:
-  // The fused kernel: 256 rows a task. The product: about 2^18 scores (1 MiB) a block, so
-  // packing the centroids for each product is paid rarely.
-  [[nodiscard]] std::size_t rows_per_block() const noexcept {
-    if (short_) return 256;
-    return std::max<std::size_t>(64, (std::size_t{1} << 18) / static_cast<std::size_t>(centroids_.rows()));
+  static matrix checked(matrix c) {
+    if (c.rows() == 0 || c.cols() == 0)
+      throw error(errc::shape_mismatch, "vq::prepared_centroids: " + std::to_string(c.rows()) +
+                                            " centroids of dimension " + std::to_string(c.cols()));
+    return c;
   }
 
   matrix centroids_;
-  std::optional<detail::short_centroids> short_;
-  Eigen::RowVectorXf norms_;
+  detail::centroid_panels panels_;
 };
 
 // Each row's nearest centroid (squared L2, the lower index on a tie) and that distance:

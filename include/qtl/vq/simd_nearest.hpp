@@ -1,10 +1,8 @@
 // qtl::vq::detail SIMD steps of nearest-centroid search: argmin over a row of scores, and
-// a fused kernel for short rows (PQ's sub-vectors of up to 16 values), where a matrix
-// product spends more time packing its operands and writing scores than multiplying.
-// The fused kernel keeps the centroids transposed in cache, computes each row's scores
-// |c|^2 - 2 x.c a batch of centroids at a time and keeps a running minimum per lane:
-// no score matrix is written. And few_dots, k-means++'s scores of every row against a few
-// candidates.
+// the fused kernel behind vq::nearest, which computes every row's scores |c|^2 - 2 x.c
+// against panels of centroids, a tile of rows by two batches of centroids at a time, and
+// keeps a running minimum per lane: no score matrix is written. And few_dots, k-means++'s
+// scores of every row against a few candidates.
 #pragma once
 
 #include <algorithm>
@@ -40,18 +38,16 @@ inline void keep_smaller(floats value, lanes at, floats& low, lanes& index) noex
   index = xsimd::select(xsimd::batch_bool_cast<std::int32_t>(less), at, index);
 }
 
-// The smallest of the lanes' minima and its index, the lower index on a tie.
-inline std::pair<std::size_t, float> lanes_min(floats low, lanes index) noexcept {
-  alignas(64) std::array<float, batch_width> values{};
-  alignas(64) std::array<std::int32_t, batch_width> at{};
-  low.store_aligned(values.data());
-  index.store_aligned(at.data());
-  std::size_t best = static_cast<std::size_t>(at[0]);
-  float best_value = values[0];
-  for (std::size_t l = 1; l < batch_width; ++l)
-    if (values[l] < best_value || (values[l] == best_value && static_cast<std::size_t>(at[l]) < best))
-      best = static_cast<std::size_t>(at[l]), best_value = values[l];
-  return {best, best_value};
+// The smallest of the lanes' minima of `count` batches and its index, the lower index on a
+// tie: branch-free, as the nearest-centroid kernels do it once a row.
+inline std::pair<std::size_t, float> lanes_min(const floats* low, const lanes* index, std::size_t count = 1) noexcept {
+  floats smallest = low[0];
+  for (std::size_t b = 1; b < count; ++b) smallest = xsimd::min(smallest, low[b]);
+  const float value = xsimd::reduce_min(smallest);
+  lanes at(std::numeric_limits<std::int32_t>::max());
+  for (std::size_t b = 0; b < count; ++b)
+    at = xsimd::min(at, xsimd::select(xsimd::batch_bool_cast<std::int32_t>(low[b] == floats(value)), index[b], at));
+  return {static_cast<std::size_t>(xsimd::reduce_min(at)), value};
 }
 
 // Index of the smallest of n floats, the first on a tie.
@@ -65,7 +61,7 @@ inline std::size_t argmin(const float* v, std::size_t n) noexcept {
       at += lanes(static_cast<std::int32_t>(batch_width));
       keep_smaller(floats::load_unaligned(v + i), at, low, index);
     }
-    std::tie(best, best_value) = lanes_min(low, index);
+    std::tie(best, best_value) = lanes_min(&low, &index);
   }
   for (; i < n; ++i)
     if (v[i] < best_value) best = i, best_value = v[i];
@@ -106,72 +102,94 @@ inline void few_dots(matrix_view<const float> x, matrix_view<const float> c, std
 // costs more than the product's packing).
 inline constexpr std::size_t few_dots_min_row = 256;
 
-// Rows of at most this many values take the fused kernel (measured faster than Eigen's
-// product on AVX-512 for 4 to 16 values, slower from about 32).
-inline constexpr std::size_t short_row_limit = 16;
-
-// Centroids laid out for short_nearest: value j of centroid c at columns[j * padded + c],
-// with the centroid count padded to whole batches by centroids of norm +inf, never chosen.
-struct short_centroids {
+// Centroids laid out for nearest_rows: panels of `width` centroids (two batches), value j
+// of a panel's centroid l at panel(p)[j * width + l], times -2 (a score is then the norm
+// plus a sum of products; x_j (-2 c_j) rounds exactly as -2 x_j c_j), the centroid count
+// padded to whole panels by centroids of norm +inf, never chosen.
+struct centroid_panels {
+  static constexpr std::size_t batches = 2, width = batches * batch_width;
   std::size_t dim, padded;
-  std::vector<float, xsimd::aligned_allocator<float>> columns, norms;
+  std::vector<float, xsimd::aligned_allocator<float>> values, norms;
 
   template <class Centroids>
-  explicit short_centroids(const Centroids& c)
+  explicit centroid_panels(const Centroids& c)
       : dim(static_cast<std::size_t>(c.cols())),
-        padded((static_cast<std::size_t>(c.rows()) + batch_width - 1) / batch_width * batch_width),
-        columns(dim * padded, 0.0f),
+        padded((static_cast<std::size_t>(c.rows()) + width - 1) / width * width),
+        values(dim * padded, 0.0f),
         norms(padded, std::numeric_limits<float>::infinity()) {
     for (Eigen::Index i = 0; i < c.rows(); ++i) {
-      norms[static_cast<std::size_t>(i)] = c.row(i).squaredNorm();
-      for (std::size_t j = 0; j < dim; ++j) columns[j * padded + static_cast<std::size_t>(i)] = c(i, static_cast<Eigen::Index>(j));
+      const auto at = static_cast<std::size_t>(i);
+      norms[at] = c.row(i).squaredNorm();
+      for (std::size_t j = 0; j < dim; ++j)
+        values[at / width * dim * width + j * width + at % width] = -2.0f * c(i, static_cast<Eigen::Index>(j));
     }
   }
+
+  [[nodiscard]] std::size_t panels() const noexcept { return padded / width; }
+  [[nodiscard]] const float* panel(std::size_t p) const noexcept { return values.data() + p * dim * width; }
 };
 
-// R rows at once (so each batch of centroid values loaded serves R rows): scaled holds the
-// rows times -2, R x dim. label[r] and score[r] get row r's nearest centroid and its
-// |c|^2 - 2 x.c.
-template <std::size_t R>
-void short_nearest_rows(const float* scaled, const short_centroids& c, std::uint32_t* label, float* score) noexcept {
-  std::array<floats, R> low;
-  std::array<lanes, R> index;
-  low.fill(floats(std::numeric_limits<float>::infinity()));
-  index.fill(lanes(0));
-  lanes at = lane_indices();
-  for (std::size_t b = 0; b < c.padded; b += batch_width, at += lanes(static_cast<std::int32_t>(batch_width))) {
-    std::array<floats, R> acc;
-    acc.fill(floats::load_aligned(&c.norms[b]));
-    for (std::size_t j = 0; j < c.dim; ++j) {
-      const floats column = floats::load_aligned(&c.columns[j * c.padded + b]);
-      for (std::size_t r = 0; r < R; ++r) acc[r] = xsimd::fma(floats(scaled[r * c.dim + j]), column, acc[r]);
+// The scores |c|^2 - 2 x.c of R rows (row r at x + r * stride) against panel p, handed to
+// visit(r, b, scores) for each row and batch of the panel. The R x 2 sums stay in
+// registers (12 of AVX2's 16 for R = 6); a callback rather than a returned array, which GCC
+// keeps in memory.
+template <std::size_t R, class Visit>
+void panel_scores(const float* x, std::size_t stride, const centroid_panels& c, std::size_t p, Visit&& visit) noexcept {
+  constexpr std::size_t B = centroid_panels::batches, W = centroid_panels::width;
+  std::array<floats, R * B> acc;
+  for (std::size_t b = 0; b < B; ++b) {
+    const floats norm = floats::load_aligned(&c.norms[p * W + b * batch_width]);
+    for (std::size_t r = 0; r < R; ++r) acc[r * B + b] = norm;
+  }
+  const float* panel = c.panel(p);
+  for (std::size_t j = 0; j < c.dim; ++j, panel += W) {
+    std::array<floats, B> column;
+    for (std::size_t b = 0; b < B; ++b) column[b] = floats::load_aligned(panel + b * batch_width);
+    for (std::size_t r = 0; r < R; ++r) {
+      const floats v(x[r * stride + j]);
+      for (std::size_t b = 0; b < B; ++b) acc[r * B + b] = xsimd::fma(v, column[b], acc[r * B + b]);
     }
-    for (std::size_t r = 0; r < R; ++r) keep_smaller(acc[r], at, low[r], index[r]);
   }
-  for (std::size_t r = 0; r < R; ++r) {
-    const auto [best, value] = lanes_min(low[r], index[r]);
-    label[r] = static_cast<std::uint32_t>(best);
-    score[r] = value;
-  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t b = 0; b < B; ++b) visit(r, b, acc[r * B + b]);
 }
 
-// Rows [first, last) of x (at most short_row_limit values each): labels[i] the nearest
-// centroid, distances[i] = |x - c|^2 as |x|^2 + |c|^2 - 2 x.c, clamped at 0 against rounding.
-inline void short_nearest(matrix_view<const float> x, const short_centroids& c, std::size_t first, std::size_t last,
-                          std::uint32_t* labels, float* distances) noexcept {
-  constexpr std::size_t R = 4;
-  std::array<float, R * short_row_limit> scaled{};
-  const auto scale = [&](std::size_t i, std::size_t rows) {
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t j = 0; j < c.dim; ++j) scaled[r * c.dim + j] = -2.0f * x(i + r, j);
+// Rows [first, last) of x: labels[i] the nearest centroid (the lower index on a tie),
+// distances[i] = |x|^2 + the smallest score, clamped at 0 against rounding. A block of rows
+// (in L2) meets one panel at a time (in L1), R rows a tile, and the rows' running minima
+// per lane stay in a small buffer between panels: no score matrix is written, where a
+// matrix product and an argmin after it would write and read every score and pack both
+// operands (measured 1.2x to 1.6x faster than Eigen's product and detail::argmin from 24
+// to 384 values a row with AVX-512, and as fast as a kernel with the minima in registers at
+// 8 and 16).
+inline void nearest_rows(matrix_view<const float> x, const centroid_panels& c, std::size_t first, std::size_t last,
+                         std::uint32_t* labels, float* distances) noexcept {
+  constexpr std::size_t R = 6, B = centroid_panels::batches, block = 96;
+  std::array<floats, block * B> low;
+  std::array<lanes, block * B> index;
+  const auto tile = [&]<std::size_t N>(std::size_t i, std::size_t slot, std::size_t p, lanes at) {
+    panel_scores<N>(&x(i, 0), x.row_stride(), c, p, [&](std::size_t r, std::size_t b, floats score) {
+      keep_smaller(score, at + lanes(static_cast<std::int32_t>(b * batch_width)), low[(slot + r) * B + b],
+                   index[(slot + r) * B + b]);
+    });
   };
-  std::size_t i = first;
-  for (; i + R <= last; i += R) scale(i, R), short_nearest_rows<R>(scaled.data(), c, labels + i, distances + i);
-  for (; i < last; ++i) scale(i, 1), short_nearest_rows<1>(scaled.data(), c, labels + i, distances + i);
-  for (i = first; i < last; ++i) {
-    float norm = 0;
-    for (std::size_t j = 0; j < c.dim; ++j) norm += x(i, j) * x(i, j);
-    distances[i] = std::max(0.0f, norm + distances[i]);
+  for (std::size_t r0 = first; r0 < last; r0 += block) {
+    const std::size_t n = std::min(block, last - r0);
+    std::fill_n(low.begin(), n * B, floats(std::numeric_limits<float>::infinity()));
+    std::fill_n(index.begin(), n * B, lanes(0));
+    lanes at = lane_indices();
+    for (std::size_t p = 0; p < c.panels(); ++p, at += lanes(static_cast<std::int32_t>(centroid_panels::width))) {
+      std::size_t s = 0;
+      for (; s + R <= n; s += R) tile.template operator()<R>(r0 + s, s, p, at);
+      for (; s < n; ++s) tile.template operator()<1>(r0 + s, s, p, at);
+    }
+    for (std::size_t s = 0; s < n; ++s) {
+      const auto [best, score] = lanes_min(&low[s * B], &index[s * B], B);
+      float norm = 0;
+      for (std::size_t j = 0; j < x.cols(); ++j) norm += x(r0 + s, j) * x(r0 + s, j);
+      labels[r0 + s] = static_cast<std::uint32_t>(best);
+      distances[r0 + s] = std::max(0.0f, norm + score);
+    }
   }
 }
 
