@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -107,13 +108,29 @@ TEST_CASE("vq::prepared_centroids serves many searches with nearest's answers", 
   x = matrix::Zero(2, 4);
   x(1, 2) = NAN;
   CHECK(error_code_of([&] { (void)four.nearest(view(x)); }) == qtl::errc::non_finite);
+  // A non-finite value anywhere in a row, in the SIMD part or the tail: the error names it.
+  const qtl::vq::prepared_centroids forty(matrix::Ones(3, 40));
+  for (const float bad : {NAN, INFINITY, -INFINITY})
+    for (const Eigen::Index col : {0, 3, 17, 35, 39}) {
+      matrix y = matrix::Ones(5, 40);
+      y(3, col) = bad;
+      try {
+        (void)forty.nearest(view(y));
+        FAIL("no error for a non-finite value at column " << col);
+      } catch (const qtl::error& e) {
+        CHECK(e.code() == qtl::errc::non_finite);
+        CHECK(std::string(e.what()).find("value (3, " + std::to_string(col) + ")") != std::string::npos);
+      }
+    }
+  CHECK(forty.nearest(view(matrix::Constant(2, 40, std::numeric_limits<float>::max()))).labels.size() == 2);
 }
 
 TEST_CASE("vq::nearest takes the lower index among equal centroids", "[vq][kmeans]") {
   // Centroid i equals centroid i + half: in the same SIMD batch, in another batch of the
-  // same panel, or in another panel (panels hold 8 to 32 centroids).
+  // same panel, in another panel, and (half = 32) in the same lane of another panel
+  // (panels hold 8 to 32 centroids).
   for (const Eigen::Index dim : {4, 24}) {
-    for (const Eigen::Index half : {2, 20, 50}) {
+    for (const Eigen::Index half : {2, 20, 32, 50}) {
       INFO("dimension " << dim << ", centroid i equals i + " << half);
       matrix c = matrix::Zero(2 * half, dim);
       for (Eigen::Index i = 0; i < c.rows(); ++i) c(i, 0) = static_cast<float>(i % half);

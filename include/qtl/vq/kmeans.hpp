@@ -60,11 +60,13 @@ namespace detail {
 inline unsigned thread_count(unsigned threads) { return threads == 0 ? kernel::hardware_threads() : threads; }
 
 inline void check_finite(matrix_view<const float> x, const char* what) {
-  for (std::size_t r = 0; r < x.rows(); ++r)
-    for (std::size_t c = 0; c < x.cols(); ++c)
+  for (std::size_t r = 0; r < x.rows(); ++r) {
+    if (all_finite(&x(r, 0), x.cols())) continue;
+    for (std::size_t c = 0; c < x.cols(); ++c)  // the column, for the message
       if (!std::isfinite(x(r, c)))
         throw error(errc::non_finite, std::string(what) + ": value (" + std::to_string(r) + ", " + std::to_string(c) +
                                           ") is not finite");
+  }
 }
 
 inline void check_points(matrix_view<const float> x, const char* what) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +49,31 @@ inline std::pair<std::size_t, float> lanes_min(const floats* low, const lanes* i
   for (std::size_t b = 0; b < count; ++b)
     at = xsimd::min(at, xsimd::select(xsimd::batch_bool_cast<std::int32_t>(low[b] == floats(value)), index[b], at));
   return {static_cast<std::size_t>(xsimd::reduce_min(at)), value};
+}
+
+// The sum of squares of n floats, in SIMD (a row's |x|^2: summed one by one it cost a
+// quarter of nearest's time at 384 values and 256 centroids).
+inline float squared_norm(const float* v, std::size_t n) noexcept {
+  floats acc(0.0f);
+  std::size_t j = 0;
+  for (; j + batch_width <= n; j += batch_width) {
+    const floats x = floats::load_unaligned(v + j);
+    acc = xsimd::fma(x, x, acc);
+  }
+  float total = xsimd::reduce_add(acc);
+  for (; j < n; ++j) total += v[j] * v[j];
+  return total;
+}
+
+// Whether all n floats are finite (|v| <= FLT_MAX is false for NaN and +-Inf), in SIMD.
+inline bool all_finite(const float* v, std::size_t n) noexcept {
+  const floats top(std::numeric_limits<float>::max());
+  auto finite = floats(0.0f) == floats(0.0f);
+  std::size_t j = 0;
+  for (; j + batch_width <= n; j += batch_width) finite = finite && (xsimd::abs(floats::load_unaligned(v + j)) <= top);
+  bool all = xsimd::all(finite);
+  for (; j < n; ++j) all = all && std::isfinite(v[j]);
+  return all;
 }
 
 // Index of the smallest of n floats, the first on a tie.
@@ -185,10 +211,8 @@ inline void nearest_rows(matrix_view<const float> x, const centroid_panels& c, s
     }
     for (std::size_t s = 0; s < n; ++s) {
       const auto [best, score] = lanes_min(&low[s * B], &index[s * B], B);
-      float norm = 0;
-      for (std::size_t j = 0; j < x.cols(); ++j) norm += x(r0 + s, j) * x(r0 + s, j);
       labels[r0 + s] = static_cast<std::uint32_t>(best);
-      distances[r0 + s] = std::max(0.0f, norm + score);
+      distances[r0 + s] = std::max(0.0f, squared_norm(&x(r0 + s, 0), x.cols()) + score);
     }
   }
 }
