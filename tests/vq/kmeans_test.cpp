@@ -89,6 +89,9 @@ TEST_CASE("vq::prepared_centroids serves many searches with nearest's answers", 
       const auto a = prepared.nearest(view(x), 2);
       CHECK(a.labels == expected.labels);
       CHECK(a.distances == expected.distances);
+      const auto unchecked = prepared.assign(view(x), 1);  // the same search without the checks
+      CHECK(unchecked.labels == expected.labels);
+      CHECK(unchecked.distances == expected.distances);
     }
     std::vector<std::uint32_t> labels(x.rows(), 99);
     std::vector<float> distances(x.rows(), -1.0f);

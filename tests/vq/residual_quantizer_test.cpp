@@ -3,7 +3,9 @@
 // what is left); wider beams and more stages lower the error; decode sums the codewords;
 // refitting the codebooks lowers the training error; the same codes on any thread count;
 // ADC distances (table sums plus stored norms) equal the distances to the decoded vectors
-// and search returns the smallest of them; bad input refused.
+// and search returns the smallest of them; one beam step keeps the best extensions of every
+// path (against all of them in double) and the lower codeword among equal ones; bad input
+// refused.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 
@@ -57,6 +59,71 @@ TEST_CASE("RQ beam search as wide as every partial code finds the best code", "[
                                     .squaredNorm());
     REQUIRE_THAT((x.row(i) - back.row(i)).squaredNorm(), WithinAbs(best, 1e-4));
   }
+}
+
+TEST_CASE("An RQ beam step keeps each row's best extensions, the lower codeword on a tie", "[vq][rq]") {
+  // 37 codewords (no whole number of SIMD panels), beams of 1, 3 and 7 paths extended to 5
+  // and 20, 150 rows (blocks of the kernel's walk, whole and partial, over 2 threads).
+  const matrix x = gaussian(150, 20, 3);
+  matrix book = gaussian(37, 20, 4);
+  for (const std::size_t w : {1u, 3u, 7u})
+    for (const std::size_t width : {5u, 20u}) {
+      INFO(w << " paths extended to " << width);
+      qtl::vq::detail::beams in = qtl::vq::detail::start_beams(view(x), 2);
+      if (w > 1) in = qtl::vq::detail::extend_beams(in, x.rows(), gaussian(w, 20, 5), 0, 2, w, 1);
+      const auto out = qtl::vq::detail::extend_beams(in, x.rows(), book, 1, 2, width, 2);
+      REQUIRE(out.width == width);
+      for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        std::vector<double> all;  // every extension's error, in double
+        for (std::size_t p = 0; p < w; ++p)
+          for (Eigen::Index c = 0; c < book.rows(); ++c)
+            all.push_back((in.residuals.row(i * static_cast<Eigen::Index>(w) + static_cast<Eigen::Index>(p)) - book.row(c))
+                              .cast<double>()
+                              .squaredNorm());
+        std::sort(all.begin(), all.end());
+        for (std::size_t p = 0; p < width; ++p) {
+          const std::size_t to = static_cast<std::size_t>(i) * width + p;
+          CHECK_THAT(out.errors[to], WithinAbs(all[p], 1e-3));  // the p-th best, up to rounding
+        }
+      }
+    }
+  // Codeword c + 20 equals codeword c: of two equal extensions the lower codeword comes first.
+  book.bottomRows(17) = book.middleRows(0, 17);
+  const auto in = qtl::vq::detail::start_beams(view(x), 1);
+  const auto out = qtl::vq::detail::extend_beams(in, x.rows(), book.topRows(37), 0, 1, 2, 1);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const std::uint32_t first = out.codes[static_cast<std::size_t>(i) * 2], second = out.codes[static_cast<std::size_t>(i) * 2 + 1];
+    if (first < 17) CHECK(second == first + 20);  // its copy next
+    CHECK(first < 20);                             // never a copy before its original
+  }
+  // Two equal paths (stage-0 codes 0 and 1) and codeword c + 40 equal to c, in another SIMD
+  // panel: four equal extensions, kept in the order path, then codeword (the kernel meets
+  // them in another order).
+  matrix wide = gaussian(60, 20, 6);
+  wide.bottomRows(20) = wide.topRows(20);
+  qtl::vq::detail::beams twin;
+  twin.width = 2;
+  twin.residuals = matrix(2 * x.rows(), 20);
+  twin.codes.assign(2 * static_cast<std::size_t>(x.rows()) * 2, 0);
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    for (Eigen::Index p = 0; p < 2; ++p) {
+      twin.residuals.row(2 * i + p) = x.row(i);
+      twin.errors.push_back(x.row(i).squaredNorm());
+      twin.codes[static_cast<std::size_t>(2 * i + p) * 2] = static_cast<std::uint32_t>(p);
+    }
+  const auto four = qtl::vq::detail::extend_beams(twin, x.rows(), wide, 1, 2, 4, 2);
+  std::size_t ties = 0;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const std::size_t at = static_cast<std::size_t>(i) * 4 * 2;
+    const std::uint32_t c = four.codes[at + 1];
+    if (c >= 20) continue;  // the best codeword has no copy
+    ++ties;
+    for (std::size_t p = 0; p < 4; ++p) {
+      CHECK(four.codes[at + p * 2] == p / 2);                 // path 0, path 0, path 1, path 1
+      CHECK(four.codes[at + p * 2 + 1] == c + 40 * (p % 2));  // c, c + 40, c, c + 40
+    }
+  }
+  CHECK(ties > 20);
 }
 
 TEST_CASE("RQ with a beam of one is greedy; wider beams and more stages lower the error", "[vq][rq]") {

@@ -132,6 +132,12 @@ class prepared_centroids {
                                             " centroids of dimension " + std::to_string(dim()) + " for rows of " +
                                             std::to_string(x.cols()));
     detail::check_finite(x, "vq::nearest");
+    return assign(x, threads);
+  }
+
+  // nearest without the checks, for rows of dim() finite values (Lloyd's iterations check
+  // their rows once, not on every pass).
+  [[nodiscard]] assignment assign(matrix_view<const float> x, unsigned threads) const {
     assignment a{std::vector<std::uint32_t>(x.rows()), std::vector<float>(x.rows())};
     constexpr std::size_t block = 256;  // rows a task
     kernel::parallel_for((x.rows() + block - 1) / block, detail::thread_count(threads),
@@ -272,7 +278,7 @@ inline kmeans_result lloyd(matrix_view<const float> x, matrix centres, const kme
   std::mt19937_64 rng(opt.seed ^ 0x9e3779b97f4a7c15ULL);
   kmeans_result r;
   for (int it = 0;; ++it) {
-    const assignment a = nearest(x, centres, threads);
+    const assignment a = prepared_centroids(centres).assign(x, threads);  // x checked above
     double total = 0;
     for (const float d : a.distances) total += d;
     r.mse.push_back(total / static_cast<double>(x.rows()));

@@ -8,9 +8,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
+#include <limits>
 #include <span>
 #include <string>
 #include <utility>
@@ -57,52 +58,69 @@ inline beams start_beams(matrix_view<const float> x, std::size_t stages) {
   return b;
 }
 
-// Stage `stage` of the beam search: every path of a row is extended by every codeword
-// (|r - c|^2 = |r|^2 - 2 r.c + |c|^2, the r.c by one matrix product per block of rows) and
-// the `width` best extensions are kept (the lower path and codeword on a tie).
+// Stage `stage` of the beam search: every path of a row is extended by every codeword and
+// the `width` best extensions are kept (the lower path and codeword on a tie). The errors
+// |r - c|^2 = |r|^2 + (|c|^2 - 2 r.c) come from the fused kernel's walk (simd_nearest.hpp)
+// over the paths; each row keeps its best extensions so far in a short sorted list, and a
+// batch of scores none of which beats the list's last is dropped with one comparison.
 inline beams extend_beams(const beams& in, std::size_t rows, const matrix& book, std::size_t stage, std::size_t stages,
                           std::size_t width, unsigned threads) {
-  const std::size_t k = static_cast<std::size_t>(book.rows()), w = in.width, candidates = w * k;
-  width = std::min(width, candidates);
+  const std::size_t k = static_cast<std::size_t>(book.rows()), w = in.width;
+  width = std::min(width, w * k);
   beams out;
   out.width = width;
   out.residuals.resize(static_cast<Eigen::Index>(rows * width), book.cols());
   out.errors.resize(rows * width);
   out.codes.resize(rows * width * stages);
-  const Eigen::RowVectorXf norms = book.rowwise().squaredNorm().transpose();
-  const std::size_t block = std::max<std::size_t>(1, (std::size_t{1} << 18) / candidates);
-  kernel::parallel_for((rows + block - 1) / block, thread_count(threads), [&](std::size_t first, std::size_t last) {
-    matrix scores;
-    std::vector<float> error(candidates);  // |r - c|^2 of every path and codeword of one row
-    std::vector<std::size_t> order(candidates);
-    for (std::size_t blk = first; blk < last; ++blk) {
-      const std::size_t r0 = blk * block, n = std::min(block, rows - r0);
-      scores.noalias() = in.residuals.middleRows(static_cast<Eigen::Index>(r0 * w), static_cast<Eigen::Index>(n * w)) *
-                         book.transpose();
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t row = r0 + i;
-        for (std::size_t path = 0; path < w; ++path) {
-          const auto p = static_cast<Eigen::Index>(i * w + path);
-          for (std::size_t word = 0; word < k; ++word) {
-            const auto c = static_cast<Eigen::Index>(word);
-            error[path * k + word] = in.errors[row * w + path] + norms(c) - 2.0f * scores(p, c);
+  const centroid_panels panels(book);
+  const matrix_view<const float> paths = view(in.residuals);
+  struct extension {
+    float error;
+    std::size_t candidate;  // path * k + codeword
+    bool operator<(const extension& o) const { return error < o.error || (error == o.error && candidate < o.candidate); }
+  };
+  const std::size_t block = std::max<std::size_t>(1, 96 / w);  // rows a block of the walk (96 paths or one row)
+  constexpr std::size_t task = 64;                               // rows a task
+  kernel::parallel_for((rows + task - 1) / task, thread_count(threads), [&](std::size_t first, std::size_t last) {
+    std::vector<extension> best(block * width);  // each row's best extensions so far, sorted
+    std::vector<std::size_t> kept(block);
+    std::vector<float> bar(block);  // the error an extension must not exceed to enter: the list's last
+    alignas(64) std::array<float, batch_width> error{};
+    std::size_t row0 = 0;
+    panel_walk(
+        paths, panels, first * task * w, std::min(last * task, rows) * w, block * w,
+        [&](std::size_t start, std::size_t) {
+          row0 = start / w;
+          std::fill(kept.begin(), kept.end(), 0);
+          std::fill(bar.begin(), bar.end(), std::numeric_limits<float>::infinity());
+        },
+        [&](std::size_t i, std::size_t word0, floats score) {
+          const floats e = score + floats(in.errors[i]);
+          const std::size_t r = i / w - row0;
+          if (!xsimd::any(e <= floats(bar[r]))) return;
+          e.store_aligned(error.data());
+          extension* list = &best[r * width];
+          for (std::size_t l = 0; l < batch_width && word0 + l < k; ++l) {
+            const extension x{error[l], i % w * k + word0 + l};
+            if (kept[r] == width && !(x < list[width - 1])) continue;
+            std::size_t at = kept[r] < width ? kept[r]++ : width - 1;
+            for (; at > 0 && x < list[at - 1]; --at) list[at] = list[at - 1];
+            list[at] = x;
+            if (kept[r] == width) bar[r] = list[width - 1].error;
           }
-        }
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(width), order.end(),
-                          [&](std::size_t a, std::size_t b) {
-                            return error[a] < error[b] || (error[a] == error[b] && a < b);
-                          });
-        for (std::size_t p = 0; p < width; ++p) {
-          const std::size_t path = order[p] / k, word = order[p] % k, to = row * width + p, from = row * w + path;
-          out.residuals.row(static_cast<Eigen::Index>(to)) =
-              in.residuals.row(static_cast<Eigen::Index>(from)) - book.row(static_cast<Eigen::Index>(word));
-          out.errors[to] = out.residuals.row(static_cast<Eigen::Index>(to)).squaredNorm();
-          std::copy_n(&in.codes[from * stages], stage, &out.codes[to * stages]);
-          out.codes[to * stages + stage] = static_cast<std::uint32_t>(word);
-        }
-      }
-    }
+        },
+        [&](std::size_t start, std::size_t n) {
+          for (std::size_t row = start / w; row < (start + n) / w; ++row)
+            for (std::size_t p = 0; p < width; ++p) {
+              const extension& x = best[(row - row0) * width + p];
+              const std::size_t path = x.candidate / k, word = x.candidate % k, to = row * width + p, from = row * w + path;
+              out.residuals.row(static_cast<Eigen::Index>(to)) =
+                  in.residuals.row(static_cast<Eigen::Index>(from)) - book.row(static_cast<Eigen::Index>(word));
+              out.errors[to] = out.residuals.row(static_cast<Eigen::Index>(to)).squaredNorm();
+              std::copy_n(&in.codes[from * stages], stage, &out.codes[to * stages]);
+              out.codes[to * stages + stage] = static_cast<std::uint32_t>(word);
+            }
+        });
   });
   return out;
 }

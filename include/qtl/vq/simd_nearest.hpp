@@ -180,41 +180,61 @@ void panel_scores(const float* x, std::size_t stride, const centroid_panels& c, 
     for (std::size_t b = 0; b < B; ++b) visit(r, b, acc[r * B + b]);
 }
 
-// Rows [first, last) of x: labels[i] the nearest centroid (the lower index on a tie),
-// distances[i] = |x|^2 + the smallest score, clamped at 0 against rounding. A block of rows
-// (in L2) meets one panel at a time (in L1), R rows a tile, and the rows' running minima
-// per lane stay in a small buffer between panels: no score matrix is written, where a
-// matrix product and an argmin after it would write and read every score and pack both
-// operands (measured 1.2x to 1.6x faster than Eigen's product and detail::argmin from 24
-// to 384 values a row with AVX-512, and as fast as a kernel with the minima in registers at
-// 8 and 16).
-inline void nearest_rows(matrix_view<const float> x, const centroid_panels& c, std::size_t first, std::size_t last,
-                         std::uint32_t* labels, float* distances) noexcept {
-  constexpr std::size_t R = 6, B = centroid_panels::batches, block = 96;
-  std::array<floats, block * B> low;
-  std::array<lanes, block * B> index;
-  const auto tile = [&]<std::size_t N>(std::size_t i, std::size_t slot, std::size_t p, lanes at) {
-    panel_scores<N>(&x(i, 0), x.row_stride(), c, p, [&](std::size_t r, std::size_t b, floats score) {
-      keep_smaller(score, at + lanes(static_cast<std::int32_t>(b * batch_width)), low[(slot + r) * B + b],
-                   index[(slot + r) * B + b]);
-    });
+// The walk of the fused kernels over rows [first, last) of x: blocks of up to `block` rows
+// (in L2) meet one panel at a time (in L1), R rows a tile. For each block, start(r0, n);
+// for each row i, panel batch b and its scores, visit(i, first centroid of the batch,
+// scores); then finish(r0, n). No score matrix is written, where a matrix product and a
+// pass over its scores would write and read every score and pack both operands.
+template <class Start, class Visit, class Finish>
+void panel_walk(matrix_view<const float> x, const centroid_panels& c, std::size_t first, std::size_t last,
+                std::size_t block, Start&& start, Visit&& visit, Finish&& finish) {
+  constexpr std::size_t R = 6, W = centroid_panels::width;
+  const auto tile = [&]<std::size_t N>(std::size_t i, std::size_t p) {
+    panel_scores<N>(&x(i, 0), x.row_stride(), c, p,
+                    [&](std::size_t r, std::size_t b, floats score) { visit(i + r, p * W + b * batch_width, score); });
   };
   for (std::size_t r0 = first; r0 < last; r0 += block) {
     const std::size_t n = std::min(block, last - r0);
-    std::fill_n(low.begin(), n * B, floats(std::numeric_limits<float>::infinity()));
-    std::fill_n(index.begin(), n * B, lanes(0));
-    lanes at = lane_indices();
-    for (std::size_t p = 0; p < c.panels(); ++p, at += lanes(static_cast<std::int32_t>(centroid_panels::width))) {
+    start(r0, n);
+    for (std::size_t p = 0; p < c.panels(); ++p) {
       std::size_t s = 0;
-      for (; s + R <= n; s += R) tile.template operator()<R>(r0 + s, s, p, at);
-      for (; s < n; ++s) tile.template operator()<1>(r0 + s, s, p, at);
+      for (; s + R <= n; s += R) tile.template operator()<R>(r0 + s, p);
+      for (; s < n; ++s) tile.template operator()<1>(r0 + s, p);
     }
-    for (std::size_t s = 0; s < n; ++s) {
-      const auto [best, score] = lanes_min(&low[s * B], &index[s * B], B);
-      labels[r0 + s] = static_cast<std::uint32_t>(best);
-      distances[r0 + s] = std::max(0.0f, squared_norm(&x(r0 + s, 0), x.cols()) + score);
-    }
+    finish(r0, n);
   }
+}
+
+// Rows [first, last) of x: labels[i] the nearest centroid (the lower index on a tie),
+// distances[i] = |x|^2 + the smallest score, clamped at 0 against rounding. Each row's
+// running minimum per lane and its index stay in a small buffer between panels (measured
+// 1.2x to 1.6x faster than Eigen's product and detail::argmin from 24 to 384 values a row
+// with AVX-512, and as fast as a kernel with the minima in registers at 8 and 16).
+inline void nearest_rows(matrix_view<const float> x, const centroid_panels& c, std::size_t first, std::size_t last,
+                         std::uint32_t* labels, float* distances) noexcept {
+  constexpr std::size_t B = centroid_panels::batches, block = 96;
+  std::array<floats, block * B> low;
+  std::array<lanes, block * B> index;
+  std::size_t r0 = first;
+  const lanes iota = lane_indices();
+  panel_walk(
+      x, c, first, last, block,
+      [&](std::size_t start, std::size_t n) {
+        r0 = start;
+        std::fill_n(low.begin(), n * B, floats(std::numeric_limits<float>::infinity()));
+        std::fill_n(index.begin(), n * B, lanes(0));
+      },
+      [&](std::size_t i, std::size_t word, floats score) {
+        const std::size_t slot = (i - r0) * B + word / batch_width % B;
+        keep_smaller(score, iota + lanes(static_cast<std::int32_t>(word)), low[slot], index[slot]);
+      },
+      [&](std::size_t start, std::size_t n) {
+        for (std::size_t i = start; i < start + n; ++i) {
+          const auto [best, score] = lanes_min(&low[(i - start) * B], &index[(i - start) * B], B);
+          labels[i] = static_cast<std::uint32_t>(best);
+          distances[i] = std::max(0.0f, squared_norm(&x(i, 0), x.cols()) + score);
+        }
+      });
 }
 
 }  // namespace qtl::vq::detail
