@@ -144,6 +144,8 @@ def main():
     ap.add_argument("--vectors", help="raw float32 rows instead of the model's token embeddings")
     ap.add_argument("--dim", type=int, default=384, help="the length of a --vectors row")
     ap.add_argument("--qtl", default="build/release/bench/qtl_vq_compare")
+    ap.add_argument("--baseline", help="a second qtl_vq_compare (an earlier build, say): each qtl row is "
+                    "followed by its row, marked 'baseline', in the same run")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--kmeans", type=int, nargs="*", default=[256, 1024])
     ap.add_argument("--pq", type=int, nargs="*", default=[8, 16, 48])
@@ -176,8 +178,8 @@ def main():
         queries.tofile(tmp / "queries.f32")
         truth.tofile(tmp / "truth.i32")
 
-        def qtl(method, a, b, threads):
-            out = subprocess.run([args.qtl, str(tmp / "base.f32"), str(n), str(d), str(tmp / "queries.f32"),
+        def run_qtl(binary, method, a, b, threads):
+            out = subprocess.run([binary, str(tmp / "base.f32"), str(n), str(d), str(tmp / "queries.f32"),
                                   str(len(queries)), str(tmp / "truth.i32"), method, str(a), str(b), str(threads),
                                   str(args.seed)],
                                  check=True, capture_output=True, text=True).stdout
@@ -188,25 +190,30 @@ def main():
             print(f"| {name} | {threads} | {lib} | {r['train_s']:.2f} | {r['encode_s']:.3f} | {r['mse']:.3e} | {recall} |",
                   flush=True)
 
+        def qtl_rows(name, threads, lib, method, a, b):
+            row(name, threads, lib, run_qtl(args.qtl, method, a, b, threads))
+            if args.baseline:
+                row(name, threads, lib.replace("qtl", "qtl baseline", 1), run_qtl(args.baseline, method, a, b, threads))
+
         for threads in args.threads:
             faiss.omp_set_num_threads(threads)
             for k in args.kmeans:
                 row(f"k-means k={k}, 20 it.", threads, "faiss", faiss_kmeans(faiss, base, k, 20, args.seed))
-                row(f"k-means k={k}, 20 it.", threads, "qtl", qtl("kmeans", k, 20, threads))
-                row(f"k-means k={k}, 20 it.", threads, "qtl, random start", qtl("kmeans_random", k, 20, threads))
+                qtl_rows(f"k-means k={k}, 20 it.", threads, "qtl", "kmeans", k, 20)
+                qtl_rows(f"k-means k={k}, 20 it.", threads, "qtl, random start", "kmeans_random", k, 20)
             for m in args.pq:
                 row(f"PQ{m}x8", threads, "faiss", faiss_pq(faiss, base, queries, truth, m, 8, args.seed))
-                row(f"PQ{m}x8", threads, "qtl", qtl("pq", m, 8, threads))
+                qtl_rows(f"PQ{m}x8", threads, "qtl", "pq", m, 8)
             for m in args.opq:
                 row(f"OPQ{m}x8", threads, "faiss", faiss_opq(faiss, base, queries, truth, m, 8, args.seed))
-                row(f"OPQ{m}x8", threads, "qtl", qtl("opq", m, 8, threads))
+                qtl_rows(f"OPQ{m}x8", threads, "qtl", "opq", m, 8)
             for m in args.rq:
                 row(f"RQ{m}x8 (10k train)", threads, "faiss", faiss_rq(faiss, base, queries, truth, m, 8, args.seed))
-                row(f"RQ{m}x8 (10k train)", threads, "qtl", qtl("rq", m, 8, threads))
-                row(f"RQ{m}x8 (10k train)", threads, "qtl, geometric widths", qtl("rq_geometric", m, 8, threads))
+                qtl_rows(f"RQ{m}x8 (10k train)", threads, "qtl", "rq", m, 8)
+                qtl_rows(f"RQ{m}x8 (10k train)", threads, "qtl, geometric widths", "rq_geometric", m, 8)
             for m in args.lsq:
                 row(f"LSQ{m}x8 (10k train)", threads, "faiss", faiss_lsq(faiss, base, queries, truth, m, 8, args.seed))
-                row(f"LSQ{m}x8 (10k train)", threads, "qtl", qtl("lsq", m, 8, threads))
+                qtl_rows(f"LSQ{m}x8 (10k train)", threads, "qtl", "lsq", m, 8)
 
 
 if __name__ == "__main__":
