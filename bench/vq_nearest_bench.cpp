@@ -25,7 +25,8 @@ struct problem {
 };
 
 void set_gflops(benchmark::State& state, std::size_t d, std::size_t k) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows * k * d) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(rows * k * d) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_vq_nearest(benchmark::State& state) {

@@ -77,9 +77,10 @@ TEST_CASE("An RQ beam step keeps each row's best extensions, the lower codeword 
         std::vector<double> all;  // every extension's error, in double
         for (std::size_t p = 0; p < w; ++p)
           for (Eigen::Index c = 0; c < book.rows(); ++c)
-            all.push_back((in.residuals.row(i * static_cast<Eigen::Index>(w) + static_cast<Eigen::Index>(p)) - book.row(c))
-                              .cast<double>()
-                              .squaredNorm());
+            all.push_back(
+                (in.residuals.row(i * static_cast<Eigen::Index>(w) + static_cast<Eigen::Index>(p)) - book.row(c))
+                    .cast<double>()
+                    .squaredNorm());
         std::sort(all.begin(), all.end());
         for (std::size_t p = 0; p < width; ++p) {
           const std::size_t to = static_cast<std::size_t>(i) * width + p;
@@ -92,7 +93,8 @@ TEST_CASE("An RQ beam step keeps each row's best extensions, the lower codeword 
   const auto in = qtl::vq::detail::start_beams(view(x), 1);
   const auto out = qtl::vq::detail::extend_beams(in, x.rows(), book.topRows(37), 0, 1, 2, 1);
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    const std::uint32_t first = out.codes[static_cast<std::size_t>(i) * 2], second = out.codes[static_cast<std::size_t>(i) * 2 + 1];
+    const std::uint32_t first = out.codes[static_cast<std::size_t>(i) * 2];
+    const std::uint32_t second = out.codes[static_cast<std::size_t>(i) * 2 + 1];
     if (first < 17) CHECK(second == first + 20);  // its copy next
     CHECK(first < 20);                             // never a copy before its original
   }

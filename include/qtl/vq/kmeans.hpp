@@ -1,7 +1,7 @@
 // qtl::vq::kmeans: k-means clustering of row vectors (k-means++ or random start, Lloyd
 // iterations, an empty cluster split off the largest), threaded, with the nearest centroids
-// found by simd_nearest.hpp's fused kernel. The first stage of vector quantization: product_quantizer.hpp trains one per
-// sub-space.
+// found by simd_nearest.hpp's fused kernel. The first stage of vector quantization:
+// product_quantizer.hpp trains one per sub-space.
 #pragma once
 
 #include <algorithm>

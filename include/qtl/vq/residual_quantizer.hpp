@@ -77,7 +77,9 @@ inline beams extend_beams(const beams& in, std::size_t rows, const matrix& book,
   struct extension {
     float error;
     std::size_t candidate;  // path * k + codeword
-    bool operator<(const extension& o) const { return error < o.error || (error == o.error && candidate < o.candidate); }
+    bool operator<(const extension& o) const {
+      return error < o.error || (error == o.error && candidate < o.candidate);
+    }
   };
   const std::size_t block = std::max<std::size_t>(1, 96 / w);  // rows a block of the walk (96 paths or one row)
   constexpr std::size_t task = 64;                               // rows a task
@@ -113,7 +115,8 @@ inline beams extend_beams(const beams& in, std::size_t rows, const matrix& book,
           for (std::size_t row = start / w; row < (start + n) / w; ++row)
             for (std::size_t p = 0; p < width; ++p) {
               const extension& x = best[(row - row0) * width + p];
-              const std::size_t path = x.candidate / k, word = x.candidate % k, to = row * width + p, from = row * w + path;
+              const std::size_t path = x.candidate / k, word = x.candidate % k;
+              const std::size_t to = row * width + p, from = row * w + path;
               out.residuals.row(static_cast<Eigen::Index>(to)) =
                   in.residuals.row(static_cast<Eigen::Index>(from)) - book.row(static_cast<Eigen::Index>(word));
               out.errors[to] = out.residuals.row(static_cast<Eigen::Index>(to)).squaredNorm();

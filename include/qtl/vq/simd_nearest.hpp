@@ -162,7 +162,8 @@ struct centroid_panels {
 // forced inline, so that what the callback updates can stay in registers too (GCC keeps
 // both in memory otherwise).
 template <std::size_t R, class Visit>
-QTL_FORCEINLINE void panel_scores(const float* x, std::size_t stride, const centroid_panels& c, std::size_t p, Visit&& visit) noexcept {
+QTL_FORCEINLINE void panel_scores(const float* x, std::size_t stride, const centroid_panels& c, std::size_t p,
+                                  Visit&& visit) noexcept {
   constexpr std::size_t B = centroid_panels::batches, W = centroid_panels::width;
   std::array<floats, R * B> acc;
   for (std::size_t b = 0; b < B; ++b) {
@@ -242,9 +243,9 @@ void short_rows(matrix_view<const float> x, std::size_t i, const centroid_panels
 // Rows [first, last) of x: labels[i] the nearest centroid (the lower index on a tie),
 // distances[i] = |x|^2 + the smallest score, clamped at 0 against rounding. Short rows go
 // two at a time through every panel; longer ones through panel_walk, each row's running
-// minimum per lane and its index in a small buffer between panels (measured 1.24x to
-// 1.43x faster than Eigen's product and detail::argmin from 8 to 384 values a row with
-// AVX-512).
+// minimum per lane and its index in a small buffer between panels (measured 1.20x to
+// 1.88x faster than Eigen's product and detail::argmin from 8 to 384 values a row with
+// AVX-512, bench/vq_nearest_bench.cpp).
 inline void nearest_rows(matrix_view<const float> x, const centroid_panels& c, std::size_t first, std::size_t last,
                          std::uint32_t* labels, float* distances) noexcept {
   if (x.cols() <= short_row_limit) {
