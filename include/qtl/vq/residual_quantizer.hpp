@@ -24,6 +24,7 @@
 #include "qtl/vq/kmeans.hpp"
 #include "qtl/vq/product_quantizer.hpp"
 #include "qtl/vq/progressive_kmeans.hpp"
+#include "qtl/vq/simd_nearest.hpp"
 
 namespace qtl::vq {
 
